@@ -1,0 +1,71 @@
+"""The Flask app factory: `create_app(settings=None)`. No module-level app.
+
+Builds Settings once (environment -> frozen dataclass), loads and validates the knowledge base
+(refusing to start on a bad file), opens the store (running migrations), creates the JWT verifier
+and the outbound HTTP session, and registers the blueprints. Tests pass their own Settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import Flask, current_app
+
+from .config import Settings, settings_from_env
+from .knowledge import Knowledge, default_knowledge
+from .protocol.auth import JwtVerifier
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs, attached once to the app as `app.extensions["cdshooks"]`."""
+
+    settings: Settings
+    knowledge: Knowledge
+    store: Store
+    verifier: JwtVerifier
+    session: requests.Session
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["cdshooks"]
+
+
+def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
+    settings = settings or settings_from_env()
+    knowledge = knowledge or default_knowledge()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    session = requests.Session()
+    session.trust_env = False  # never route PHI through a proxy from the environment
+    verifier = JwtVerifier(settings, store, session)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["cdshooks"] = Runtime(settings, knowledge, store, verifier, session)
+
+    from .protocol import cors, routes
+
+    app.register_blueprint(routes.bp)
+    cors.init_app(app, settings)
+    routes.init_error_handlers(app)
+    if not settings.auth_required:
+        log.warning(
+            "AUTH DISABLED (CDSHOOKS_AUTH=disabled): no EHR JWT is checked. Bound to loopback only; "
+            "never use this mode with real patient data."
+        )
+    log.info("ALL CDS ready: knowledge %s, store %s", knowledge.version, store.engine_name)
+    return app
+
+
+def wsgi_app(**kwargs: Any) -> Flask:
+    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'`."""
+    return create_app()

@@ -1,0 +1,117 @@
+"""Finding -> card. The only place that knows the card wire format and the contract's extension.
+
+Contract (shared/contract.md): uuid on every card and suggestion; summary < 140 characters;
+source.label names the service and knowledge version; source.topic is a Coding in
+`urn:all-cds:card-topic`; extension.all-cds = {ruleId, orders, inputs, citation}.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterable
+
+from ..rules.finding import ActionSpec, Coding, Finding, LinkSpec, SuggestionSpec
+from .overrides import DEFAULTS
+
+TOPIC_SYSTEM = "urn:all-cds:card-topic"
+EXTENSION_KEY = "all-cds"
+SUMMARY_LIMIT = 139  # "< 140 characters"
+
+TOPIC_DISPLAY = {
+    "risk-group": "Risk group",
+    "dose": "Dose",
+    "dose-limit": "Per-dose limit",
+    "cumulative-dose": "Cumulative dose",
+    "route": "Route",
+    "schedule": "Schedule",
+    "interaction": "Drug interaction",
+    "population": "Special population",
+    "pharmacogenomics": "Pharmacogenomics",
+    "monitoring": "Monitoring",
+    "regimen": "Regimen fit",
+    "missing-data": "Missing data",
+}
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def clip_summary(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= SUMMARY_LIMIT:
+        return text
+    return text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+def _coding(c: Coding) -> dict[str, str]:
+    return {"system": c.system, "code": c.code, "display": c.display}
+
+
+def _action(a: ActionSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": a.type, "description": a.description}
+    if a.resource is not None:
+        out["resource"] = a.resource
+    if a.resource_id:
+        out["resourceId"] = a.resource_id
+    return out
+
+
+def _suggestion(s: SuggestionSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"label": s.label, "uuid": new_uuid()}
+    if s.is_recommended:
+        out["isRecommended"] = True
+    if s.actions:
+        out["actions"] = [_action(a) for a in s.actions]
+    return out
+
+
+def _link(link: LinkSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"label": link.label, "url": link.url, "type": link.type}
+    if link.type == "smart" and link.app_context:
+        out["appContext"] = link.app_context
+    return out
+
+
+def source_label(service_title: str, knowledge_version: str) -> str:
+    return f"{service_title} · ALL CDS knowledge {knowledge_version}"
+
+
+def render_card(finding: Finding, *, service_title: str, knowledge_version: str) -> dict[str, Any]:
+    detail = finding.detail.rstrip()
+    if finding.citation and finding.citation not in detail:
+        detail += f"\n\n**Source:** {finding.citation}"
+    card: dict[str, Any] = {
+        "uuid": new_uuid(),
+        "summary": clip_summary(finding.summary),
+        "indicator": finding.indicator,
+        "detail": detail,
+        "source": {
+            "label": source_label(service_title, knowledge_version),
+            "topic": {"system": TOPIC_SYSTEM, "code": finding.topic, "display": TOPIC_DISPLAY[finding.topic]},
+        },
+        "extension": {
+            EXTENSION_KEY: {
+                "ruleId": finding.rule_id,
+                "orders": list(finding.orders),
+                "inputs": dict(finding.inputs),
+                "citation": finding.citation,
+                "knowledgeVersion": knowledge_version,
+                **({"drug": finding.drug} if finding.drug else {}),
+            }
+        },
+    }
+    if finding.suggestions:
+        card["suggestions"] = [_suggestion(s) for s in finding.suggestions]
+        card["selectionBehavior"] = "at-most-one"
+    if finding.indicator != "info" or finding.override_reasons:
+        reasons = finding.override_reasons or DEFAULTS.get(finding.topic, ())
+        if reasons:
+            card["overrideReasons"] = [_coding(c) for c in reasons]
+    if finding.links:
+        card["links"] = [_link(l) for l in finding.links]
+    return card
+
+
+def render_cards(findings: Iterable[Finding], *, service_title: str, knowledge_version: str) -> list[dict[str, Any]]:
+    return [render_card(f, service_title=service_title, knowledge_version=knowledge_version) for f in findings]

@@ -1,0 +1,205 @@
+"""Settings: environment -> one validated, frozen dataclass, built once per app.
+
+Every knob the service has lives here with its default, so a reader sees them in one place.
+Code reads settings from ``current_app.extensions["cdshooks"].settings`` (or receives them as an
+argument), never from module globals. Bad configuration raises ConfigError with a one-line reason,
+which ``cdshooks serve`` prints before exiting non-zero.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+DEFAULT_BIND_HOST = "127.0.0.1"
+DEFAULT_BIND_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_FETCH_CONNECT_TIMEOUT = 2.0
+DEFAULT_FETCH_READ_TIMEOUT = 5.0
+DEFAULT_FETCH_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_FETCH_MAX_PAGES = 5
+DEFAULT_DOSE_TOLERANCE_PCT = 10.0
+DEFAULT_DOSE_CRITICAL_PCT = 25.0
+DEFAULT_JWT_LEEWAY_SECONDS = 60
+DEFAULT_JWKS_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """One EHR (JWT issuer) we accept, its keys, and the FHIR servers we may call for it."""
+
+    iss: str
+    jwks: Mapping[str, Any] | None = None
+    jwks_url: str | None = None
+    fhir_servers: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()  # empty = any tenant
+
+
+@dataclass(frozen=True)
+class Settings:
+    auth: str = "required"  # "required" | "disabled"
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
+    trusted_issuers_path: str | None = None
+    database_url: str = ""
+    data_dir: Path = Path("./var")
+    public_base_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    fetch_connect_timeout: float = DEFAULT_FETCH_CONNECT_TIMEOUT
+    fetch_read_timeout: float = DEFAULT_FETCH_READ_TIMEOUT
+    fetch_max_bytes: int = DEFAULT_FETCH_MAX_BYTES
+    fetch_max_pages: int = DEFAULT_FETCH_MAX_PAGES
+    dose_tolerance_pct: float = DEFAULT_DOSE_TOLERANCE_PCT
+    dose_critical_pct: float = DEFAULT_DOSE_CRITICAL_PCT
+    disabled_rules: frozenset[str] = frozenset()
+    enabled_soft_rules: frozenset[str] = frozenset()
+    jwt_leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS
+    jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
+    audit_key: str | None = None
+    bind_host: str = DEFAULT_BIND_HOST
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "required"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'cdshooks.sqlite3').resolve()}"
+
+    def trusted_fhir_servers(self, iss: str | None) -> tuple[str, ...]:
+        """FHIR base URLs we may fetch from for this issuer (any issuer's list when auth is off)."""
+        if iss is None:
+            if self.auth_required:
+                return ()
+            return tuple(s for i in self.trusted_issuers for s in i.fhir_servers)
+        return tuple(s for i in self.trusted_issuers if i.iss == iss for s in i.fhir_servers)
+
+    def issuer(self, iss: str) -> TrustedIssuer | None:
+        return next((i for i in self.trusted_issuers if i.iss == iss), None)
+
+    def with_overrides(self, **kwargs: Any) -> "Settings":
+        return replace(self, **kwargs)
+
+
+def _bool_list(raw: str | None) -> frozenset[str]:
+    return frozenset(p.strip() for p in (raw or "").split(",") if p.strip())
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    return int(_float(env, name, default, minimum))
+
+
+def normalize_base_url(url: str) -> str:
+    return url.rstrip("/")
+
+
+def load_trusted_issuers(path: str) -> tuple[TrustedIssuer, ...]:
+    """Read CDSHOOKS_TRUSTED_ISSUERS: a JSON list of {iss, jwks | jwks_url, fhir_servers}."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"CDSHOOKS_TRUSTED_ISSUERS: file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"CDSHOOKS_TRUSTED_ISSUERS: cannot read {path}: {exc}") from None
+    if not isinstance(raw, list):
+        raise ConfigError("CDSHOOKS_TRUSTED_ISSUERS must hold a JSON list of issuer objects")
+    issuers: list[TrustedIssuer] = []
+    for n, item in enumerate(raw):
+        where = f"CDSHOOKS_TRUSTED_ISSUERS[{n}]"
+        if not isinstance(item, dict) or not isinstance(item.get("iss"), str) or not item["iss"]:
+            raise ConfigError(f"{where}: needs a non-empty string 'iss'")
+        jwks, jwks_url = item.get("jwks"), item.get("jwks_url")
+        if (jwks is None) == (jwks_url is None):
+            raise ConfigError(f"{where}: give exactly one of 'jwks' or 'jwks_url'")
+        if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
+            raise ConfigError(f"{where}: 'jwks' must be a JWK Set object with a 'keys' list")
+        if jwks_url is not None and urlsplit(str(jwks_url)).scheme not in ("https", "http"):
+            raise ConfigError(f"{where}: 'jwks_url' must be an http(s) URL")
+        servers = item.get("fhir_servers", [])
+        if not isinstance(servers, list) or not all(isinstance(s, str) and urlsplit(s).scheme in ("http", "https") for s in servers):
+            raise ConfigError(f"{where}: 'fhir_servers' must be a list of http(s) base URLs")
+        tenants = item.get("tenants", [])
+        issuers.append(
+            TrustedIssuer(
+                iss=item["iss"],
+                jwks=jwks,
+                jwks_url=jwks_url,
+                fhir_servers=tuple(normalize_base_url(s) for s in servers),
+                tenants=tuple(str(t) for t in tenants),
+            )
+        )
+    return tuple(issuers)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from CDSHOOKS_* variables; keyword overrides win (tests, CLI flags)."""
+    env = os.environ if env is None else env
+    auth = (env.get("CDSHOOKS_AUTH") or "required").strip().lower()
+    if auth not in ("required", "disabled"):
+        raise ConfigError(f"CDSHOOKS_AUTH must be 'required' or 'disabled', got {auth!r}")
+    issuers_path = env.get("CDSHOOKS_TRUSTED_ISSUERS") or None
+    issuers = load_trusted_issuers(issuers_path) if issuers_path else ()
+    public = env.get("CDSHOOKS_PUBLIC_BASE_URL") or None
+    if public and urlsplit(public).scheme not in ("http", "https"):
+        raise ConfigError(f"CDSHOOKS_PUBLIC_BASE_URL must be an http(s) URL, got {public!r}")
+    values: dict[str, Any] = dict(
+        auth=auth,
+        trusted_issuers=issuers,
+        trusted_issuers_path=issuers_path,
+        database_url=env.get("CDSHOOKS_DATABASE_URL", ""),
+        data_dir=Path(env.get("CDSHOOKS_DATA_DIR") or "./var"),
+        public_base_url=normalize_base_url(public) if public else None,
+        cors_origins=tuple(sorted(_bool_list(env.get("CDSHOOKS_CORS_ORIGINS")))),
+        max_body_bytes=_int(env, "CDSHOOKS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024),
+        fetch_connect_timeout=_float(env, "CDSHOOKS_FETCH_CONNECT_TIMEOUT", DEFAULT_FETCH_CONNECT_TIMEOUT, 0.05),
+        fetch_read_timeout=_float(env, "CDSHOOKS_FETCH_READ_TIMEOUT", DEFAULT_FETCH_READ_TIMEOUT, 0.05),
+        fetch_max_bytes=_int(env, "CDSHOOKS_FETCH_MAX_BYTES", DEFAULT_FETCH_MAX_BYTES, 1024),
+        fetch_max_pages=_int(env, "CDSHOOKS_FETCH_MAX_PAGES", DEFAULT_FETCH_MAX_PAGES, 1),
+        dose_tolerance_pct=_float(env, "CDSHOOKS_DOSE_TOLERANCE_PCT", DEFAULT_DOSE_TOLERANCE_PCT, 0.0),
+        dose_critical_pct=_float(env, "CDSHOOKS_DOSE_CRITICAL_PCT", DEFAULT_DOSE_CRITICAL_PCT, 0.0),
+        disabled_rules=_bool_list(env.get("CDSHOOKS_DISABLED_RULES")),
+        enabled_soft_rules=_bool_list(env.get("CDSHOOKS_ENABLED_SOFT_RULES")),
+        jwt_leeway_seconds=_int(env, "CDSHOOKS_JWT_LEEWAY_SECONDS", DEFAULT_JWT_LEEWAY_SECONDS, 0),
+        jwks_cache_seconds=_int(env, "CDSHOOKS_JWKS_CACHE_SECONDS", DEFAULT_JWKS_CACHE_SECONDS, 0),
+        audit_key=env.get("CDSHOOKS_AUDIT_KEY") or None,
+        bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
+    )
+    values.update(overrides)
+    settings = Settings(**values)
+    if settings.dose_critical_pct < settings.dose_tolerance_pct:
+        raise ConfigError("CDSHOOKS_DOSE_CRITICAL_PCT must be >= CDSHOOKS_DOSE_TOLERANCE_PCT")
+    if not settings.auth_required and not is_loopback(settings.bind_host):
+        raise ConfigError(
+            f"CDSHOOKS_AUTH=disabled is allowed only on a loopback address, not {settings.bind_host!r}"
+        )
+    return settings

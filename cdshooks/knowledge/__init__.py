@@ -1,0 +1,120 @@
+"""The ALL knowledge base: versioned data files, each validated by its JSON Schema at start-up.
+
+    knowledge/data/<name>.json      the content (drugs, dosing, interactions, populations, ...)
+    knowledge/schemas/<name>.schema.json   its schema (Draft 2020-12); every data file must have one
+    knowledge/data/manifest.json    {"version": "..."} - the version goes on every card's source label
+
+Every ``data/*.json`` is loaded (sorted by name); each table carries its own ``sources`` block.
+
+`load_knowledge()` refuses to return a Knowledge whose files fail their schemas or cross-checks
+(`KnowledgeError` names the file and the JSON path). Typed views for a family live next to the
+rules that read them (e.g. `knowledge.drugs`); this module only loads and validates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from jsonschema import Draft202012Validator
+
+from ..errors import KnowledgeError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+SCHEMA_DIR = PACKAGE_DIR / "schemas"
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    version: str
+    tables: Mapping[str, Any]  # file stem -> validated JSON content
+    source_dir: Path
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def table(self, name: str) -> Any:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KnowledgeError(f"knowledge table {name!r} is not loaded") from None
+
+    def view(self, name: str, build: Callable[["Knowledge"], Any]) -> Any:
+        """Memoize a typed view built from the raw tables (built once per Knowledge)."""
+        if name not in self._cache:
+            self._cache[name] = build(self)
+        return self._cache[name]
+
+
+# Cross-file checks registered by family modules: fn(knowledge) -> list of problems.
+_CROSS_CHECKS: list[Callable[[Knowledge], list[str]]] = []
+
+
+def cross_check(fn: Callable[[Knowledge], list[str]]) -> Callable[[Knowledge], list[str]]:
+    _CROSS_CHECKS.append(fn)
+    return fn
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise KnowledgeError(f"{path.name}: not valid JSON: {exc}") from None
+
+
+def validate_table(name: str, data: Any, schema_dir: Path = SCHEMA_DIR) -> None:
+    schema_path = schema_dir / f"{name}.schema.json"
+    if not schema_path.exists():
+        raise KnowledgeError(f"{name}.json: no schema {schema_path.name}; every knowledge file needs one")
+    schema = _read_json(schema_path)
+    Draft202012Validator.check_schema(schema)
+    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = first.json_path
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise KnowledgeError(f"{name}.json {where}: {first.message}{more}")
+
+
+def load_knowledge(data_dir: Path | str | None = None, schema_dir: Path | str | None = None) -> Knowledge:
+    data_dir = Path(data_dir) if data_dir else DATA_DIR
+    schema_dir = Path(schema_dir) if schema_dir else SCHEMA_DIR
+    manifest_path = data_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise KnowledgeError(f"knowledge manifest missing: {manifest_path}")
+    manifest = _read_json(manifest_path)
+    validate_table("manifest", manifest, schema_dir)
+    tables: dict[str, Any] = {"manifest": manifest}
+    for path in sorted(data_dir.glob("*.json")):
+        name = path.stem
+        if name == "manifest":
+            continue
+        data = _read_json(path)
+        validate_table(name, data, schema_dir)
+        tables[name] = data
+    kb = Knowledge(version=manifest["version"], tables=tables, source_dir=data_dir)
+    _import_views()
+    problems = [p for check in _CROSS_CHECKS for p in check(kb)]
+    if problems:
+        raise KnowledgeError(f"knowledge cross-check failed: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return kb
+
+
+@lru_cache(maxsize=1)
+def default_knowledge() -> Knowledge:
+    """The packaged knowledge, loaded once per process."""
+    return load_knowledge()
+
+
+def _import_views() -> None:
+    """Import typed-view modules of this package so their @cross_check functions register."""
+    import importlib
+    import pkgutil
+
+    from .. import knowledge as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")

@@ -1,0 +1,98 @@
+"""Reading a CDS Hooks request body: size, content type, JSON (orjson), envelope schema.
+
+Only the envelope is validated here (jsonschema, schema written from the 2.0.1 spec and kept in
+`schemas/request.schema.json`). FHIR content is validated later, and only for the resources a
+check reads (context.builder). Unknown fields are ignored, as the spec requires.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from ..errors import EnvelopeInvalid, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@dataclass(frozen=True)
+class HookRequest:
+    """The parts of the envelope the pipeline uses, read once."""
+
+    hook: str
+    hook_instance: str
+    context: Mapping[str, Any]
+    prefetch: Mapping[str, Any] | None
+    fhir_server: str | None
+    access_token: str | None  # never logged, never stored
+    patient_id: str
+    user_id: str
+
+    @property
+    def selections(self) -> tuple[str, ...] | None:
+        sel = self.context.get("selections")
+        return tuple(sel) if isinstance(sel, list) else None
+
+    @property
+    def draft_orders(self) -> Mapping[str, Any] | None:
+        orders = self.context.get("draftOrders")
+        return orders if isinstance(orders, dict) else None
+
+
+def check_content_type(content_type: str | None) -> None:
+    mimetype = (content_type or "").split(";")[0].strip().lower()
+    if mimetype not in ("application/json", "application/fhir+json", "application/json+fhir"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, got {mimetype or 'none'!r}"
+        )
+
+
+def parse_json_object(raw: bytes, *, max_bytes: int, what: str = "request body") -> dict[str, Any]:
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"{what} is {len(raw)} bytes; the limit is {max_bytes}")
+    if not raw.strip():
+        raise MalformedJson(f"{what} is empty")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJson(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedJson(f"{what} must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def validate(name: str, body: Any) -> None:
+    error = best_match(validator(name).iter_errors(body))
+    if error is not None:
+        where = error.json_path if error.json_path != "$" else "request"
+        raise EnvelopeInvalid(f"{where}: {error.message}", expression=[error.json_path])
+
+
+def read_hook_request(body: dict[str, Any]) -> HookRequest:
+    validate("request", body)
+    context = body["context"]
+    auth = body.get("fhirAuthorization") or {}
+    return HookRequest(
+        hook=body["hook"],
+        hook_instance=body["hookInstance"],
+        context=context,
+        prefetch=body.get("prefetch"),
+        fhir_server=(body.get("fhirServer") or None),
+        access_token=auth.get("access_token"),
+        patient_id=str(context.get("patientId", "")),
+        user_id=str(context.get("userId", "")),
+    )

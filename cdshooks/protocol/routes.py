@@ -1,0 +1,163 @@
+"""HTTP routes. Each is a few lines: authenticate, read the body, call one function, answer.
+
+    GET  /cds-services                  discovery
+    POST /cds-services/<id>             call a service          -> services.pipeline.call_service
+    POST /cds-services/<id>/feedback    2.0 feedback            -> protocol.feedback.handle_feedback
+    OPTIONS on all of the above         CORS preflight (no auth, as browsers send none)
+    GET  /health, GET /metrics
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .. import __version__
+from ..errors import CdsError, MethodNotAllowed, NotFound, PayloadTooLarge, UnknownService
+from ..services import SERVICES, discovery
+from ..services.pipeline import call_service
+from . import metrics
+from .auth import ANONYMOUS, Caller
+from .envelope import check_content_type, parse_json_object, read_hook_request
+from .feedback import handle_feedback
+
+log = logging.getLogger(__name__)
+bp = Blueprint("cds", __name__)
+
+
+def _rt():
+    from ..app import runtime
+
+    return runtime()
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def audience_url() -> str:
+    settings = _rt().settings
+    if settings.public_base_url:
+        return settings.public_base_url + request.path
+    return request.base_url
+
+
+def authenticate() -> Caller:
+    rt = _rt()
+    if not rt.settings.auth_required:
+        return ANONYMOUS
+    return rt.verifier.verify(request.headers.get("Authorization"), audience_url())
+
+
+def read_body() -> dict[str, Any]:
+    limit = _rt().settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"request body is {request.content_length} bytes; the limit is {limit}")
+    check_content_type(request.headers.get("Content-Type"))
+    return parse_json_object(request.get_data(cache=False), max_bytes=limit)
+
+
+@bp.route("/cds-services", methods=["GET", "OPTIONS"])
+def discovery_route() -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    authenticate()
+    metrics.REQUESTS.labels("discovery", "", "200").inc()
+    return json_response(discovery())
+
+
+@bp.route("/cds-services/<service_id>", methods=["POST", "OPTIONS"])
+def service_route(service_id: str) -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    caller = authenticate()
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise UnknownService(f"no CDS service with id {service_id!r}; see GET /cds-services")
+    hook_request = read_hook_request(read_body())
+    rt = _rt()
+    started = time.perf_counter()
+    result = call_service(
+        service, hook_request, settings=rt.settings, knowledge=rt.knowledge, session=rt.session, iss=caller.iss
+    )
+    metrics.LATENCY.labels(service.id).observe(time.perf_counter() - started)
+    rt.store.record_cards(
+        hook_instance=hook_request.hook_instance,
+        service_id=service.id,
+        cards=result.cards,
+        caller=caller,
+        patient_id=hook_request.patient_id or None,
+        knowledge_version=rt.knowledge.version,
+    )
+    for card in result.cards:
+        metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
+    metrics.REQUESTS.labels("service", service.id, "200").inc()
+    log.info("service=%s hookInstance=%s cards=%d", service.id, hook_request.hook_instance, len(result.cards))
+    return json_response({"cards": result.cards})
+
+
+@bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])
+def feedback_route(service_id: str) -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    caller = authenticate()
+    if service_id not in SERVICES:
+        raise UnknownService(f"no CDS service with id {service_id!r}; see GET /cds-services")
+    answer = handle_feedback(_rt().store, service_id, read_body(), caller)
+    metrics.REQUESTS.labels("feedback", service_id, "200").inc()
+    return json_response(answer)
+
+
+@bp.route("/health", methods=["GET"])
+def health() -> Response:
+    rt = _rt()
+    return json_response(
+        {"status": "ok", "version": __version__, "knowledge": rt.knowledge.version, "auth": rt.settings.auth}
+    )
+
+
+@bp.route("/metrics", methods=["GET"])
+def metrics_route() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, status=200, content_type=content_type)
+
+
+def init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CdsError)
+    def cds_error(exc: CdsError) -> Response:
+        if exc.status == 401:
+            log.warning("401 on %s: %s", request.path, exc.message)
+            metrics.REQUESTS.labels("auth", "", "401").inc()
+            body = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "login", "diagnostics": "Unauthorized"}],
+            }
+            return json_response(body, 401)
+        log.info("%s on %s: %s", exc.status, request.path, exc.code)
+        metrics.REQUESTS.labels("error", "", str(exc.status)).inc()
+        return json_response(exc.to_operation_outcome(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if status == 404:
+            err: CdsError = NotFound(f"no route {request.path}")
+        elif status == 405:
+            err = MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
+        elif status == 413:
+            err = PayloadTooLarge("request body is over the size limit")
+        else:
+            err = CdsError(exc.description or exc.name)
+            err.status = status
+        return json_response(err.to_operation_outcome(), status)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.path)
+        err = CdsError("internal error; the service log has the details")
+        return json_response(err.to_operation_outcome(), 500)

@@ -1,0 +1,100 @@
+"""One readable pipeline per call, in the order the spec reads:
+
+    envelope (already parsed) -> hook matches service -> resolve prefetch (412 if required data is
+    unobtainable) -> build PatientContext -> run the service's rule families -> render cards ->
+    record them in the audit table -> {"cards": [...]}
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+
+from ..cards import render_cards
+from ..config import Settings
+from ..context.builder import build_context
+from ..errors import HookMismatch
+from ..knowledge import Knowledge
+from ..protocol.envelope import HookRequest
+from ..protocol.prefetch import PrefetchResult, resolve_prefetch
+from ..rules import Finding
+from ..rules.registry import RuleSettings, run_rules
+from .descriptor import ServiceDescriptor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    cards: list[dict[str, Any]]
+    findings: list[Finding]
+    prefetch: PrefetchResult
+
+
+def rule_settings(settings: Settings) -> RuleSettings:
+    return RuleSettings(
+        dose_tolerance_pct=settings.dose_tolerance_pct,
+        dose_critical_pct=settings.dose_critical_pct,
+        disabled_rules=settings.disabled_rules,
+        enabled_soft_rules=settings.enabled_soft_rules,
+    )
+
+
+def missing_prefetch_finding(service: ServiceDescriptor, result: PrefetchResult) -> Finding | None:
+    """Optional data we could not obtain: say which checks are affected, never pass silently."""
+    keys = sorted(k for k in result.missing if (p := service.prefetch_key(k)) is not None and p.failure != "412")
+    if not keys:
+        return None
+    lines = [
+        f"- **{k}** ({service.prefetch_key(k).description}): {result.notes.get(k, 'unavailable')}"  # type: ignore[union-attr]
+        for k in keys
+    ]
+    return Finding(
+        rule_id="missing-data.prefetch",
+        topic="missing-data",
+        indicator="warning",
+        summary=f"Some ALL checks could not run: no access to {', '.join(keys)}"[:139],
+        detail=(
+            "These data could not be obtained, so the checks that need them did not run "
+            "(no card from them does **not** mean they passed):\n\n" + "\n".join(lines)
+        ),
+        citation="CDS Hooks 2.0 §Prefetch (data unavailable to the service)",
+        inputs={"missingPrefetch": keys},
+    )
+
+
+def call_service(
+    service: ServiceDescriptor,
+    request: HookRequest,
+    *,
+    settings: Settings,
+    knowledge: Knowledge,
+    session: requests.Session,
+    iss: str | None,
+    now: datetime | None = None,
+) -> CallResult:
+    if request.hook != service.hook:
+        raise HookMismatch(
+            f"service {service.id} answers hook {service.hook!r}, but the request is for {request.hook!r}",
+            expression=["hook"],
+        )
+    prefetch = resolve_prefetch(service, request, settings, session, iss)
+    ctx = build_context(
+        prefetch.data,
+        patient_id=request.patient_id,
+        draft_orders=request.draft_orders if service.needs_draft_orders else None,
+        selections=request.selections if service.hook == "order-select" else None,
+        kb=knowledge,
+        now=now or datetime.now(timezone.utc),
+        missing_prefetch=frozenset(prefetch.missing),
+    )
+    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families)
+    extra = missing_prefetch_finding(service, prefetch)
+    if extra is not None and not (service.hook == "patient-view" and not findings):
+        findings.append(extra)
+    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version)
+    return CallResult(cards=cards, findings=findings, prefetch=prefetch)
