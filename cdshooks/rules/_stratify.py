@@ -1,0 +1,227 @@
+"""Risk-group computation shared by the risk, regimen and monitoring families (no findings here).
+
+Why a separate module: RA-08/RA-09 (regimen) need the same NCI group the risk card shows, and a
+second implementation could drift. Everything here is pure and returns what it used and what was
+missing, so a card can state every input with its date and every gap ("no day-29 MRD recorded")
+instead of guessing. The leading underscore keeps the registry from importing it as a family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from ..context.model import LabResult, MedicationOrder, PatientContext
+from ..context.units import UnitError, convert
+from ..knowledge import Knowledge
+from ..knowledge.risk import RiskKnowledge, Threshold, format_number, risk_view
+
+POSITIVE = frozenset({"positive", "present", "detected", "pos", "yes"})
+NEGATIVE = frozenset({"negative", "absent", "not-detected", "undetectable", "neg", "no"})
+
+
+# -- small readers -----------------------------------------------------------------------
+def value_in(lab: LabResult | None, unit: str) -> float | None:
+    """The lab's numeric value in `unit` (UCUM, through context.units), or None if unusable."""
+    if lab is None or lab.value is None or not lab.unit:
+        return None
+    if lab.unit == unit:
+        return lab.value
+    try:
+        return convert(lab.value, lab.unit, unit)
+    except UnitError:
+        return None
+
+
+def coded(lab: LabResult | None) -> str | None:
+    """'positive' / 'negative' from a coded answer, or from a numeric value (0 = negative)."""
+    if lab is None:
+        return None
+    answer = (lab.code_value or "").strip().lower()
+    if answer in POSITIVE:
+        return "positive"
+    if answer in NEGATIVE:
+        return "negative"
+    if lab.value is not None and lab.code_value is None:
+        return "positive" if lab.value > 0 else "negative"
+    return None
+
+
+def describe(lab: LabResult, value: float | None = None, unit: str | None = None) -> str:
+    """'52,000/µL on 2024-03-01 (Observation/w1)' — every input shown with its date and source."""
+    if value is not None:
+        shown = f"{format_number(round(value, 4))} {unit or ''}".strip()
+    elif lab.value is not None:
+        shown = f"{format_number(round(lab.value, 4))} {lab.unit or ''}".strip()
+    else:
+        shown = lab.code_value or "?"
+    return f"{shown} on {lab.date.isoformat()} ({lab.source})"
+
+
+def lab_input(lab: LabResult, value: float | None = None, unit: str | None = None) -> dict[str, Any]:
+    return {
+        "value": value if value is not None else lab.value,
+        "unit": unit if unit is not None else lab.unit,
+        "code": lab.code_value,
+        "date": lab.date.isoformat(),
+        "source": lab.source,
+    }
+
+
+def latest_within(ctx: PatientContext, key: str, days: int, *, on: date | None = None) -> LabResult | None:
+    """Newest result of `key` dated within `days` days before (or on) `on` (default: order date)."""
+    on = on or ctx.order_date
+    for lab in ctx.labs.get(key) or ():
+        if on - timedelta(days=days) <= lab.date <= on:
+            return lab
+    return None
+
+
+def first_on_or_after(ctx: PatientContext, key: str, start: date | None) -> LabResult | None:
+    series = sorted(ctx.labs.get(key) or (), key=lambda lab: lab.date)
+    for lab in series:
+        if start is None or lab.date >= start:
+            return lab
+    return None
+
+
+def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
+    """Order hooks: the orders under review; patient-view (no targets): the active medications."""
+    return ctx.targets if ctx.targets else ctx.active_medications
+
+
+def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple[MedicationOrder, ...]:
+    wanted = frozenset(drugs)
+    return tuple(o for o in orders if wanted.intersection(o.drug_ids))
+
+
+def has_all_diagnosis(ctx: PatientContext, rk: RiskKnowledge) -> bool:
+    return any(ctx.has_fact(key) for key in rk.diagnosis_facts)
+
+
+def lineage(ctx: PatientContext, rk: RiskKnowledge) -> str | None:
+    """'B-precursor', 'T' or 'mature B' from the lineage facts; None when not recorded."""
+    for key, name in rk.lineage_facts.items():
+        if ctx.has_fact(key):
+            return name
+    return None
+
+
+def mrd_at(ctx: PatientContext, rk: RiskKnowledge, timepoint: str) -> LabResult | None:
+    """MRD for a timepoint: key 'mrd' with the timepoint in code_value, or key 'mrd_<timepoint>'."""
+    aliases = rk.mrd_timepoints[timepoint]
+    candidates = [lab for lab in ctx.labs.get("mrd") or () if (lab.code_value or "").lower() in aliases]
+    for alias in sorted(aliases):
+        candidates.extend(ctx.labs.get(f"mrd_{alias.replace('-', '_')}") or ())
+    return max(candidates, key=lambda lab: lab.date) if candidates else None
+
+
+def mrd_percent(lab: LabResult | None) -> float | None:
+    return value_in(lab, "%")
+
+
+# -- NCI ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NciResult:
+    group: str | None  # "standard" | "high" | "infant" | "not-applicable" | None = cannot assign
+    reasons: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    rows: tuple[Threshold, ...] = ()
+    inputs: dict[str, Any] = field(default_factory=dict)
+    lineage_recorded: bool = True
+
+
+def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge) -> tuple[LabResult | None, float | None, str | None]:
+    """The first WBC on/after the diagnosis date within the window, in /uL; or (lab?, None, why)."""
+    if ctx.diagnosis_date is None:
+        return None, None, "no diagnosis date recorded (needed to find the WBC at diagnosis)"
+    window = rk.criterion("NCI-WBC-WINDOW")
+    lab = first_on_or_after(ctx, "wbc", ctx.diagnosis_date)
+    if lab is None:
+        return None, None, f"no WBC recorded on or after the diagnosis date {ctx.diagnosis_date.isoformat()}"
+    if not window.holds((lab.date - ctx.diagnosis_date).days):
+        return lab, None, (
+            f"first WBC after diagnosis is from {lab.date.isoformat()}, more than {format_number(window.value or 0)} days "
+            f"after diagnosis ({ctx.diagnosis_date.isoformat()}): likely on treatment, not used"
+        )
+    value = value_in(lab, "/uL")
+    if value is None:
+        return lab, None, f"WBC {lab.source} has no usable unit"
+    return lab, value, None
+
+
+def nci_group(ctx: PatientContext, kb: Knowledge) -> NciResult:
+    rk = risk_view(kb)
+    lin = lineage(ctx, rk)
+    inputs: dict[str, Any] = {"lineage": lin, "diagnosis_date": ctx.diagnosis_date.isoformat() if ctx.diagnosis_date else None}
+    if lin in ("T", "mature B"):
+        return NciResult("not-applicable", (f"{lin} lineage",), rows=(rk.criterion("NCI-0"),), inputs=inputs)
+    age = ctx.age_at_diagnosis
+    if age is None:
+        return NciResult(None, missing=("age at diagnosis (birth date or diagnosis date missing)",), inputs=inputs, lineage_recorded=lin is not None)
+    inputs["age_at_diagnosis"] = {"years": age.years, "days": age.days, "at": age.at.isoformat()}
+    infant = rk.criterion("NCI-1")
+    if infant.holds(age.days):
+        return NciResult("infant", (f"age {age.days} d at diagnosis",), rows=(infant,), inputs=inputs, lineage_recorded=lin is not None)
+    age_row, wbc_row, window = rk.criterion("NCI-3-age"), rk.criterion("NCI-3-wbc"), rk.criterion("NCI-WBC-WINDOW")
+    lab, wbc, why = diagnostic_wbc(ctx, rk)
+    if lab is not None:
+        inputs["wbc_at_diagnosis"] = lab_input(lab, wbc, "/uL" if wbc is not None else None)
+    reasons: list[str] = []
+    if age_row.holds(age.years):
+        reasons.append(f"age {age_row.text}")
+    if wbc is not None and wbc_row.holds(wbc):
+        reasons.append(f"WBC {wbc_row.text}")
+    rows = (age_row, wbc_row, window)
+    if reasons:
+        return NciResult("high", tuple(reasons), (why,) if why else (), rows, inputs, lin is not None)
+    if wbc is None:
+        return NciResult(None, missing=(why or "no WBC at diagnosis",), rows=rows, inputs=inputs, lineage_recorded=lin is not None)
+    return NciResult("standard", (f"age {age.years} y, WBC {format_number(wbc)}/µL",), (), rows + (rk.criterion("NCI-2"),), inputs, lin is not None)
+
+
+# -- CNS ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CnsResult:
+    status: str | None  # "CNS1" | "CNS2" | "CNS3" | "TLP+" | "TLP-" | None
+    evidence: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def cns_status(ctx: PatientContext, kb: Knowledge) -> CnsResult:
+    rk = risk_view(kb)
+    wbc_row, tlp_row = rk.criterion("CNS-WBC"), rk.criterion("CNS-TLP")
+    if ctx.has_fact("cns-involvement"):
+        fact = ctx.facts["cns-involvement"][0]
+        return CnsResult("CNS3", (f"clinical CNS involvement recorded ({fact.source})",), inputs={"cns_involvement": fact.source})
+    csf_wbc_lab = first_on_or_after(ctx, "csf_wbc", ctx.diagnosis_date)
+    blasts_lab = first_on_or_after(ctx, "csf_blasts", ctx.diagnosis_date)
+    rbc_lab = first_on_or_after(ctx, "csf_rbc", ctx.diagnosis_date)
+    inputs: dict[str, Any] = {}
+    evidence: list[str] = []
+    csf_wbc = value_in(csf_wbc_lab, "/uL")
+    if csf_wbc_lab is not None:
+        inputs["csf_wbc"] = lab_input(csf_wbc_lab, csf_wbc, "/uL")
+        evidence.append(f"CSF WBC {describe(csf_wbc_lab, csf_wbc, '/µL')}")
+    blasts = coded(blasts_lab)
+    if blasts_lab is not None:
+        inputs["csf_blasts"] = lab_input(blasts_lab)
+        evidence.append(f"CSF blasts {blasts or 'unreadable'} ({blasts_lab.date.isoformat()}, {blasts_lab.source})")
+    rbc = value_in(rbc_lab, "/uL")
+    if rbc_lab is not None:
+        inputs["csf_rbc"] = lab_input(rbc_lab, rbc, "/uL")
+        evidence.append(f"CSF RBC {describe(rbc_lab, rbc, '/µL')}")
+    if csf_wbc_lab is None and blasts_lab is None:
+        return CnsResult(None, missing=("no diagnostic CSF (WBC and blasts) recorded",))
+    if blasts is None:
+        return CnsResult(None, tuple(evidence), ("CSF blasts not recorded",), inputs)
+    if blasts == "negative":
+        traumatic = rbc is not None and tlp_row.holds(rbc)
+        return CnsResult("TLP-" if traumatic else "CNS1", tuple(evidence), (), inputs)
+    if rbc is not None and tlp_row.holds(rbc):
+        return CnsResult("TLP+", tuple(evidence + ["traumatic tap with blasts (Steinherz/Bleyer not computed)"]), (), inputs)
+    if csf_wbc is None:
+        return CnsResult(None, tuple(evidence), ("CSF WBC not recorded (CNS2 vs CNS3)",), inputs)
+    return CnsResult("CNS3" if wbc_row.holds(csf_wbc) else "CNS2", tuple(evidence), (), inputs)

@@ -1,0 +1,337 @@
+"""Store: replay cache, card audit and feedback, on SQLite (default) or PostgreSQL.
+
+Why a database and not process memory: gunicorn runs several workers, and a JWT ``jti`` seen by
+one worker must be refused by every other one; the audit trail and feedback must survive restarts.
+
+Durability contract: every write method commits before it returns, so when the route answers 200
+the row is on disk. On SQLite that means WAL with ``synchronous=FULL`` (each commit is fsynced)
+and ``BEGIN IMMEDIATE`` transactions with a busy timeout, so concurrent workers queue instead of
+failing; on PostgreSQL the default synchronous commit already guarantees it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy import Engine, create_engine, delete, event, exists, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+
+from ..errors import ConfigError
+from .audit_key import load_or_create_audit_key, patient_hash
+from .tables import card_audit, feedback, seen_jti
+
+if TYPE_CHECKING:  # the store sits below protocol/: only the type is needed
+    from ..protocol.auth import Caller
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process
+# RFC 3339 section 5.6 date-time (feedback outcomeTimestamp); the calendar is checked on parse.
+RFC3339_DATE_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+# Advisory lock id that serialises concurrent `migrate()` calls on PostgreSQL (arbitrary constant).
+_PG_MIGRATE_LOCK = 0x616C6C636473
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 date-time into an aware UTC datetime; ValueError if it is not one."""
+    match = RFC3339_DATE_TIME.match(value)
+    if not match:
+        raise ValueError(f"not an RFC 3339 date-time: {value[:40]!r}")
+    fraction = match.group(7) or ""
+    normalized = value[: match.start(7)] if fraction else value[: match.start(8)]
+    normalized += fraction[:7]  # Python keeps microseconds: at most 6 digits after the dot
+    offset = match.group(8)
+    normalized += "+00:00" if offset in ("Z", "z") else offset
+    parsed = datetime.fromisoformat(normalized.replace("t", "T", 1))
+    return parsed.astimezone(timezone.utc)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE below is the only BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: no deadlock when two workers both read then write.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Store:
+    """Persistence for the trust layer. One instance per process; thread-safe through the engine pool."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        audit_key: bytes | str | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        """``audit_key`` (Settings.audit_key) keys the patient-id hash; without it the key file in
+        ``data_dir`` (default ``./var``, the Settings default) is read or created on first use."""
+        try:
+            parsed = make_url(database_url)
+        except Exception:
+            raise ConfigError("CDSHOOKS_DATABASE_URL is not a valid SQLAlchemy URL") from None
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            self._engine = _sqlite_engine(database_url)
+        elif backend == "postgresql":
+            self._engine = create_engine(database_url, pool_pre_ping=True)
+        else:
+            raise ConfigError(f"CDSHOOKS_DATABASE_URL: unsupported database {backend!r} (sqlite or postgresql)")
+        self.backend = backend
+        self._audit_key = audit_key.encode("utf-8") if isinstance(audit_key, str) else audit_key
+        self._data_dir = data_dir if data_dir is not None else Path("./var")
+        self._claims = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Store":
+        """The store the app uses: Settings' database URL, audit key and data directory."""
+        return cls(settings.effective_database_url, audit_key=settings.audit_key, data_dir=settings.data_dir)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- schema ---------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Alembic ``upgrade head`` from the migrations shipped in this package (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # -- JWT replay cache -----------------------------------------------------------------------
+    def claim_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        """Record (iss, jti) until ``expires_at``; False if it is already held and not yet expired.
+
+        One atomic statement decides: INSERT ... ON CONFLICT DO NOTHING. If the row exists but has
+        expired, a conditional UPDATE re-claims it; concurrent re-claimers race on that UPDATE and
+        exactly one sees a changed row.
+        """
+        now = utcnow()
+        insert = pg_insert if self.backend == "postgresql" else sqlite_insert
+        statement = (
+            insert(seen_jti)
+            .values(iss=iss, jti=jti, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["iss", "jti"])
+            .returning(seen_jti.c.jti)
+        )
+        with self._engine.begin() as conn:
+            self._claims += 1
+            if self._claims % PURGE_EVERY_CLAIMS == 0:
+                conn.execute(delete(seen_jti).where(seen_jti.c.expires_at <= now))
+            # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT (psycopg says -1).
+            if conn.execute(statement).first() is not None:
+                return True
+            reclaimed = conn.execute(
+                update(seen_jti)
+                .where(seen_jti.c.iss == iss, seen_jti.c.jti == jti, seen_jti.c.expires_at <= now)
+                .values(expires_at=expires_at)
+                .returning(seen_jti.c.jti)
+            )
+            return reclaimed.first() is not None
+
+    # -- audit ----------------------------------------------------------------------------------
+    def _key(self) -> bytes:
+        if self._audit_key is None:
+            self._audit_key = load_or_create_audit_key(self._data_dir)
+        return self._audit_key
+
+    def record_cards(
+        self,
+        *,
+        hook_instance: str,
+        service_id: str,
+        cards: list[dict],
+        caller: "Caller",
+        patient_id: str | None,
+        knowledge_version: str,
+    ) -> None:
+        """Write one audit row per returned card, committed before the response is sent."""
+        if not cards:
+            return
+        hashed = patient_hash(self._key(), patient_id) if patient_id else None
+        now = utcnow()
+        rows = []
+        for card in cards:
+            ext = _dig(card, "extension", "all-cds")
+            rows.append(
+                dict(
+                    hook_instance=hook_instance,
+                    service_id=service_id,
+                    card_uuid=_str_or_none(card.get("uuid")),
+                    rule_id=_str_or_none(ext.get("ruleId")),
+                    indicator=_str_or_none(card.get("indicator")),
+                    topic=_str_or_none(_dig(card, "source", "topic").get("code")),
+                    knowledge_version=knowledge_version,
+                    issuer=caller.iss,
+                    tenant=caller.tenant,
+                    patient_hash=hashed,
+                    recorded_at=now,
+                )
+            )
+        with self._engine.begin() as conn:
+            conn.execute(card_audit.insert(), rows)
+
+    # -- feedback -------------------------------------------------------------------------------
+    def record_feedback(self, *, service_id: str, items: list[dict], caller: "Caller") -> int:
+        """Store validated 2.0 feedback items; returns how many were stored.
+
+        An item whose card uuid we never issued to this service for this issuer and tenant is still
+        stored (it is evidence) but flagged ``card_issued = False``, and the report keeps it apart.
+        """
+        now = utcnow()
+        with self._engine.begin() as conn:
+            rows = []
+            for item in items:
+                uuid = str(item["card"])
+                issued = conn.execute(
+                    select(
+                        exists().where(
+                            card_audit.c.card_uuid == uuid,
+                            card_audit.c.service_id == service_id,
+                            card_audit.c.issuer.is_not_distinct_from(caller.iss),
+                            card_audit.c.tenant.is_not_distinct_from(caller.tenant),
+                        )
+                    )
+                ).scalar_one()
+                reason = item.get("overrideReason") or {}
+                coding = reason.get("reason") or {}
+                accepted = [s["id"] for s in item.get("acceptedSuggestions") or []]
+                rows.append(
+                    dict(
+                        service_id=service_id,
+                        card_uuid=uuid,
+                        outcome=item["outcome"],
+                        accepted_suggestions=json.dumps(accepted) if accepted else None,
+                        override_system=_str_or_none(coding.get("system")),
+                        override_code=_str_or_none(coding.get("code")),
+                        override_display=_str_or_none(coding.get("display")),
+                        override_comment=_str_or_none(reason.get("userComment")),
+                        outcome_timestamp=parse_rfc3339(item["outcomeTimestamp"]),
+                        received_at=now,
+                        issuer=caller.iss,
+                        tenant=caller.tenant,
+                        card_issued=bool(issued),
+                    )
+                )
+            if rows:
+                conn.execute(feedback.insert(), rows)
+        return len(rows)
+
+    # -- report ---------------------------------------------------------------------------------
+    def override_report(self, since: datetime, until: datetime) -> list[dict]:
+        """Override rate per rule and per topic for feedback received in [since, until).
+
+        A card reported several times counts once, with its latest outcome (by outcomeTimestamp,
+        then arrival). ``issued`` counts audited cards recorded in the same window, so a reader sees
+        how many cards got no feedback at all (ignored cards send none). Feedback for cards we never
+        issued is one ``unissued`` row, never mixed into a rule's rate.
+        """
+        with self._engine.begin() as conn:
+            fb_rows = conn.execute(
+                select(
+                    feedback.c.id,
+                    feedback.c.service_id,
+                    feedback.c.card_uuid,
+                    feedback.c.outcome,
+                    feedback.c.outcome_timestamp,
+                    feedback.c.received_at,
+                    feedback.c.card_issued,
+                ).where(feedback.c.received_at >= since, feedback.c.received_at < until)
+            ).all()
+            audit_rows = conn.execute(
+                select(card_audit.c.card_uuid, card_audit.c.service_id, card_audit.c.rule_id, card_audit.c.topic)
+                .where(card_audit.c.card_uuid.in_(sorted({r.card_uuid for r in fb_rows})))
+                .order_by(card_audit.c.id)
+            ).all()
+            issued_in_window = conn.execute(
+                select(card_audit.c.card_uuid, card_audit.c.rule_id, card_audit.c.topic).where(
+                    card_audit.c.recorded_at >= since, card_audit.c.recorded_at < until
+                )
+            ).all()
+        labels: dict[tuple[str, str], tuple[str, str]] = {}
+        for row in audit_rows:
+            labels.setdefault((row.card_uuid, row.service_id), (row.rule_id or "(none)", row.topic or "(none)"))
+        latest: dict[tuple[str, str, bool], Any] = {}
+        for row in fb_rows:
+            key = (row.card_uuid, row.service_id, bool(row.card_issued))
+            best = latest.get(key)
+            if best is None or (row.outcome_timestamp, row.received_at, row.id) > (
+                best.outcome_timestamp,
+                best.received_at,
+                best.id,
+            ):
+                latest[key] = row
+        counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"issued": set(), "accepted": 0, "overridden": 0})
+        for row in issued_in_window:
+            rule, topic = row.rule_id or "(none)", row.topic or "(none)"
+            counts[("rule", rule)]["issued"].add(row.card_uuid)
+            counts[("topic", topic)]["issued"].add(row.card_uuid)
+        for (uuid, service, issued), row in latest.items():
+            label = labels.get((uuid, service)) if issued else None
+            groups = [("rule", label[0]), ("topic", label[1])] if label else [("unissued", "*")]
+            for group in groups:
+                counts[group][row.outcome] += 1
+        report = []
+        for (group, key), c in sorted(counts.items()):
+            answered = c["accepted"] + c["overridden"]
+            report.append(
+                {
+                    "group": group,
+                    "key": key,
+                    "issued": len(c["issued"]),
+                    "accepted": c["accepted"],
+                    "overridden": c["overridden"],
+                    "override_rate": (c["overridden"] / answered) if answered else None,
+                }
+            )
+        return report
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _dig(obj: Any, *keys: str) -> Mapping[str, Any]:
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj if isinstance(obj, Mapping) else {}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
