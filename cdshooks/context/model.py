@@ -54,6 +54,8 @@ class LabResult:
     reference_low: float | None = None  # canonical unit
     reference_high: float | None = None  # canonical unit; the ULN
     original: str | None = None
+    identified_by: str = "code"  # "code" (LOINC) | "text" (no LOINC exists, e.g. MRD: matched on code.text)
+    timepoint: str | None = None  # e.g. "day29", "end_of_induction" (MRD), read from the Observation text
 
     @property
     def times_uln(self) -> float | None:

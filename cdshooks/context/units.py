@@ -14,6 +14,7 @@ Deliberate choices (each one tested):
   never converts to a raw clearance. Any other annotation is an error.
 - Amount of substance (mol) and mass only convert through an explicit, analyte-specific molar
   mass (``convert(17.1, "umol/L", "mg/dL", molar_mass=584.66)``); without it: `UnitError`.
+- "%" is its own dimension (UCUM makes it 1/100): a ratio like mg/kg must never convert to %.
 - [iU] and [IU] are the same unit (UCUM defines both); enzyme units "U" are a separate dimension.
 - "mcg", "MG", "cc", "units" and other non-UCUM spellings are rejected.
 Factors are exact fractions (1 [lb_av] = 0.45359237 kg, 1 [in_i] = 2.54 cm).
@@ -34,7 +35,7 @@ class UnitError(ValueError):
 
 
 # Base dimensions, in the order they are rendered by `dimension()`.
-_BASES = ("mass", "length", "time", "amount", "iu", "enzyme", "cells", "bsa_1.73")
+_BASES = ("mass", "length", "time", "amount", "iu", "enzyme", "cells", "bsa_1.73", "percent")
 
 # atom -> (factor to the base unit g/m/s/mol/[iU]/U/{cells}, dimension exponents, prefixable)
 _ATOMS: dict[str, tuple[Fraction, dict[str, int], bool]] = {
@@ -57,7 +58,7 @@ _ATOMS: dict[str, tuple[Fraction, dict[str, int], bool]] = {
     "[iU]": (Fraction(1), {"iu": 1}, True),
     "[IU]": (Fraction(1), {"iu": 1}, True),
     "U": (Fraction(1), {"enzyme": 1}, True),
-    "%": (Fraction(1, 100), {}, False),
+    "%": (Fraction(1), {"percent": 1}, False),  # its own dimension: "%" never converts to mg/kg
 }
 
 _PREFIXES: dict[str, Fraction] = {

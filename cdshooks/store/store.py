@@ -92,8 +92,10 @@ class Store:
         audit_key: bytes | str | None = None,
         data_dir: Path | None = None,
     ) -> None:
-        """``audit_key`` (Settings.audit_key) keys the patient-id hash; without it the key file in
-        ``data_dir`` (default ``./var``, the Settings default) is read or created on first use."""
+        """``audit_key`` (Settings.audit_key) keys the patient-id hash; without it the key file
+        ``audit.key`` in ``data_dir`` is read or created on first use. ``data_dir`` defaults to the
+        SQLite file's directory (which is Settings.data_dir by default), else ``./var``.
+        ``Store.from_settings(settings)`` passes all three from Settings."""
         try:
             parsed = make_url(database_url)
         except Exception:
@@ -107,7 +109,10 @@ class Store:
             raise ConfigError(f"CDSHOOKS_DATABASE_URL: unsupported database {backend!r} (sqlite or postgresql)")
         self.backend = backend
         self._audit_key = audit_key.encode("utf-8") if isinstance(audit_key, str) else audit_key
-        self._data_dir = data_dir if data_dir is not None else Path("./var")
+        if data_dir is None:  # default: beside the SQLite file (= Settings.data_dir), else ./var
+            sqlite_file = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
+            data_dir = Path(sqlite_file).parent if sqlite_file else Path("./var")
+        self._data_dir = data_dir
         self._claims = 0
 
     @classmethod
@@ -118,6 +123,12 @@ class Store:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def engine_name(self) -> str:
+        """For the start-up log line: the backend and database name, never the password."""
+        url = self._engine.url
+        return f"{self.backend}:{url.database or ''}"
 
     # -- schema ---------------------------------------------------------------------------------
     def migrate(self) -> None:

@@ -1,0 +1,219 @@
+"""Resolved prefetch + draft orders -> the immutable PatientContext the rules read.
+
+    build_context(prefetch, patient_id=..., draft_orders=..., selections=..., kb=..., now=...)
+
+Prefetch keys (each a resource, a searchset Bundle, or None/missing): patient, conditions,
+bodyMeasurements, observations, medicationRequests, medicationStatements,
+medicationAdministrations, carePlans. Nothing here raises on bad clinical data: unusable values
+become `DataGap`s, unreadable draft orders keep their `problems`, so every rule can say
+"cannot check" instead of staying silent.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime
+from typing import Any, Mapping, Sequence
+
+from ..knowledge import Knowledge
+from ..knowledge.codes import CodeTable, codes_view
+from ..knowledge.drugs import drugs_view
+from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
+from .medications import included_medications, order_date_of, read_administration, read_order
+from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
+from .observations import body_measurement, mosteller, read_labs
+
+INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
+EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+
+
+# -- age -------------------------------------------------------------------------------
+
+def age_at(birth: date, at: date, *, uncertain: bool = False) -> Age:
+    """Completed years and months and total days of life at `at`.
+
+    A 29 February birthday is reached on 1 March in common years (completed-years comparison
+    of (month, day) tuples), i.e. the child is counted younger for one day - never older.
+    """
+    years = at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
+    months = (at.year - birth.year) * 12 + (at.month - birth.month) - (at.day < birth.day)
+    return Age(years=max(years, 0), months=max(months, 0), days=(at - birth).days, at=at, uncertain=uncertain)
+
+
+def birth_date_of(patient: Mapping[str, Any] | None) -> tuple[date | None, bool, str | None]:
+    """(birth date, uncertain, gap reason). A partial birthDate uses the latest possible day
+    (the youngest possible age) and is flagged uncertain so rules near an age boundary can say so."""
+    if not patient:
+        return None, False, "no Patient resource"
+    raw = patient.get("birthDate")
+    parts = parse_partial_date(raw)
+    if parts is None:
+        return None, False, "Patient has no birthDate"
+    year, month, day = parts
+    try:
+        if month is None:
+            return date(year, 12, 31), True, f"birthDate is partial ({raw}); age computed from {year}-12-31 (youngest possible)"
+        if day is None:
+            last = calendar.monthrange(year, month)[1]
+            return date(year, month, last), True, f"birthDate is partial ({raw}); age computed from the last day of that month (youngest possible)"
+        return date(year, month, day), False, None
+    except ValueError:
+        return None, False, "Patient birthDate is not a valid date"
+
+
+# -- conditions and phase ------------------------------------------------------------
+
+def _status_code(concept: Any) -> str | None:
+    for c in codings(concept):
+        if isinstance(c.get("code"), str):
+            return c["code"]
+    return None
+
+
+def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -> list[ClinicalFact]:
+    facts: list[ClinicalFact] = []
+    for cond in conditions:
+        if cond.get("resourceType") != "Condition":
+            continue
+        if _status_code(cond.get("clinicalStatus")) in INACTIVE_CLINICAL:
+            continue
+        if _status_code(cond.get("verificationStatus")) in EXCLUDED_VERIFICATION:
+            continue
+        matched = [(c, codes.condition_keys(c.get("system"), c.get("code"))) for c in codings(cond.get("code"))]
+        matched = [(c, keys) for c, keys in matched if keys]
+        if not matched or validate(cond):
+            continue
+        period = cond.get("onsetPeriod") if isinstance(cond.get("onsetPeriod"), Mapping) else {}
+        onset = parse_date(cond.get("onsetDateTime")) or parse_date(period.get("start"))
+        recorded = parse_date(cond.get("recordedDate"))
+        seen: set[str] = set()
+        for coding, keys in matched:
+            for key in keys:
+                if key not in seen:
+                    seen.add(key)
+                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded))
+    return facts
+
+
+def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tuple[str | None, str | None]:
+    """Treatment phase from the newest active CarePlan whose text names one; else (None, None)."""
+    def start(cp: Mapping[str, Any]) -> date:
+        period = cp.get("period") if isinstance(cp.get("period"), Mapping) else {}
+        return parse_date(period.get("start")) or parse_date(cp.get("created")) or date.min
+
+    plans = [cp for cp in careplans if cp.get("resourceType") == "CarePlan" and cp.get("status") in (None, "active", "on-hold")]
+    for cp in sorted(plans, key=start, reverse=True):
+        texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", " ".join(t for t in texts if isinstance(t, str)).lower())) + " "
+        for phase, patterns in codes.phases:
+            if any(f" {' '.join(re.findall(r'[a-z0-9]+', p))} " in text for p in patterns):
+                return phase, ref(cp)
+    return None, None
+
+
+# -- the builder -------------------------------------------------------------------------
+
+def _resources(prefetch: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    return entries(prefetch.get(key))
+
+
+def build_context(
+    prefetch: Mapping[str, Any],
+    *,
+    patient_id: str,
+    draft_orders: Mapping[str, Any] | None,
+    selections: Sequence[str] | None,
+    kb: Knowledge,
+    now: datetime,
+    missing_prefetch: frozenset[str] = frozenset(),
+) -> PatientContext:
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
+
+    # orders first: the order date drives every window
+    drafts_raw = entries(draft_orders) if draft_orders else []
+    requests = _resources(prefetch, "medicationRequests")
+    statements = _resources(prefetch, "medicationStatements")
+    admins_raw = _resources(prefetch, "medicationAdministrations")
+    included = included_medications(drafts_raw, requests, statements, admins_raw)
+    drafts = tuple(
+        read_order(r, drugs, codes, included, is_draft=True)
+        for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
+    )
+    if selections is None:
+        targets = drafts
+    else:
+        wanted = set(selections)
+        targets = tuple(o for o in drafts if o.ref in wanted)
+    for order in drafts:
+        if not order.drug_ids:
+            gaps.append(DataGap(f"order:{order.ref}", f"{order.ref}: medication not identified", source=order.ref))
+    order_date = order_date_of(targets or drafts, now.date())
+    upper = max(order_date, now.date())
+
+    draft_refs = {o.ref for o in drafts}
+    active: list[MedicationOrder] = []
+    for r in requests + statements:
+        inactive = {"cancelled", "completed", "entered-in-error", "stopped", "revoked", "not-taken"}
+        if r.get("resourceType") not in ("MedicationRequest", "MedicationStatement") or r.get("status") in inactive:
+            continue
+        if ref(r) in draft_refs:
+            continue
+        order = read_order(r, drugs, codes, included, is_draft=False)
+        if order.drug_ids:
+            active.append(order)
+    administrations = tuple(
+        sorted(
+            (a for a in (read_administration(r, drugs, codes, included) for r in admins_raw
+                         if r.get("resourceType") == "MedicationAdministration") if a),
+            key=lambda a: a.date, reverse=True,
+        )
+    )
+
+    # patient and age
+    patients = [p for p in _resources(prefetch, "patient") if p.get("resourceType") == "Patient"]
+    patient = normalize(patients[0]) if patients else None
+    if patient and validate(patient):
+        gaps.append(DataGap("patient", "Patient resource is not valid FHIR; demographics read defensively", source=ref(patient)))
+    birth, uncertain, why = birth_date_of(patient)
+    age = age_at(birth, order_date, uncertain=uncertain) if birth and birth <= order_date else None
+    if why:
+        gaps.append(DataGap("age", why, source=ref(patient) if patient else None))
+    sex = patient.get("gender") if patient and isinstance(patient.get("gender"), str) else None
+
+    # body measurements and labs
+    body = _resources(prefetch, "bodyMeasurements")
+    others = _resources(prefetch, "observations")
+    weight, wgaps = body_measurement("weight", body + others, codes, order_date, upper)
+    height, hgaps = body_measurement("height", body + others, codes, order_date, upper)
+    gaps += wgaps + hgaps
+    bsa = mosteller(weight, height) if weight and height else None
+    if bsa is None:
+        missing = [n for n, m in (("weight", weight), ("height", height)) if m is None]
+        gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
+    reading = read_labs(others, codes, order_date, upper)
+    gaps += reading.gaps
+    labs: dict[str, tuple] = {}
+    for result in reading.results:
+        labs.setdefault(result.key, ())
+        labs[result.key] += (result,)
+
+    # facts
+    facts_list = read_conditions(_resources(prefetch, "conditions"), codes) + list(reading.facts)
+    facts: dict[str, tuple[ClinicalFact, ...]] = {}
+    for fact in facts_list:
+        facts[fact.key] = facts.get(fact.key, ()) + (fact,)
+    diagnosis_dates = [f.onset or f.recorded for f in facts.get("all", ()) if f.onset or f.recorded]
+    diagnosis_date = min(diagnosis_dates) if diagnosis_dates else None
+    age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
+
+    phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
+
+    return PatientContext(
+        patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
+        weight=weight, height=height, bsa=bsa, labs=labs, facts=facts,
+        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
+        draft_orders=drafts, targets=targets, active_medications=tuple(active),
+        administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
+    )

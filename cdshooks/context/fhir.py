@@ -1,0 +1,199 @@
+"""Small, defensive readers over FHIR JSON (R4/R4B) shared by the context builders.
+
+Why plain dict readers plus selective model validation: real EHR payloads (and the official
+CDS Hooks examples) have quirks - a Bundle without `type`, `doseAndRate` or `category` sent as an
+object instead of an array. `normalize` fixes exactly those list-vs-object quirks first; then the
+resources a check actually reads are validated with `fhir.resources` R4B models (`validate`),
+and values are read from the normalized dict. Nothing here raises on bad input: readers return
+None and callers turn that into a `DataGap` or an order `problem`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterator, Mapping
+
+from pydantic import ValidationError
+
+from .units import UnitError, is_valid
+
+UCUM = "http://unitsofmeasure.org"
+
+# FHIR elements that are arrays (0..*) in R4/R4B among the resources we read. A single object
+# sent for one of these is wrapped in a list before validation.
+LIST_ELEMENTS = frozenset({
+    "coding", "category", "reasonCode", "reasonReference", "dosageInstruction", "doseAndRate",
+    "additionalInstruction", "identifier", "note", "basedOn", "partOf", "component",
+    "referenceRange", "interpretation", "performer", "ingredient", "contained", "extension",
+    "modifierExtension", "dayOfWeek", "timeOfDay", "event", "when", "name", "given", "prefix",
+    "suffix", "line", "telecom", "address", "bodySite", "evidence", "stage", "activity",
+    "addresses", "goal", "entry", "link", "profile", "security", "tag", "supportingInformation",
+    "detectedIssue", "insurance", "eventHistory", "hasMember", "derivedFrom", "careTeam",
+    "instantiatesCanonical", "instantiatesUri", "replaces", "contributor",
+})
+# Elements that share a name with a list element but are single objects in some resources.
+_NOT_LIST_IN = {("MedicationAdministration", "dosage")}
+
+_MODELS: dict[str, Any] = {}
+
+
+def normalize(resource: Any, _type: str | None = None) -> Any:
+    """Copy of `resource` with list-vs-object quirks fixed (recursively)."""
+    if isinstance(resource, list):
+        return [normalize(x, _type) for x in resource]
+    if not isinstance(resource, dict):
+        return resource
+    rtype = resource.get("resourceType", _type)
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if key in LIST_ELEMENTS and isinstance(value, dict) and (rtype, key) not in _NOT_LIST_IN:
+            value = [value]
+        if key in ("valueString", "text", "display", "code", "system") and not isinstance(value, (dict, list)):
+            out[key] = value
+            continue
+        out[key] = normalize(value, rtype)
+    return out
+
+
+def model_class(resource_type: str) -> Any:
+    """The fhir.resources R4B model class for a resource type (imported lazily, cached)."""
+    if resource_type not in _MODELS:
+        import importlib
+
+        module = importlib.import_module(f"fhir.resources.R4B.{resource_type.lower()}")
+        _MODELS[resource_type] = getattr(module, resource_type)
+    return _MODELS[resource_type]
+
+
+def validate(resource: Mapping[str, Any]) -> list[str]:
+    """Validate with the R4B model; return problems as short strings (no values, no PHI)."""
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str):
+        return ["resource has no resourceType"]
+    try:
+        cls = model_class(rtype)
+    except (ImportError, AttributeError):
+        return [f"unknown resourceType {rtype!r}"]
+    try:
+        cls.model_validate(dict(resource))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            problems.append(f"invalid FHIR {rtype}: {loc or '(root)'}: {err.get('msg', 'invalid')}")
+        more = len(exc.errors()) - 5
+        if more > 0:
+            problems.append(f"... and {more} more validation errors")
+        return problems
+    except Exception as exc:  # fhir.resources may raise plain ValueError/TypeError on odd input
+        return [f"invalid FHIR {rtype}: {type(exc).__name__}"]
+    return []
+
+
+def entries(bundle: Any) -> list[dict[str, Any]]:
+    """Resources of a searchset Bundle (type optional), or [resource] for a single resource."""
+    if not isinstance(bundle, Mapping):
+        return []
+    if bundle.get("resourceType") != "Bundle":
+        return [dict(bundle)] if bundle.get("resourceType") else []
+    raw = bundle.get("entry") or []
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    out = []
+    for entry in raw:
+        if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping):
+            out.append(normalize(dict(entry["resource"])))
+    return out
+
+
+def ref(resource: Mapping[str, Any]) -> str:
+    return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '?')}"
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def parse_date(value: Any) -> date | None:
+    """The calendar date of a full FHIR date/dateTime; None for partial or invalid values."""
+    if not isinstance(value, str):
+        return None
+    m = _DATE.match(value)
+    if not m or not m.group(3):
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def parse_partial_date(value: Any) -> tuple[int, int | None, int | None] | None:
+    """(year, month, day) with None for missing parts; None if not a FHIR date at all."""
+    if not isinstance(value, str):
+        return None
+    m = _DATE.match(value)
+    if not m:
+        return None
+    y, mo, d = int(m.group(1)), m.group(2), m.group(3)
+    return y, int(mo) if mo else None, int(d) if d else None
+
+
+def codings(concept: Any) -> list[dict[str, Any]]:
+    if not isinstance(concept, Mapping):
+        return []
+    return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+
+
+def concept_texts(concept: Any) -> list[str]:
+    """CodeableConcept.text and every coding display, in that order."""
+    if not isinstance(concept, Mapping):
+        return []
+    texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    texts += [c["display"] for c in codings(concept) if isinstance(c.get("display"), str)]
+    return texts
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    return None
+
+
+def ucum_code(quantity: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(UCUM code, why-not) for a FHIR Quantity.
+
+    `code` is used when `system` is UCUM (or absent and the code is valid UCUM); the display
+    `unit` only when `system` is absent and `unit` is itself an exact UCUM code. Anything else is
+    unusable - we never guess what "mcg" or "units" meant.
+    """
+    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
+    if system not in (None, UCUM):
+        return None, f"unit system {system!r} is not UCUM"
+    for candidate in (code,) if system == UCUM else (code, unit):
+        if isinstance(candidate, str) and candidate:
+            if is_valid(candidate):
+                return candidate, None
+            if system == UCUM or candidate is code:
+                return None, f"unit {candidate!r} is not a supported UCUM code"
+    return None, "no UCUM unit"
+
+
+def quantity_original(quantity: Mapping[str, Any]) -> str:
+    value = quantity.get("value")
+    unit = quantity.get("code") or quantity.get("unit") or ""
+    return f"{value} {unit}".strip()
+
+
+def iter_text(*items: Any) -> Iterator[str]:
+    for item in items:
+        if isinstance(item, str) and item.strip():
+            yield item
+
+
+__all__ = [
+    "UCUM", "UnitError", "normalize", "validate", "entries", "ref", "parse_date", "parse_partial_date",
+    "codings", "concept_texts", "number", "ucum_code", "quantity_original",
+]

@@ -1,0 +1,372 @@
+"""Typed views of dosing.json, routes.json, schedules.json and cumulative.json.
+
+Why typed rows: the dose, route, schedule and cumulative rules read `Band.match(value)` and
+`DoseRule.basis` instead of re-deriving inequalities and unit algebra in code, so every cut-off
+(`<=` vs `<`) lives once, in the data file, next to its citation. Rows are converted at load and
+the load fails (KnowledgeError via `cross_check`) when a row names an unknown drug, an unknown
+source, or a unit the converter cannot read - a typo must stop the service, not silently skip a check.
+
+Bands are half-open with explicit inclusive flags. A band is evaluated three-valued: True, False,
+or None when the patient value is missing - a missing value never matches, it becomes a
+`missing-data` finding in the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..context.units import UnitError, dimension
+from . import Knowledge, cross_check
+
+BAND_TEXT = {"age_years": ("age", " y"), "weight_kg": ("weight", " kg"), "bsa_m2": ("BSA", " m²")}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One patient variable's interval, e.g. weight (10, +inf) written `>10 kg` in the seed."""
+
+    variable: str  # "age_years" | "weight_kg" | "bsa_m2"
+    min: float | None = None
+    min_inclusive: bool = True
+    max: float | None = None
+    max_inclusive: bool = True
+
+    def contains(self, value: float) -> bool:
+        if self.min is not None and (value < self.min or (value == self.min and not self.min_inclusive)):
+            return False
+        if self.max is not None and (value > self.max or (value == self.max and not self.max_inclusive)):
+            return False
+        return True
+
+    def relative_distance(self, value: float) -> float:
+        """How far `value` lies outside the band, relative to the nearest cut-off (0 = on it)."""
+        if self.contains(value):
+            return 0.0
+        edges = [e for e in (self.min, self.max) if e is not None]
+        edge = min(edges, key=lambda e: abs(value - e))
+        return abs(value - edge) / abs(edge) if edge else float("inf")
+
+    @property
+    def text(self) -> str:
+        name, unit = BAND_TEXT[self.variable]
+        parts = []
+        if self.min is not None:
+            parts.append(f"{'≥' if self.min_inclusive else '>'}{_num(self.min)}{unit}")
+        if self.max is not None:
+            parts.append(f"{'≤' if self.max_inclusive else '<'}{_num(self.max)}{unit}")
+        return f"{name} " + " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Bands:
+    bounds: tuple[Bound, ...] = ()
+
+    def match(self, values: Mapping[str, float | None]) -> bool | None:
+        """True/False, or None when a needed value is missing (and nothing already says False)."""
+        unknown = False
+        for bound in self.bounds:
+            value = values.get(bound.variable)
+            if value is None:
+                unknown = True
+            elif not bound.contains(value):
+                return False
+        return None if unknown else True
+
+    def variables(self) -> tuple[str, ...]:
+        return tuple(b.variable for b in self.bounds)
+
+    def distance(self, values: Mapping[str, float | None]) -> float:
+        """Largest relative distance outside any bound (inf when a value is missing)."""
+        worst = 0.0
+        for bound in self.bounds:
+            value = values.get(bound.variable)
+            if value is None:
+                return float("inf")
+            worst = max(worst, bound.relative_distance(value))
+        return worst
+
+    @property
+    def text(self) -> str:
+        return ", ".join(b.text for b in self.bounds) or "all patients"
+
+
+@dataclass(frozen=True)
+class Cap:
+    id: str
+    value: float
+    unit: str
+    citation: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DoseRule:
+    """One dose branch: who it is for, the dose per basis, the absolute unit compared."""
+
+    id: str
+    drug: str
+    branch: str
+    bands: Bands
+    low: float
+    high: float
+    dose_unit: str  # e.g. "mg/m2", "ug/m2/d", "10*6{cells}/kg", "mg"
+    dose_text: str
+    amount_unit: str  # absolute unit of comparison: "mg", "ug/d", "[iU]", "{cells}"
+    basis: str  # "m2" | "kg" | "fixed", derived from dose_unit vs amount_unit
+    citation: str
+    status: str
+    routes: tuple[str, ...] = ()
+    cap: Cap | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+
+@dataclass(frozen=True)
+class LabelLimit:
+    id: str
+    drug: str
+    topic: str
+    applies: Bands
+    allowed: Bands
+    message: str
+    citation: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    id: str
+    drug: str
+    allowed: tuple[str, ...]
+    critical_routes: tuple[str, ...]
+    other_routes: str
+    message: str
+    citation: str
+    status: str
+
+    def indicator_for(self, route: str) -> str | None:
+        """None when allowed; else the indicator the label's wording supports."""
+        if route in self.allowed:
+            return None
+        if route in self.critical_routes or self.other_routes == "critical":
+            return "critical"
+        return "warning"
+
+
+@dataclass(frozen=True)
+class RouteNote:
+    id: str
+    drug: str
+    route: str
+    message: str
+    default_enabled: bool
+    citation: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ScheduleRule:
+    id: str
+    drug: str
+    kind: str
+    indicator: str
+    expected: str
+    message: str
+    citation: str
+    status: str
+    routes: tuple[str, ...] = ()
+    min_interval_days: float | None = None
+    max_days: int | None = None
+    adult_age_min_exclusive: int | None = None
+    pediatric_dose_per_m2: float | None = None
+    check_history: bool = False
+    check_other_orders: bool = False
+    require_timing: bool = False
+
+
+@dataclass(frozen=True)
+class CumulativeRule:
+    id: str
+    drug: str
+    branch: str
+    bands: Bands
+    requires_radiation: bool
+    limit: float
+    unit: str  # "mg/m2" | "mg/kg"
+    counted: Mapping[str, float]  # drug id -> factor
+    citation: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DosingView:
+    dose_rules: tuple[DoseRule, ...]
+    label_limits: tuple[LabelLimit, ...]
+    route_rules: tuple[RouteRule, ...]
+    route_notes: tuple[RouteNote, ...]
+    schedule_rules: tuple[ScheduleRule, ...]
+    cumulative_rules: tuple[CumulativeRule, ...]
+    equivalence: CumulativeRule | None
+    equivalence_limit_with_radiation: float | None
+    warn_fraction: float
+    radiation_facts: tuple[str, ...]
+
+    def doses_for(self, drug: str) -> tuple[DoseRule, ...]:
+        return tuple(r for r in self.dose_rules if r.drug == drug)
+
+    def limits_for(self, drug: str) -> tuple[LabelLimit, ...]:
+        return tuple(r for r in self.label_limits if r.drug == drug)
+
+    def route_for(self, drug: str) -> RouteRule | None:
+        return next((r for r in self.route_rules if r.drug == drug), None)
+
+    def route_notes_for(self, drug: str) -> tuple[RouteNote, ...]:
+        return tuple(r for r in self.route_notes if r.drug == drug)
+
+    def schedules_for(self, drug: str) -> tuple[ScheduleRule, ...]:
+        return tuple(r for r in self.schedule_rules if r.drug == drug)
+
+    def cumulative_for(self, drug: str) -> tuple[CumulativeRule, ...]:
+        return tuple(r for r in self.cumulative_rules if r.drug == drug)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _bands(raw: Mapping[str, Any] | None) -> Bands:
+    raw = raw or {}
+    return Bands(
+        tuple(
+            Bound(
+                variable=name,
+                min=b.get("min"),
+                min_inclusive=b.get("min_inclusive", True),
+                max=b.get("max"),
+                max_inclusive=b.get("max_inclusive", True),
+            )
+            for name, b in raw.items()
+        )
+    )
+
+
+def per_unit(amount_unit: str, basis: str) -> str:
+    """The UCUM unit of `amount_unit` per m2 or per kg ("ug/d" -> "ug/d/m2")."""
+    return amount_unit if basis == "fixed" else f"{amount_unit}/{basis}"
+
+
+def _basis(dose_unit: str, amount_unit: str) -> str:
+    """Which patient size a dose unit is relative to, decided by dimension, not by string."""
+    for basis in ("fixed", "m2", "kg"):
+        if dimension(dose_unit) == dimension(per_unit(amount_unit, basis)):
+            return basis
+    raise UnitError(f"dose unit {dose_unit!r} is neither {amount_unit!r}, per m2 nor per kg")
+
+
+def _dose_rule(row: Mapping[str, Any]) -> DoseRule:
+    cap = row.get("cap")
+    return DoseRule(
+        id=row["id"],
+        drug=row["drug"],
+        branch=row["branch"],
+        bands=_bands(row.get("bands")),
+        low=row["dose"]["low"],
+        high=row["dose"]["high"],
+        dose_unit=row["dose"]["unit"],
+        dose_text=row["dose_text"],
+        amount_unit=row["amount_unit"],
+        basis=_basis(row["dose"]["unit"], row["amount_unit"]),
+        citation=row["citation"],
+        status=row["status"],
+        routes=tuple(row.get("routes", ())),
+        cap=Cap(cap["id"], cap["value"], cap["unit"], cap["citation"], cap["status"]) if cap else None,
+    )
+
+
+def build_view(kb: Knowledge) -> DosingView:
+    dosing, routes = kb.table("dosing"), kb.table("routes")
+    schedules, cumulative = kb.table("schedules"), kb.table("cumulative")
+    equiv = cumulative.get("equivalence")
+    return DosingView(
+        dose_rules=tuple(_dose_rule(r) for r in dosing["rules"]),
+        label_limits=tuple(
+            LabelLimit(r["id"], r["drug"], r["topic"], _bands(r.get("applies")), _bands(r["allowed"]), r["message"], r["citation"], r["status"])
+            for r in dosing.get("label_limits", ())
+        ),
+        route_rules=tuple(
+            RouteRule(r["id"], r["drug"], tuple(r["allowed"]), tuple(r.get("critical_routes", ())), r["other_routes"], r["message"], r["citation"], r["status"])
+            for r in routes["rules"]
+        ),
+        route_notes=tuple(
+            RouteNote(r["id"], r["drug"], r["route"], r["message"], r["default_enabled"], r["citation"], r["status"])
+            for r in routes.get("notes", ())
+        ),
+        schedule_rules=tuple(
+            ScheduleRule(
+                id=r["id"], drug=r["drug"], kind=r["kind"], indicator=r["indicator"], expected=r["expected"],
+                message=r["message"], citation=r["citation"], status=r["status"], routes=tuple(r.get("routes", ())),
+                min_interval_days=r.get("min_interval_days"), max_days=r.get("max_days"),
+                adult_age_min_exclusive=r.get("adult_age_min_exclusive"), pediatric_dose_per_m2=r.get("pediatric_dose_per_m2"),
+                check_history=r.get("check_history", False), check_other_orders=r.get("check_other_orders", False),
+                require_timing=r.get("require_timing", False),
+            )
+            for r in schedules["rules"]
+        ),
+        cumulative_rules=tuple(
+            CumulativeRule(
+                r["id"], r["drug"], r["branch"], _bands(r.get("bands")), r.get("requires_radiation", False),
+                r["limit"], r["unit"], dict(r["counted"]), r["citation"], r["status"],
+            )
+            for r in cumulative["rules"]
+        ),
+        equivalence=CumulativeRule(
+            equiv["id"], "anthracycline", "doxorubicin-equivalent", Bands(), False, equiv["limit"], equiv["unit"],
+            dict(equiv["factors"]), equiv["citation"], equiv["status"],
+        ) if equiv else None,
+        equivalence_limit_with_radiation=equiv.get("limit_with_radiation") if equiv else None,
+        warn_fraction=cumulative["warn_fraction"],
+        radiation_facts=tuple(cumulative["radiation_facts"]),
+    )
+
+
+def dosing_view(kb: Knowledge) -> DosingView:
+    return kb.view("dosing", build_view)
+
+
+_TABLES = ("dosing", "routes", "schedules", "cumulative")
+
+
+@cross_check
+def check_dosing_tables(kb: Knowledge) -> list[str]:
+    """Every row's refs exist in its file's sources, ids are unique, drugs and units are known."""
+    if not all(name in kb.tables for name in _TABLES):
+        missing = [n for n in _TABLES if n not in kb.tables]
+        return [f"dose knowledge incomplete: {', '.join(missing)}.json not loaded"]
+    problems: list[str] = []
+    known_drugs = {d["id"] for d in kb.tables["drugs"]["drugs"]} if "drugs" in kb.tables else None
+    seen: dict[str, str] = {}
+    for name in _TABLES:
+        table = kb.table(name)
+        rows = list(table.get("rules", ())) + list(table.get("label_limits", ())) + list(table.get("notes", ()))
+        if table.get("equivalence"):
+            rows.append(table["equivalence"])
+        for row in rows:
+            if row["id"] in seen:
+                problems.append(f"{name}.json: rule id {row['id']} also used in {seen[row['id']]}.json")
+            seen.setdefault(row["id"], name)
+            for ref in row.get("refs", ()):
+                if ref not in table["sources"]:
+                    problems.append(f"{name}.json {row['id']}: ref {ref!r} not in sources")
+            drugs = [row["drug"]] if "drug" in row else list(row.get("drugs", ()))
+            drugs += list(row.get("counted", {}))
+            for drug in drugs:
+                if known_drugs is not None and drug not in known_drugs:
+                    problems.append(f"{name}.json {row['id']}: drug {drug!r} not in drugs.json")
+    try:
+        build_view(kb)
+    except (UnitError, KeyError) as exc:
+        problems.append(f"dosing.json: {exc}")
+    return problems

@@ -1,0 +1,159 @@
+"""Helpers shared by the dose, route, schedule and cumulative rules (no rules live here).
+
+Why one place: every order-time card shows the same patient inputs with their dates, the same
+number formatting and the same override reasons; a missing input is reported the same way
+(`missing-data`, naming what is missing and since when) whichever rule needed it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Iterable, Mapping
+
+from ..context.model import MedicationOrder, PatientContext, Timing
+from .finding import Coding, Finding
+
+OVERRIDE_SYSTEM = "urn:all-cds:override-reason"
+OVERRIDE_REASONS = (
+    Coding(OVERRIDE_SYSTEM, "protocol-specified-dose", "Dose specified by the treatment protocol"),
+    Coding(OVERRIDE_SYSTEM, "dose-capped-per-protocol", "Dose capped as the protocol directs"),
+    Coding(OVERRIDE_SYSTEM, "patient-specific-adjustment", "Patient-specific adjustment (documented)"),
+    Coding(OVERRIDE_SYSTEM, "other", "Other reason (documented in the chart)"),
+)
+
+ITEM_NAMES = {"age": "age (birth date)", "weight": "body weight", "height": "height", "bsa": "body surface area"}
+
+# Timing.code values (HL7 GTSAbbreviation and common EHR codes) -> days between doses.
+_CODE_INTERVAL_DAYS = {
+    "QD": 1.0, "DAILY": 1.0, "AM": 1.0, "PM": 1.0, "QAM": 1.0, "QPM": 1.0, "HS": 1.0, "Q24H": 1.0,
+    "BID": 0.5, "Q12H": 0.5, "TID": 1 / 3, "Q8H": 1 / 3, "QID": 0.25, "Q6H": 0.25, "Q4H": 1 / 6,
+    "QOD": 2.0, "Q48H": 2.0, "QW": 7.0, "WK": 7.0, "QWK": 7.0, "Q2W": 14.0, "Q14D": 14.0,
+}
+
+
+def fmt(value: float) -> str:
+    """Numbers as a clinician writes them: 3 significant digits, thousands separators, 2.5 ×10^8."""
+    v = float(value)
+    if abs(v) >= 1e5:
+        exp = len(str(int(abs(v)))) - 1
+        mant = v / 10**exp
+        return f"{mant:.3g} ×10^{exp}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def unit_text(unit: str) -> str:
+    return {
+        "ug/d": "µg/day", "[iU]": "IU", "{cells}": "cells", "mg/m2": "mg/m²", "[iU]/m2": "IU/m²",
+        "ug/m2/d": "µg/m²/day", "ug": "µg", "mg/kg": "mg/kg",
+    }.get(unit, unit)
+
+
+def patient_values(ctx: PatientContext) -> dict[str, float | None]:
+    """The band variables of the knowledge rows (age in completed years at the order date)."""
+    return {
+        "age_years": float(ctx.age.years) if ctx.age else None,
+        "weight_kg": ctx.weight.value if ctx.weight else None,
+        "bsa_m2": ctx.bsa.value if ctx.bsa else None,
+    }
+
+
+def patient_inputs(ctx: PatientContext) -> dict[str, Any]:
+    """JSON-serializable inputs with their dates, for `Finding.inputs`."""
+    out: dict[str, Any] = {"order_date": ctx.order_date.isoformat()}
+    if ctx.age:
+        out["age"] = {"years": ctx.age.years, "days": ctx.age.days, "at": ctx.age.at.isoformat()}
+    if ctx.weight:
+        out["weight"] = {"value": ctx.weight.value, "unit": "kg", "date": ctx.weight.date.isoformat(), "source": ctx.weight.source}
+    if ctx.height:
+        out["height"] = {"value": ctx.height.value, "unit": "cm", "date": ctx.height.date.isoformat(), "source": ctx.height.source}
+    if ctx.bsa:
+        out["bsa"] = {"value": round(ctx.bsa.value, 4), "unit": "m2", "formula": ctx.bsa.formula}
+    return out
+
+
+def patient_lines(ctx: PatientContext) -> list[str]:
+    """Markdown bullet lines showing the patient inputs and their dates."""
+    lines = []
+    lines.append(f"- Age: {ctx.age} on {ctx.age.at.isoformat()}" if ctx.age else "- Age: not known")
+    if ctx.weight:
+        lines.append(f"- Weight: {ctx.weight.value:g} kg on {ctx.weight.date.isoformat()} ({ctx.weight.original})")
+    else:
+        lines.append("- Weight: not available")
+    if ctx.height:
+        lines.append(f"- Height: {ctx.height.value:g} cm on {ctx.height.date.isoformat()} ({ctx.height.original})")
+    else:
+        lines.append("- Height: not available")
+    lines.append(f"- BSA ({ctx.bsa.formula}): {ctx.bsa.value:.2f} m²" if ctx.bsa else "- BSA: not available")
+    return lines
+
+
+def missing_items_text(ctx: PatientContext, items: Iterable[str]) -> tuple[str, list[str], dict[str, Any]]:
+    """Short phrase, detail lines and inputs naming each missing item with its gap and date."""
+    names, lines, gaps = [], [], {}
+    for item in dict.fromkeys(items):
+        names.append(ITEM_NAMES.get(item, item))
+        related = ctx.gaps_for(item) or (ctx.gaps_for("weight") + ctx.gaps_for("height") if item == "bsa" else ())
+        if not related:
+            lines.append(f"- {ITEM_NAMES.get(item, item)}: not recorded")
+        for gap in related:
+            since = f" (last usable value {gap.since.isoformat()})" if gap.since else ""
+            lines.append(f"- {ITEM_NAMES.get(gap.item, gap.item)}: {gap.reason}{since}")
+            gaps.setdefault(item, []).append({"item": gap.item, "reason": gap.reason, "since": gap.since.isoformat() if gap.since else None})
+    return ", ".join(names), lines, gaps
+
+
+def missing_data_finding(
+    ctx: PatientContext,
+    order: MedicationOrder,
+    drug: str,
+    rule_id: str,
+    check: str,
+    problem: str,
+    citation: str,
+    lines: Iterable[str] = (),
+    inputs: Mapping[str, Any] | None = None,
+) -> Finding:
+    """A `missing-data` warning: the check named could not run; never a silent pass."""
+    summary = f"{drug}: {check} could not be checked – {problem}"
+    if len(summary) >= 140:
+        summary = summary[:136] + "…"
+    detail = "\n".join(
+        [f"**{check.capitalize()} not checked** for {order.display} ({order.ref}): {problem}.", "", *lines, "", *patient_lines(ctx), "", f"Rule: {citation}"]
+    )
+    return Finding(
+        rule_id=rule_id,
+        topic="missing-data",
+        indicator="warning",
+        summary=summary,
+        detail=detail,
+        citation=citation,
+        orders=(order.ref,),
+        inputs={**patient_inputs(ctx), **(inputs or {})},
+        drug=drug,
+    )
+
+
+def interval_days(timing: Timing | None) -> float | None:
+    """Days between doses from frequency/period, a timing code, or days of the week."""
+    if timing is None:
+        return None
+    if timing.interval_days is not None:
+        return timing.interval_days
+    if timing.code and timing.code.upper().replace(" ", "") in _CODE_INTERVAL_DAYS:
+        return _CODE_INTERVAL_DAYS[timing.code.upper().replace(" ", "")]
+    if timing.day_of_week:
+        return 7 / len(set(timing.day_of_week))
+    return None
+
+
+def order_day(order: MedicationOrder, ctx: PatientContext) -> date:
+    """The first day the order is for: bounds start, else authoredOn, else the context's order date."""
+    if order.timing and order.timing.bounds_start:
+        return order.timing.bounds_start
+    return order.authored_on or ctx.order_date
+
+
+def clip_summary(text: str) -> str:
+    return text if len(text) < 140 else text[:136] + "…"

@@ -1,0 +1,130 @@
+"""Dose arithmetic shared by the interaction, population and pharmacogenomic rules.
+
+Why one place: "is this methotrexate high-dose?", "is mercaptopurine already reduced to 1/3?"
+and "what is 75% of this order?" all need the ordered amount in a comparable unit (mg, mg/kg,
+mg/m2), using weight or BSA from the context. Every conversion goes through
+`cdshooks.context.units.convert`; anything that cannot be converted returns a reason string
+(shown to the clinician as "could not check ..."), never a guessed number.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..context.model import MedicationOrder, PatientContext
+from ..context.units import UnitError, convert
+
+HIGH_DOSE_MTX_MG_M2 = 500.0  # clinical-rules.md DDI-01: high-dose methotrexate >= 500 mg/m2
+_HIGH_DOSE_TEXT = re.compile(r"\bhigh[- ]dose\b|\bhd[- ]?mtx\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    value: float
+    unit: str  # mg | mg/kg | mg/m2
+    how: str  # human-readable computation with its inputs
+
+
+def _split(unit: str) -> tuple[str, str]:
+    """'mg/m2' -> ('mg', 'm2'); 'g' -> ('g', ''); only mass over nothing/kg/m2 is accepted."""
+    if "/" in unit:
+        num, den = unit.split("/", 1)
+    else:
+        num, den = unit, ""
+    if den not in ("", "kg", "m2"):
+        raise UnitError(f"unit {unit!r} is not a per-dose amount")
+    return num, den
+
+
+def normalize(order: MedicationOrder, ctx: PatientContext, targets: Sequence[str], per_day: bool = False) -> Normalized | str:
+    """The order's amount in the first of `targets` reachable with the data at hand (or why not)."""
+    dose = order.dose.amount if order.dose else None
+    if dose is None:
+        return "no dose on the order"
+    if dose.comparator:
+        return f"dose has a comparator ({dose.comparator}{dose.value:g} {dose.unit})"
+    factor, freq_note = (doses_per_day(order) if per_day else (1.0, ""))
+    try:
+        num, den = _split(dose.unit)
+        mg = convert(dose.value, num, "mg") * factor
+    except (UnitError, ValueError) as exc:
+        return f"dose unit {dose.unit!r} not usable ({exc})"
+    shown = f"{dose.value:g} {dose.unit}{freq_note}"
+    reasons: list[str] = []
+    # the order's own basis first (75 mg/m2 is judged against an mg/m2 threshold, not via BSA/weight)
+    ordered = sorted(targets, key=lambda t: _split(t)[1] != den)
+    for target in ordered:
+        _, tden = _split(target)
+        value, steps = mg, shown
+        if den == tden:
+            return Normalized(value, target, steps if not freq_note else f"{steps} = {value:.4g} {target}")
+        # to an absolute mass first
+        if den == "kg":
+            if ctx.weight is None:
+                reasons.append("no current weight")
+                continue
+            value, steps = value * ctx.weight.value, f"{steps} x {ctx.weight.value:g} kg (weight {ctx.weight.date})"
+        elif den == "m2":
+            if ctx.bsa is None:
+                reasons.append("no current BSA")
+                continue
+            value, steps = value * ctx.bsa.value, f"{steps} x {ctx.bsa.value:.2f} m2 (BSA {ctx.bsa.formula})"
+        if tden == "kg":
+            if ctx.weight is None:
+                reasons.append("no current weight")
+                continue
+            value, steps = value / ctx.weight.value, f"{steps} / {ctx.weight.value:g} kg (weight {ctx.weight.date})"
+        elif tden == "m2":
+            if ctx.bsa is None:
+                reasons.append("no current BSA")
+                continue
+            value, steps = value / ctx.bsa.value, f"{steps} / {ctx.bsa.value:.2f} m2 (BSA {ctx.bsa.formula})"
+        return Normalized(value, target, f"{steps} = {value:.4g} {target}")
+    return "cannot convert the ordered dose: " + ", ".join(dict.fromkeys(reasons))
+
+
+def doses_per_day(order: MedicationOrder) -> tuple[float, str]:
+    """Doses per day from the timing (1 when absent or less often than daily: per-dose compare)."""
+    interval = order.timing.interval_days if order.timing else None
+    if interval and interval < 1:
+        n = 1 / interval
+        return n, f" x {n:g}/day"
+    return 1.0, ""
+
+
+def is_high_dose_methotrexate(order: MedicationOrder, ctx: PatientContext) -> tuple[bool | None, str]:
+    """True/False with the computation, or None with the reason when it cannot be told."""
+    if not order.has("methotrexate"):
+        return False, ""
+    text = " ".join(filter(None, (order.display, order.dosage_text)))
+    if _HIGH_DOSE_TEXT.search(text):
+        return True, f"order text says high-dose ({order.display!r})"
+    n = normalize(order, ctx, ("mg/m2",))
+    if isinstance(n, str):
+        return None, n
+    return n.value >= HIGH_DOSE_MTX_MG_M2, f"{n.how} ({'>=' if n.value >= HIGH_DOSE_MTX_MG_M2 else '<'} 500 mg/m2)"
+
+
+def scaled_resource(order: MedicationOrder, factor: float | None = None, cap_mg: float | None = None) -> Mapping[str, Any] | None:
+    """Deep copy of the MedicationRequest with doseQuantity (or doseRange) scaled/capped, or None."""
+    resource = copy.deepcopy(dict(order.resource))
+    changed = False
+    for instr in resource.get("dosageInstruction") or ():
+        for dr in instr.get("doseAndRate") or ():
+            targets = [dr["doseQuantity"]] if isinstance(dr.get("doseQuantity"), dict) else []
+            rng = dr.get("doseRange") if isinstance(dr.get("doseRange"), dict) else {}
+            targets += [rng[k] for k in ("low", "high") if isinstance(rng.get(k), dict)]
+            for q in targets:
+                if not isinstance(q.get("value"), (int, float)):
+                    continue
+                value = float(q["value"]) * (factor if factor is not None else 1.0)
+                if cap_mg is not None:
+                    if q.get("code", q.get("unit")) != "mg":
+                        return None
+                    value = min(value, cap_mg)
+                q["value"] = round(value, 4)
+                changed = True
+    return resource if changed else None

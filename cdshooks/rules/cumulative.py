@@ -1,0 +1,181 @@
+"""Cumulative anthracycline checks (`cumulative-dose` cards) against cumulative.json.
+
+Why projected totals: cardiomyopathy risk follows the lifetime dose, so the check adds every
+past administration of the counted drug (MedicationAdministration, mg converted through
+`context.units`; mg/m2 as given) to this order (dose x planned doses) and compares with the
+label limit for this patient (adult 550 / 400 with chest radiation, child >=2 y 300 mg/m2,
+<2 y 10 mg/kg). Past mg are normalized with the CURRENT BSA or weight, and the card says so.
+Over the limit = critical; at or above 90% = warning. A past dose that cannot be read makes the
+total a lower bound: said in a `missing-data` finding, never ignored. Counting daunorubicin as
+doxorubicin-equivalents is UNVERIFIED: a separate soft rule, warning only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ..context.model import MedicationOrder, PatientContext, Quantity
+from ..context.units import UnitError, convert
+from ..knowledge import Knowledge
+from ..knowledge.dosing import CumulativeRule, DosingView, dosing_view
+from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, missing_data_finding, missing_items_text, patient_inputs, patient_lines, patient_values
+from .finding import Finding
+from .registry import RuleSettings, rule
+
+_DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
+
+
+@dataclass(frozen=True)
+class _Total:
+    prior: float
+    this_order: float
+    unreadable: tuple[str, ...]  # administration refs whose dose could not be used
+    lines: tuple[str, ...]
+
+    @property
+    def total(self) -> float:
+        return self.prior + self.this_order
+
+
+def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str) -> float | None:
+    """A quantity as mg/m2 or mg/kg of the current patient (None if it cannot be read)."""
+    if q is None or q.comparator or not q.unit:
+        return None
+    size = {"mg/m2": ctx.bsa.value if ctx.bsa else None, "mg/kg": ctx.weight.value if ctx.weight else None}[unit]
+    try:
+        return convert(q.value, q.unit, unit)
+    except UnitError:
+        pass
+    try:
+        mg = convert(q.value, q.unit, "mg")
+    except UnitError:
+        # an mg/m2 amount for an mg/kg limit (or the reverse): go through mg with current sizes
+        other = "mg/kg" if unit == "mg/m2" else "mg/m2"
+        other_size = ctx.weight.value if other == "mg/kg" and ctx.weight else (ctx.bsa.value if ctx.bsa else None)
+        try:
+            mg = convert(q.value, q.unit, other) * other_size if other_size else None
+        except UnitError:
+            return None
+        if mg is None:
+            return None
+    return mg / size if size else None
+
+
+def _planned(order: MedicationOrder) -> int:
+    return order.timing.count if order.timing and order.timing.count else 1
+
+
+def _sum(ctx: PatientContext, order: MedicationOrder, counted: dict[str, float], unit: str) -> _Total | None:
+    """Prior + this order in `unit`; None when this order's own dose cannot be read."""
+    prior, unreadable, lines = 0.0, [], []
+    for adm in sorted(ctx.administrations, key=lambda a: a.date):
+        drug = next((d for d in adm.drug_ids if d in counted), None)
+        if drug is None or adm.status in _DONE:
+            continue
+        value = _per_basis(ctx, adm.dose, unit)
+        if value is None:
+            unreadable.append(adm.ref)
+            continue
+        prior += value * counted[drug]
+        factor = f" × {counted[drug]:g}" if counted[drug] != 1 else ""
+        lines.append(f"- {adm.date.isoformat()} {drug} {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit}{factor} ({adm.ref})")  # type: ignore[union-attr]
+    drug = next((d for d in order.drug_ids if d in counted), None)
+    this = _per_basis(ctx, order.dose.amount if order.dose else None, unit)
+    if drug is None or this is None:
+        return None
+    this_total = this * _planned(order) * counted[drug]
+    lines.append(f"- This order: {fmt(this)} {unit} × {_planned(order)} dose(s) = {fmt(this_total)} {unit} ({order.ref})")
+    return _Total(prior, this_total, tuple(unreadable), tuple(lines))
+
+
+def _radiation(ctx: PatientContext, view: DosingView) -> bool:
+    return any(ctx.has_fact(k) for k in view.radiation_facts)
+
+
+@rule("cumulative-dose")
+def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    view = dosing_view(kb)
+    values = patient_values(ctx)
+    for order in ctx.targets:
+        for drug in order.drug_ids:
+            rows = view.cumulative_for(drug)
+            if not rows:
+                continue
+            matched = [r for r in rows if r.bands.match(values) is not False and (not r.requires_radiation or _radiation(ctx, view))]
+            row = matched[0] if matched else None
+            if row is None:
+                continue
+            needed = [{"age_years": "age"}[v] for v in row.bands.variables() if values[v] is None]
+            needed += ["bsa"] if row.unit == "mg/m2" and ctx.bsa is None else (["weight"] if row.unit == "mg/kg" and ctx.weight is None else [])
+            if needed:
+                phrase, lines, gaps = missing_items_text(ctx, needed)
+                yield missing_data_finding(ctx, order, drug, "missing-data.cumulative-dose", "cumulative dose", f"needs {phrase}", row.citation, lines, {"missing": gaps})
+                continue
+            total = _sum(ctx, order, dict(row.counted), row.unit)
+            if total is None:
+                continue  # the dose rule reports an unreadable dose on this order
+            finding = _judge(ctx, order, drug, row, row.limit, total, view, settings)
+            if finding:
+                yield finding
+            if total.unreadable:
+                yield missing_data_finding(
+                    ctx, order, drug, "missing-data.cumulative-dose", "cumulative dose",
+                    f"{len(total.unreadable)} past administration(s) without a usable dose: total is a lower bound", row.citation,
+                    [f"- {ref}" for ref in total.unreadable], {"unreadable_administrations": list(total.unreadable)},
+                )
+            yield from _equivalence(ctx, order, drug, view, settings)
+
+
+def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: DosingView, settings: RuleSettings) -> Iterator[Finding]:
+    eq = view.equivalence
+    if eq is None or drug not in eq.counted or not settings.soft_rule_enabled(eq.id) or ctx.bsa is None:
+        return
+    used = {d for a in ctx.administrations if a.status not in _DONE for d in a.drug_ids if d in eq.counted} | {drug}
+    if len(used) < 2:
+        return  # one anthracycline only: the verified single-drug limit already applies
+    limit = view.equivalence_limit_with_radiation if _radiation(ctx, view) and view.equivalence_limit_with_radiation else eq.limit
+    total = _sum(ctx, order, dict(eq.counted), "mg/m2")
+    if total is not None:
+        finding = _judge(ctx, order, drug, eq, limit, total, view, settings)
+        if finding:
+            yield finding
+
+
+def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view: DosingView, settings) -> Finding | None:
+    fraction = round(t.total / limit, 9)  # float noise must not move a patient across 90% or 100%
+    if fraction < view.warn_fraction:
+        return None
+    over = round(t.total, 6) > limit
+    indicator = "critical" if over and row.status == "verified" else "warning"
+    unit = row.unit.replace("m2", "m²")
+    branch = f"{row.branch}" if row.drug != "anthracycline" else "doxorubicin-equivalents"
+    verb = ">" if over else "approaching"
+    summary = f"{drug}: cumulative {fmt(t.total)} {unit} {verb} {fmt(limit)} {unit} ({branch})"
+    radiation = "recorded" if _radiation(ctx, view) else f"not recorded (facts checked: {', '.join(view.radiation_facts)})"
+    basis = "current BSA" if row.unit == "mg/m2" else "current weight"
+    detail = "\n".join(
+        [
+            f"**{drug} cumulative dose** – {order.display} ({order.ref})",
+            "",
+            *patient_lines(ctx),
+            f"- Prior chest/mediastinal radiation: {radiation}",
+            "",
+            f"Counted (past mg converted with the {basis}):",
+            *t.lines,
+            "",
+            f"- Prior total: {fmt(t.prior)} {unit}; with this order: **{fmt(t.total)} {unit}** = {fraction * 100:.0f}% of the {fmt(limit)} {unit} limit ({row.branch}, `{row.id}`)",
+            f"- Warning from {view.warn_fraction * 100:.0f}% of the limit; critical above it." + (" UNVERIFIED rule: warning only." if row.status != "verified" else ""),
+            "",
+            f"Source: {row.citation}",
+        ]
+    )
+    inputs: dict[str, Any] = {
+        **patient_inputs(ctx), "rule_row": row.id, "limit": limit, "unit": row.unit, "prior_total": round(t.prior, 2),
+        "this_order": round(t.this_order, 2), "projected_total": round(t.total, 2), "fraction_of_limit": round(fraction, 4),
+        "unreadable_administrations": list(t.unreadable),
+    }
+    return Finding(
+        rule_id=row.id, topic="cumulative-dose", indicator=indicator, summary=clip_summary(summary), detail=detail,
+        citation=row.citation, orders=(order.ref,), inputs=inputs, drug=drug, override_reasons=OVERRIDE_REASONS,
+    )

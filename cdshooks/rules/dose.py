@@ -1,0 +1,357 @@
+"""Order-time dose checks (`dose`, `dose-limit`, `missing-data` cards) against dosing.json.
+
+How a dose is judged, and why:
+- Every dosing.json row of the drug whose patient bands match is an acceptable branch
+  (cyclophosphamide's three regimens, nelarabine's 16-21 y overlap, blinatumomab's step doses).
+  The ordered amount, converted to absolute units through `context.units.convert` (per m2 x BSA,
+  per kg x weight, per-day rates for infusions), is compared with the nearest branch; the
+  deviation is taken against the nearest end of that branch's range.
+- Within `settings.dose_tolerance_pct` -> nothing. Beyond -> `dose` warning; more than
+  `dose_critical_pct` over -> critical, unless the amount is exactly the dose of a neighbouring
+  branch whose cut-off the patient sits on (10.0 vs >10 kg, 44.9 vs >=45 kg): that is a
+  wrong-branch choice at a boundary and stays a warning that names the right branch.
+- Over a per-dose cap (vincristine 2 mg, blinatumomab 9/28 ug/day, brexucabtagene 1e8 cells,
+  imatinib 600 mg, tocilizumab 800 mg) -> one critical `dose-limit` finding per order, which also
+  states the % above the calculated dose.
+- Any input the branch needs that is missing or stale (age, weight, BSA) and any dose that cannot
+  be read (no dose, a comparator, no or an unconvertible unit) -> `missing-data`, never a pass.
+- UNVERIFIED rows are soft: switchable, and never stronger than a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..context.model import MedicationOrder, PatientContext, Quantity
+from ..context.units import UnitError, convert
+from ..knowledge import Knowledge
+from ..knowledge.dosing import DoseRule, LabelLimit, dosing_view, per_unit
+from ._dose_common import (
+    OVERRIDE_REASONS,
+    clip_summary,
+    fmt,
+    interval_days,
+    missing_data_finding,
+    missing_items_text,
+    patient_inputs,
+    patient_lines,
+    patient_values,
+    unit_text,
+)
+from .corrections import corrected_dose_request, round_dose
+from .finding import ActionSpec, Finding, SuggestionSpec
+from .registry import RuleSettings, rule
+
+_SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
+_BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
+
+
+class _Unreadable(Exception):
+    """The ordered dose cannot be used for a check (reason in args[0])."""
+
+
+class _NeedsInput(Exception):
+    """Converting the ordered dose needs a patient value that is missing (item in args[0])."""
+
+
+@dataclass(frozen=True)
+class _Branch:
+    row: DoseRule
+    low: float  # absolute, after the cap
+    high: float
+    cap: float | None  # absolute
+    size: float | None  # BSA or weight used
+    ordered: float  # absolute
+
+    @property
+    def pct(self) -> float:
+        """Signed % deviation from the nearest end of the range (0 inside), rounded against float noise."""
+        if self.ordered > self.high:
+            return round((self.ordered - self.high) / self.high * 100, 6)
+        if self.ordered < self.low:
+            return round((self.ordered - self.low) / self.low * 100, 6)
+        return 0.0
+
+    @property
+    def target(self) -> float:
+        return min(max(self.ordered, self.low), self.high)
+
+
+def _size(ctx: PatientContext, basis: str) -> float | None:
+    if basis == "m2":
+        return ctx.bsa.value if ctx.bsa else None
+    if basis == "kg":
+        return ctx.weight.value if ctx.weight else None
+    return 1.0
+
+
+def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: str) -> tuple[float, str, Quantity]:
+    """(absolute amount, the order's basis, the quantity read) or _Unreadable/_NeedsInput."""
+    dose = order.dose
+    per_day = amount_unit.endswith("/d")
+    q = (dose.rate if per_day and dose and dose.rate else None) or (dose.amount if dose else None)
+    if q is None:
+        raise _Unreadable("the order has no structured dose" + (f" ('{order.dosage_text}')" if order.dosage_text else ""))
+    if q.comparator:
+        raise _Unreadable(f"the dose has a comparator ('{q.comparator}')")
+    if not q.unit:
+        raise _Unreadable("the dose has no UCUM unit")
+    attempts = [(q.value, q.unit)]
+    interval = interval_days(order.timing)
+    if per_day and interval:
+        attempts.append((q.value / interval, f"{q.unit}/d"))
+    for value, unit in attempts:
+        for basis in ("fixed", "m2", "kg"):
+            try:
+                converted = convert(value, unit, per_unit(amount_unit, basis))
+            except UnitError:
+                continue
+            size = _size(ctx, basis)
+            if size is None:
+                raise _NeedsInput(_SIZE_ITEM[basis])
+            return converted * size, basis, q
+    raise _Unreadable(f"the dose unit '{q.unit}' cannot be converted to {unit_text(amount_unit)} (absolute, per m² or per kg)")
+
+
+def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | None:
+    size = _size(ctx, row.basis)
+    if size is None:
+        return None
+    unit = per_unit(row.amount_unit, row.basis)
+    low = convert(row.low, row.dose_unit, unit) * size
+    high = convert(row.high, row.dose_unit, unit) * size
+    cap = convert(row.cap.value, row.cap.unit, row.amount_unit) if row.cap else None
+    if cap is not None:
+        low, high = min(low, cap), min(high, cap)
+    return _Branch(row, low, high, cap, None if row.basis == "fixed" else size, ordered)
+
+
+def _expected_text(b: _Branch) -> str:
+    text = f"{b.row.branch}: {b.row.dose_text}"
+    if b.row.basis != "fixed":
+        unit = unit_text(b.row.amount_unit)
+        if b.low == b.high:
+            exact = float(fmt(b.low).replace(",", "")) == round(b.low, 9) if "×" not in fmt(b.low) else False
+            text += f" = {fmt(b.low)} {unit}" if exact else f" ≈{fmt(b.low)} {unit}"
+        else:
+            text += f" ≈{fmt(b.low)}–{fmt(b.high)} {unit}"
+    if b.cap is not None:
+        text += f", max {fmt(b.cap)} {unit_text(b.row.amount_unit)}"
+    return text
+
+
+@rule("dose")
+def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    view = dosing_view(kb)
+    for order in ctx.targets:
+        for drug in order.drug_ids:
+            rows = tuple(r for r in view.doses_for(drug) if r.verified or settings.soft_rule_enabled(r.id))
+            limits = tuple(lim for lim in view.limits_for(drug) if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
+            if rows or limits:
+                yield from _check_order(ctx, order, drug, rows, limits, settings)
+
+
+def _check_order(
+    ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings
+) -> Iterator[Finding]:
+    values = patient_values(ctx)
+    route = order.route.kind if order.route else None
+    rows = tuple(r for r in rows if not r.routes or route in r.routes)  # no route: the route rule reports it
+    missing: list[str] = []
+    limit_findings = []
+    for lim in limits:
+        applies, allowed = lim.applies.match(values), lim.allowed.match(values)
+        if applies is False:
+            continue
+        if applies is None or allowed is None:
+            missing += [_BAND_ITEM[v] for v in lim.applies.variables() + lim.allowed.variables() if values[v] is None]
+        elif allowed is False:
+            limit_findings.append(_limit_finding(ctx, order, drug, lim, values))
+    candidates = []
+    for row in rows:
+        matched = row.bands.match(values)
+        if matched is False:
+            continue
+        if matched is None:
+            missing += [_BAND_ITEM[v] for v in row.bands.variables() if values[v] is None]
+        elif _size(ctx, row.basis) is None:
+            missing.append(_SIZE_ITEM[row.basis])
+        else:
+            candidates.append(row)
+    yield from limit_findings
+    cite = (candidates or rows or limits)[0].citation if (candidates or rows or limits) else ""
+    if missing:
+        phrase, lines, gaps = missing_items_text(ctx, missing)
+        yield missing_data_finding(ctx, order, drug, "missing-data.dose-inputs", "dose", f"needs {phrase}", cite, lines, {"missing": gaps})
+        return
+    if not candidates:
+        return
+    amount_unit = candidates[0].amount_unit
+    try:
+        ordered, order_basis, q = _ordered_absolute(ctx, order, amount_unit)
+    except _NeedsInput as exc:
+        phrase, lines, gaps = missing_items_text(ctx, [exc.args[0]])
+        yield missing_data_finding(ctx, order, drug, "missing-data.dose-inputs", "dose", f"the order is per {'m²' if exc.args[0] == 'bsa' else 'kg'} and needs {phrase}", cite, lines, {"missing": gaps})
+        return
+    except _Unreadable as exc:
+        yield missing_data_finding(ctx, order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
+        return
+    branches = [b for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
+    best = min(branches, key=lambda b: (abs(b.pct), not b.row.verified))
+    caps = [b.cap for b in branches]
+    if all(c is not None for c in caps) and round(ordered, 6) > round(max(caps), 6):  # type: ignore[type-var]
+        yield _cap_finding(ctx, order, drug, best, q, order_basis, settings)
+        return
+    if abs(best.pct) <= settings.dose_tolerance_pct:
+        return
+    neighbour = _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings)
+    indicator = "warning"
+    if best.pct > settings.dose_critical_pct and neighbour is None and best.row.verified:
+        indicator = "critical"
+    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings)
+
+
+def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings) -> _Branch | None:
+    """A non-matching branch whose cut-off the patient sits on, and whose dose the order matches."""
+    for row in rows:
+        if row in candidates or row.bands.distance(values) > settings.dose_tolerance_pct / 100:
+            continue
+        b = _branch(ctx, row, ordered)
+        if b is not None and abs(b.pct) <= settings.dose_tolerance_pct:
+            return b
+    return None
+
+
+def _ordered_text(q: Quantity, ordered: float, amount_unit: str) -> str:
+    text = f"{fmt(q.value)} {unit_text(q.unit)}"
+    try:
+        same = abs(convert(q.value, q.unit, amount_unit) - ordered) < 1e-9 * max(1.0, ordered)
+    except UnitError:
+        same = False
+    return text if same else f"{text} ({fmt(ordered)} {unit_text(amount_unit)})"
+
+
+def _common(ctx: PatientContext, order: MedicationOrder, b: _Branch, q: Quantity, order_basis: str, settings: RuleSettings):
+    """Detail lines and inputs every dose finding shows."""
+    unit = unit_text(b.row.amount_unit)
+    calc = f"{b.row.low:g}–{b.row.high:g}" if b.row.low != b.row.high else f"{b.row.low:g}"
+    size = ""
+    if b.row.basis == "m2":
+        size = f" × {ctx.bsa.value:.2f} m²" if ctx.bsa else ""
+    elif b.row.basis == "kg":
+        size = f" × {fmt(ctx.weight.value)} kg" if ctx.weight else ""
+    expected = fmt(b.low) if b.low == b.high else f"{fmt(b.low)}–{fmt(b.high)}"
+    capped = f", capped at {fmt(b.cap)} {unit}" if b.cap is not None else ""
+    lines = [
+        f"**{b.row.drug} dose check** – {order.display} ({order.ref})",
+        "",
+        f"Patient on {ctx.order_date.isoformat()}:",
+        *patient_lines(ctx),
+        "",
+        f"- Branch: {b.row.branch} ({b.row.bands.text}) – `{b.row.id}`",
+        f"- Expected: {expected} {unit} ({calc} {unit_text(b.row.dose_unit)}{size}{capped})",
+        f"- Ordered: {_ordered_text(q, b.ordered, b.row.amount_unit)}" + (f", written per {order_basis}" if order_basis != "fixed" else ""),
+        f"- Deviation: {b.pct:+.1f}% from the nearest end of the expected range "
+        f"(tolerance ±{settings.dose_tolerance_pct:g}%, critical above +{settings.dose_critical_pct:g}%)",
+    ]
+    inputs = {
+        **patient_inputs(ctx),
+        "rule_row": b.row.id,
+        "branch": b.row.branch,
+        "expected": {"low": b.low, "high": b.high, "unit": b.row.amount_unit, "cap": b.cap},
+        "ordered": {"value": q.value, "unit": q.unit, "absolute": b.ordered, "absolute_unit": b.row.amount_unit, "basis": order_basis},
+        "deviation_pct": round(b.pct, 2),
+        "tolerance_pct": settings.dose_tolerance_pct,
+        "critical_pct": settings.dose_critical_pct,
+    }
+    return lines, inputs
+
+
+def _suggestion(order: MedicationOrder, drug: str, target: float, unit: str) -> tuple[SuggestionSpec, ...]:
+    value = round_dose(target, unit)
+    if not order.resource:
+        return ()
+    label = f"Change {drug} dose to {fmt(value)} {unit_text(unit)}"
+    action = ActionSpec("update", label, resource=corrected_dose_request(order.resource, value, unit), resource_id=order.ref)
+    return (SuggestionSpec(label=label, actions=(action,), is_recommended=True),)
+
+
+def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Finding:
+    cap = b.row.cap
+    assert cap is not None and b.cap is not None
+    unit = unit_text(b.row.amount_unit)
+    above_calc = round((b.ordered - b.low) / b.low * 100, 6)
+    lines, inputs = _common(ctx, order, b, q, order_basis, settings)
+    lines[-1:-1] = [f"- Per-dose cap: {fmt(b.cap)} {unit} – exceeded by {fmt(b.ordered - b.cap)} {unit}",
+                    f"- ≈{above_calc:.0f}% above the calculated dose {fmt(b.low)} {unit} (low end of the branch)"]
+    lines += ["", f"Cap: {cap.citation}", f"Dose rule: {b.row.citation}"]
+    inputs["above_calculated_pct"] = round(above_calc, 2)
+    summary = f"{drug} {fmt(b.ordered)} {unit} exceeds {fmt(b.cap)} {unit} per-dose cap (≈{above_calc:.0f}% above calculated {fmt(b.low)} {unit})"
+    return Finding(
+        rule_id=cap.id,
+        topic="dose-limit",
+        indicator="critical" if cap.status == "verified" and b.row.verified else "warning",
+        summary=clip_summary(summary),
+        detail="\n".join(lines),
+        citation=f"{cap.citation}; {b.row.citation}",
+        orders=(order.ref,),
+        inputs=inputs,
+        drug=drug,
+        suggestions=_suggestion(order, drug, b.target, b.row.amount_unit),
+        override_reasons=OVERRIDE_REASONS,
+    )
+
+
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings) -> Finding:
+    direction = "above" if b.pct > 0 else "below"
+    not_per = f", not per {order_basis}" if b.row.basis == "fixed" and order_basis != "fixed" else ""
+    summary = f"{drug} {fmt(b.ordered)} {unit_text(b.row.amount_unit)} is {abs(b.pct):.0f}% {direction} the expected dose ({_expected_text(b)}{not_per})"
+    lines, inputs = _common(ctx, order, b, q, order_basis, settings)
+    if not_per:
+        lines.append(f"- This branch is dosed as a total, not per {order_basis}: the order as written is {fmt(b.ordered)} {unit_text(b.row.amount_unit)}.")
+    if neighbour is not None:
+        lines.append(
+            f"- The ordered amount matches the neighbouring branch '{neighbour.row.branch}' ({neighbour.row.dose_text}), "
+            f"but this patient is in '{b.row.branch}' ({b.row.bands.text}): warning, not critical."
+        )
+        inputs["matches_branch"] = neighbour.row.id
+    if not b.row.verified:
+        lines.append("- This rule is from UNVERIFIED material (soft rule): warning only.")
+    lines += ["", f"Source: {b.row.citation}"]
+    return Finding(
+        rule_id=b.row.id,
+        topic="dose",
+        indicator=indicator,
+        summary=clip_summary(summary),
+        detail="\n".join(lines),
+        citation=b.row.citation,
+        orders=(order.ref,),
+        inputs=inputs,
+        drug=drug,
+        suggestions=_suggestion(order, drug, b.target, b.row.amount_unit),
+        override_reasons=OVERRIDE_REASONS,
+    )
+
+
+def _limit_finding(ctx: PatientContext, order: MedicationOrder, drug: str, lim: LabelLimit, values) -> Finding:
+    shown = "; ".join(
+        f"{name} {fmt(values[v])}{unit}" for v, (name, unit) in (("age_years", ("age", " y")), ("weight_kg", ("weight", " kg")), ("bsa_m2", ("BSA", " m²")))
+        if v in lim.allowed.variables() and values[v] is not None
+    )
+    detail = "\n".join(
+        [f"**{drug}**: {lim.message} – {order.display} ({order.ref})", "", *patient_lines(ctx), "",
+         f"Labelled for: {lim.allowed.text}" + (f" (when {lim.applies.text})" if lim.applies.bounds else ""), "", f"Source: {lim.citation}"]
+    )
+    return Finding(
+        rule_id=lim.id,
+        topic=lim.topic,
+        indicator="warning",
+        summary=clip_summary(f"{drug}: {lim.message} ({shown})"),
+        detail=detail,
+        citation=lim.citation,
+        orders=(order.ref,),
+        inputs={**patient_inputs(ctx), "rule_row": lim.id},
+        drug=drug,
+        override_reasons=OVERRIDE_REASONS,
+    )

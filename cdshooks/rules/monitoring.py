@@ -1,0 +1,220 @@
+"""Monitoring (`monitoring` cards): TLS, CRS, inotuzumab VOD, pegaspargase stop criteria, LVEF, leucovorin.
+
+Rows and thresholds live in monitoring.json with their citations. A lab that is missing, stale or
+in an unusable unit never counts as normal: the card says which value could not be checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..context.model import MedicationOrder, PatientContext
+from ..context.units import UnitError, convert
+from ..knowledge import Knowledge
+from ..knowledge.monitoring import monitoring_view
+from ..knowledge.regimen import Check
+from ..knowledge.risk import format_number
+from ._stratify import describe, lab_input, latest_within, subject_orders, value_in, with_drugs
+from .finding import Finding
+from .registry import RuleSettings, rule
+
+
+def _card(check: Check, summary: str, detail: str, orders: tuple[MedicationOrder, ...] = (), drug: str | None = None, indicator: str | None = None, **inputs: Any) -> Finding:
+    soft = "" if check.verified else " (UNVERIFIED threshold: soft rule)"
+    return Finding(
+        rule_id=check.id,
+        topic="monitoring",
+        indicator=indicator or check.indicator,
+        summary=summary[:139],
+        detail=f"{detail}\n\nSource ({check.ref}): {check.citation}{soft}",
+        citation=check.citation + soft,
+        orders=tuple(o.ref for o in orders),
+        inputs=inputs,
+        drug=drug,
+    )
+
+
+@rule("monitoring")
+def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """TLS-1 baseline labs before cytoreductive induction; TLS-2 laboratory TLS (>= 2 Cairo-Bishop criteria)."""
+    mv = monitoring_view(kb)
+    orders = with_drugs(subject_orders(ctx), mv.members("cytoreductive"))
+    if not orders:
+        return
+    base = mv.check("monitoring.tls.baseline-labs")
+    window = base.params["window_days"]
+    recent = {key: latest_within(ctx, key, window) for key in base.params["analytes"]}
+    missing = [key for key, lab in recent.items() if lab is None]
+    if missing and (ctx.phase is None or ctx.phase in base.params["phases"]):
+        yield _card(base, "Baseline TLS labs missing before cytoreductive therapy: " + ", ".join(missing),
+                    f"No result within {window} days before {ctx.order_date.isoformat()} for: {', '.join(missing)}. Phase: {ctx.phase or 'not recorded'}.",
+                    orders, missing=missing)
+    tls = mv.check("monitoring.tls.laboratory")
+    pediatric = ctx.age is not None and ctx.age.years < tls.params["pediatric_below_years"]
+    if ctx.age is None:
+        return
+    met: list[str] = []
+    inputs: dict[str, Any] = {}
+    for criterion in mv.tls_criteria:
+        if not criterion.applies(pediatric):
+            continue
+        row = criterion.threshold
+        lab = recent.get(row.input) or latest_within(ctx, row.input, window)
+        value = value_in(lab, row.unit or "")
+        if lab is not None and value is not None:
+            inputs[row.input] = lab_input(lab, value, row.unit)
+            if row.holds(value):
+                met.append(f"{row.input.replace('_', ' ')} {describe(lab, value, row.unit)} ({row.text}) [{row.id}]")
+    if len(met) >= tls.params["criteria_min"]:
+        yield _card(tls, f"Laboratory TLS: {len(met)} Cairo-Bishop criteria met; hydrate, consider rasburicase",
+                    "Criteria met:\n" + "\n".join(f"- {m}" for m in met) + "\n\nSeed: manage with IV hydration, diuretics, or rasburicase (check G6PD first).",
+                    orders, criteria_met=len(met), pediatric=pediatric, labs=inputs)
+
+
+@rule("monitoring")
+def rasburicase_g6pd(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """TLS-3: rasburicase is contraindicated in G6PD deficiency; unknown status is said, not assumed."""
+    mv = monitoring_view(kb)
+    orders = with_drugs(subject_orders(ctx), {"rasburicase"})
+    if not orders:
+        return
+    g6pd_lab = ctx.lab("g6pd")
+    deficient_lab = g6pd_lab is not None and (g6pd_lab.code_value or "").lower() in ("deficient", "deficiency", "low", "positive")
+    if ctx.has_fact("g6pd-deficiency") or deficient_lab:
+        src = ctx.facts["g6pd-deficiency"][0].source if ctx.has_fact("g6pd-deficiency") else g6pd_lab.source
+        check = mv.check("monitoring.tls.rasburicase-g6pd")
+        yield _card(check, "rasburicase contraindicated: G6PD deficiency (severe hemolysis)", f"G6PD deficiency recorded ({src}). Use allopurinol/hydration instead.", orders, "rasburicase", g6pd=src)
+    elif g6pd_lab is None:
+        check = mv.check("monitoring.tls.rasburicase-g6pd-unknown")
+        yield _card(check, "rasburicase: no G6PD status recorded", "No G6PD result or deficiency on record; screen patients at higher risk before starting.", orders, "rasburicase")
+
+
+@rule("monitoring")
+def cytokine_release(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """CRS with blinatumomab and CAR-T: monitoring and tocilizumab availability; active CRS -> warning."""
+    mv = monitoring_view(kb)
+    for order in with_drugs(subject_orders(ctx), mv.members("crs_agents")):
+        drug = next(d for d in order.drug_ids if d in mv.members("crs_agents"))
+        if ctx.has_fact("crs"):
+            check = mv.check("monitoring.crs.active")
+            yield _card(check, f"{drug}: CRS documented; interrupt or discontinue per grade", f"CRS recorded ({ctx.facts['crs'][0].source}). Grade per ASTCT (fever, hypotension, hypoxia).", (order,), drug)
+            continue
+        check = mv.check("monitoring.crs")
+        toci = bool(with_drugs(ctx.all_medications(), {"tocilizumab"}))
+        yield _card(check, f"{drug}: monitor for CRS; tocilizumab {'ordered' if toci else 'must be available'}",
+                    "Monitor fever, hypotension, hypoxia (ASTCT grading). Tocilizumab is the standard for high-grade CRS" + ("." if toci else "; none is ordered."),
+                    (order,), drug, tocilizumab_ordered=toci)
+
+
+@rule("monitoring")
+def inotuzumab_liver(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """INO-1 (cycle 3+ with HSCT planned), INO-2 (LFT hold thresholds, soft), VOD documented."""
+    mv = monitoring_view(kb)
+    orders = with_drugs(subject_orders(ctx), {"inotuzumab-ozogamicin"})
+    if not orders:
+        return
+    if ctx.has_fact("hepatic-vod"):
+        check = mv.check("monitoring.inotuzumab.vod")
+        yield _card(check, "inotuzumab: hepatic VOD documented; permanently discontinue", f"VOD recorded ({ctx.facts['hepatic-vod'][0].source}).", orders, "inotuzumab-ozogamicin")
+    check = mv.check("monitoring.inotuzumab.hsct-cycles")
+    prior = sum(1 for a in ctx.administrations if "inotuzumab-ozogamicin" in a.drug_ids and a.date < ctx.order_date)
+    cycle = prior // check.params["doses_per_cycle"] + 1
+    if ctx.has_fact("hsct-planned") and cycle > check.params["max_cycles_if_hsct"]:
+        yield _card(check, f"inotuzumab cycle {cycle} with HSCT planned: 2 cycles recommended (VOD risk)",
+                    f"{prior} prior doses (3 per cycle) → this order is in cycle {cycle}. HSCT planned ({ctx.facts['hsct-planned'][0].source}).", orders, "inotuzumab-ozogamicin", prior_doses=prior, cycle=cycle)
+    check = mv.check("monitoring.inotuzumab.lfts")
+    if not settings.soft_rule_enabled(check.id):
+        return
+    window = check.params["window_days"]
+    high: list[str] = []
+    for key, limit in (("bilirubin_total", check.params["bilirubin_x_uln"]), ("ast", check.params["transaminase_x_uln"]), ("alt", check.params["transaminase_x_uln"])):
+        lab = latest_within(ctx, key, window)
+        if lab is not None and lab.times_uln is not None and lab.times_uln > limit:
+            high.append(f"{key} {describe(lab)} = {lab.times_uln:.1f}× ULN (> {limit}×)")
+    if high:
+        yield _card(check, "inotuzumab: liver tests above hold thresholds before the dose", "\n".join(f"- {h}" for h in high), orders, "inotuzumab-ozogamicin")
+
+
+@rule("monitoring")
+def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """§5.4: label discontinue / hold criteria (bilirubin, lipase, pancreatitis, thrombosis, hypersensitivity)."""
+    mv = monitoring_view(kb)
+    orders = with_drugs(subject_orders(ctx), mv.members("asparaginase"))
+    if not orders:
+        return
+    drug = next(d for d in orders[0].drug_ids if d in mv.members("asparaginase"))
+    for check_id in ("monitoring.pegaspargase.stop", "monitoring.pegaspargase.hold"):
+        check = mv.check(check_id)
+        for key, text in check.params["facts"].items():
+            if ctx.has_fact(key):
+                verb = "discontinue" if check_id.endswith("stop") else "hold"
+                yield _card(check, f"{drug}: {text}: {verb}", f"{text} recorded ({ctx.facts[key][0].source}).", orders, drug, fact=key)
+    bili = mv.check("monitoring.pegaspargase.bilirubin")
+    lab = latest_within(ctx, "bilirubin_total", bili.params["window_days"])
+    x = lab.times_uln if lab is not None else None
+    if x is not None and x > bili.params["discontinue_above_x_uln"]:
+        yield _card(bili, f"{drug}: bilirubin {x:.1f}× ULN > 10× ULN: discontinue", f"Total bilirubin {describe(lab)}.", orders, drug, "critical", bilirubin_x_uln=round(x, 2))
+    elif x is not None and x > bili.params["hold_above_x_uln"]:
+        yield _card(bili, f"{drug}: bilirubin {x:.1f}× ULN > 3× ULN: hold until ≤ 1.5× ULN", f"Total bilirubin {describe(lab)}.", orders, drug, "warning", bilirubin_x_uln=round(x, 2))
+    lip = mv.check("monitoring.pegaspargase.lipase")
+    lab = latest_within(ctx, "lipase", lip.params["window_days"])
+    if lab is not None and lab.times_uln is not None and lab.times_uln > lip.params["hold_above_x_uln"]:
+        yield _card(lip, f"{drug}: lipase {lab.times_uln:.1f}× ULN > 3× ULN: hold until stable", f"Lipase {describe(lab)}.", orders, drug)
+
+
+@rule("monitoring")
+def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """LVEF-1 (no LVEF within 90 days) and LVEF-2 (LVEF < 50%) before daunorubicin/doxorubicin."""
+    mv = monitoring_view(kb)
+    orders = with_drugs(subject_orders(ctx), mv.members("anthracycline"))
+    if not orders:
+        return
+    drug = next(d for d in orders[0].drug_ids if d in mv.members("anthracycline"))
+    missing = mv.check("monitoring.anthracycline.lvef-missing")
+    lab = latest_within(ctx, "lvef", missing.params["window_days"])
+    value = value_in(lab, "%")
+    if lab is None or value is None:
+        last = ctx.lab("lvef")
+        since = f"last LVEF {describe(last)}" if last else "no LVEF on record"
+        yield _card(missing, f"{drug}: no LVEF within 90 days before an anthracycline", f"{since}; window {missing.params['window_days']} days before {ctx.order_date.isoformat()}.", orders, drug)
+        return
+    low = mv.check("monitoring.anthracycline.lvef-low")
+    if value < low.params["lvef_below_pct"] and settings.soft_rule_enabled(low.id):
+        yield _card(low, f"{drug}: LVEF {format_number(value)}% < 50% before an anthracycline", f"LVEF {describe(lab, value, '%')}.", orders, drug, lvef=lab_input(lab, value, "%"))
+
+
+def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
+    amount = order.dose.amount if order.dose else None
+    if amount is None or amount.comparator:
+        return None
+    try:
+        return convert(amount.value, amount.unit, "mg/m2")
+    except UnitError:
+        pass
+    if ctx.bsa is None:
+        return None
+    try:
+        return convert(amount.value, amount.unit, "mg") / ctx.bsa.value
+    except UnitError:
+        return None
+
+
+@rule("monitoring")
+def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    """HDMTX-1: methotrexate >= 500 mg/m2 with no leucovorin ordered; HDMTX-3: leucovorin intrathecal."""
+    mv = monitoring_view(kb)
+    orders = subject_orders(ctx)
+    check = mv.check("monitoring.hdmtx.no-leucovorin")
+    has_leucovorin = bool(with_drugs(ctx.all_medications(), {"leucovorin"}))
+    for order in with_drugs(orders, {"methotrexate"}):
+        if order.route and order.route.kind in ("intrathecal", "intraventricular", "oral"):
+            continue
+        dose = _mg_per_m2(order, ctx)
+        if dose is not None and dose >= check.params["hd_mtx_mg_per_m2"] and not has_leucovorin:
+            yield _card(check, f"methotrexate {format_number(round(dose))} mg/m² (high dose) without leucovorin rescue ordered",
+                        f"Ordered {order.dose.amount.value} {order.dose.amount.unit} ≈ {dose:.0f} mg/m² (≥ 500 mg/m² = high dose); no leucovorin ordered or active.",
+                        (order,), "methotrexate", mg_per_m2=round(dose, 1))
+    it = mv.check("monitoring.leucovorin.intrathecal")
+    for order in with_drugs(orders, {"leucovorin"}):
+        if order.route and order.route.kind in ("intrathecal", "intraventricular"):
+            yield _card(it, "leucovorin ordered intrathecally: never give leucovorin intrathecally", f"Route: {order.route.kind}.", (order,), "leucovorin")

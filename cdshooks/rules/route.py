@@ -1,0 +1,89 @@
+"""Route checks (`route` and `missing-data` cards) against routes.json.
+
+Why no `update` suggestion: a wrong route is not corrected by rewriting one field - an
+intrathecal vincristine order must be removed and re-ordered by the intravenous route, so the
+suggestion is a `delete` of the draft. Critical when the label forbids the route with severe or
+fatal harm (vincristine, nelarabine, leucovorin intrathecal, daunorubicin IM/SC); otherwise a
+warning. An unknown route on a drug with route restrictions is `missing-data`, never a pass.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..context.model import MedicationOrder, PatientContext
+from ..knowledge import Knowledge
+from ..knowledge.dosing import RouteRule, dosing_view
+from ._dose_common import OVERRIDE_REASONS, clip_summary, missing_data_finding, patient_inputs, patient_lines
+from .finding import ActionSpec, Finding, SuggestionSpec
+from .registry import RuleSettings, rule
+
+
+@rule("route")
+def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    view = dosing_view(kb)
+    for order in ctx.targets:
+        for drug in order.drug_ids:
+            spec = view.route_for(drug)
+            if spec is None or (spec.status != "verified" and not settings.soft_rule_enabled(spec.id)):
+                continue
+            kind = order.route.kind if order.route else None
+            if kind is None:
+                sent = (order.route.text or order.route.code) if order.route else None
+                problem = f"route '{sent}' not recognized" if sent else "no route on the order"
+                yield missing_data_finding(
+                    ctx, order, drug, "missing-data.route", "route", problem, spec.citation,
+                    [f"- Allowed: {', '.join(spec.allowed)} ({spec.message})"], {"rule_row": spec.id},
+                )
+                continue
+            indicator = spec.indicator_for(kind)
+            if indicator is not None:
+                if spec.status != "verified":
+                    indicator = "warning"
+                yield _route_finding(ctx, order, drug, spec, kind, indicator)
+            for note in view.route_notes_for(drug):
+                if note.route == kind and settings.soft_rule_enabled(note.id, default=note.default_enabled):
+                    if "preservative-free" in (order.display or "").lower():
+                        continue
+                    yield Finding(
+                        rule_id=note.id, topic="route", indicator="info",
+                        summary=clip_summary(f"{drug}: {note.message}"),
+                        detail=f"{note.message} – {order.display} ({order.ref}).\n\nSource: {note.citation}",
+                        citation=note.citation, orders=(order.ref,), inputs={"route": kind, "rule_row": note.id}, drug=drug,
+                    )
+
+
+def _route_finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: RouteRule, kind: str, indicator: str) -> Finding:
+    sent = order.route.code or order.route.text if order.route else None
+    summary = f"{drug} ordered {kind}: {spec.message}"
+    if kind in spec.critical_routes and spec.other_routes != "critical":
+        summary = f"{drug} must not be given {kind}: {spec.message}"
+    detail = "\n".join(
+        [
+            f"**{drug} route** – {order.display} ({order.ref})",
+            "",
+            f"- Ordered route: {kind}" + (f" (sent as {sent})" if sent else ""),
+            f"- Allowed: {', '.join(spec.allowed)}",
+            f"- Rule: `{spec.id}` – {spec.message}",
+            "",
+            *patient_lines(ctx),
+            "",
+            "The route is not corrected automatically: remove this order and re-order by an allowed route.",
+            "",
+            f"Source: {spec.citation}",
+        ]
+    )
+    action = ActionSpec("delete", f"Remove the {kind} {drug} order", resource_id=order.ref)
+    return Finding(
+        rule_id=spec.id,
+        topic="route",
+        indicator=indicator,
+        summary=clip_summary(summary),
+        detail=detail,
+        citation=spec.citation,
+        orders=(order.ref,),
+        inputs={**patient_inputs(ctx), "route": kind, "route_sent": sent, "allowed": list(spec.allowed), "rule_row": spec.id},
+        drug=drug,
+        suggestions=(SuggestionSpec(label=f"Remove the {kind} {drug} order (re-order {spec.allowed[0]})", actions=(action,), is_recommended=True),),
+        override_reasons=OVERRIDE_REASONS,
+    )

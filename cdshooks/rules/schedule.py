@@ -1,0 +1,157 @@
+"""Schedule checks (`schedule` cards) against schedules.json.
+
+Why these and how: the schedule errors that kill are pattern errors, not amount errors - oral
+methotrexate daily instead of weekly, pegaspargase repeated inside 14 days, clofarabine past day 5,
+adult nelarabine 1,500 mg/m2 on consecutive days. Each check reads the order's own timing and,
+where the label speaks of an interval between doses, the patient's past administrations (and other
+active/draft orders for pegaspargase). Intervals are compared exclusively: exactly 7 (or 14) days
+apart is allowed. Oral methotrexate with no readable timing is `missing-data`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Iterator
+
+from ..context.model import MedicationOrder, PatientContext
+from ..context.units import UnitError, convert
+from ..knowledge import Knowledge
+from ..knowledge.dosing import ScheduleRule, dosing_view
+from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, interval_days, missing_data_finding, order_day, patient_inputs, patient_lines
+from .finding import ActionSpec, Finding, SuggestionSpec
+from .registry import RuleSettings, rule
+
+_DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
+
+
+@rule("schedule")
+def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+    view = dosing_view(kb)
+    for order in ctx.targets:
+        for drug in order.drug_ids:
+            for spec in view.schedules_for(drug):
+                if spec.status != "verified" and not settings.soft_rule_enabled(spec.id):
+                    continue
+                route = order.route.kind if order.route else None
+                if spec.routes and route not in spec.routes:
+                    continue
+                check = {"min-interval": _min_interval, "max-consecutive-days": _consecutive, "adult-alternate-days": _adult_alternate}[spec.kind]
+                yield from check(ctx, order, drug, spec)
+
+
+def _past_days(ctx: PatientContext, drug: str, day: date) -> list[date]:
+    return sorted({a.date for a in ctx.administrations if drug in a.drug_ids and a.status not in _DONE and a.date <= day}, reverse=True)
+
+
+def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding]:
+    assert spec.min_interval_days is not None
+    interval = interval_days(order.timing)
+    day = order_day(order, ctx)
+    if interval is None and spec.require_timing:
+        yield missing_data_finding(ctx, order, drug, "missing-data.schedule", "schedule", f"no readable frequency (expected {spec.expected})", spec.citation,
+                                   [f"- Dosage text: {order.dosage_text or 'none'}"], {"rule_row": spec.id})
+    elif interval is not None and interval < spec.min_interval_days:
+        yield _finding(ctx, order, drug, spec, f"ordered every {fmt(interval)} d", {"interval_days": interval})
+        return
+    if spec.check_history:
+        for past in _past_days(ctx, drug, day):
+            gap = (day - past).days
+            if gap < spec.min_interval_days:
+                yield _finding(ctx, order, drug, spec, f"last given {past.isoformat()}, {gap} d before {day.isoformat()}", {"last_given": past.isoformat(), "days_since": gap})
+                return
+            break
+    if spec.check_other_orders:
+        for other in ctx.all_medications():
+            if other.ref == order.ref or not other.has(drug) or other.status not in ("active", "draft", "on-hold", None):
+                continue
+            other_day = other.timing.bounds_start if other.timing and other.timing.bounds_start else other.authored_on
+            if other_day is None:
+                yield _finding(ctx, order, drug, spec, f"another {drug} order {other.ref} is open (date unknown)", {"other_order": other.ref}, "warning")
+                return
+            gap = abs((day - other_day).days)
+            if gap < spec.min_interval_days:
+                yield _finding(ctx, order, drug, spec, f"another {drug} order {other.ref} is dated {other_day.isoformat()}, {gap} d apart", {"other_order": other.ref, "days_apart": gap})
+                return
+
+
+def _planned_days(order: MedicationOrder) -> int | None:
+    t = order.timing
+    if t is None:
+        return None
+    if t.count:
+        return t.count
+    if t.duration and t.duration_unit == "d":
+        return int(t.duration)
+    if t.bounds_start and t.bounds_end:
+        return (t.bounds_end - t.bounds_start).days + 1
+    return None
+
+
+def _consecutive(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding]:
+    assert spec.max_days is not None
+    day = order_day(order, ctx)
+    prior, expect = 0, day - timedelta(days=1)
+    for past in _past_days(ctx, drug, day - timedelta(days=1)):
+        if past != expect:
+            break
+        prior, expect = prior + 1, expect - timedelta(days=1)
+    planned = _planned_days(order)
+    total = prior + (planned or 1)
+    if total > spec.max_days:
+        why = f"{prior} consecutive prior dosing day(s) + {planned or 1} planned = day {total}"
+        yield _finding(ctx, order, drug, spec, why, {"prior_consecutive_days": prior, "planned_days": planned, "total_days": total, "max_days": spec.max_days})
+
+
+def _dose_per_m2(ctx: PatientContext, order: MedicationOrder) -> float | None:
+    q = order.dose.amount if order.dose else None
+    if q is None or q.comparator or not q.unit:
+        return None
+    try:
+        return convert(q.value, q.unit, "mg/m2")
+    except UnitError:
+        pass
+    try:
+        return convert(q.value, q.unit, "mg") / ctx.bsa.value if ctx.bsa else None
+    except UnitError:
+        return None
+
+
+def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding]:
+    assert spec.min_interval_days is not None and spec.pediatric_dose_per_m2 is not None
+    per_m2 = _dose_per_m2(ctx, order)
+    adult_age = ctx.age is not None and spec.adult_age_min_exclusive is not None and ctx.age.years > spec.adult_age_min_exclusive
+    adult_dose = per_m2 is not None and per_m2 > spec.pediatric_dose_per_m2 * 1.1
+    if not (adult_age or adult_dose):
+        return
+    interval = interval_days(order.timing)
+    day = order_day(order, ctx)
+    past = _past_days(ctx, drug, day - timedelta(days=1))
+    data: dict[str, Any] = {"dose_mg_per_m2": round(per_m2, 1) if per_m2 else None, "age_years": ctx.age.years if ctx.age else None}
+    if interval is not None and interval < spec.min_interval_days:
+        yield _finding(ctx, order, drug, spec, f"adult regimen ordered every {fmt(interval)} d", {**data, "interval_days": interval})
+    elif past and (day - past[0]).days < spec.min_interval_days:
+        yield _finding(ctx, order, drug, spec, f"adult regimen, last given {past[0].isoformat()} (the day before)", {**data, "last_given": past[0].isoformat()})
+
+
+def _finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, why: str, data: dict[str, Any], indicator: str | None = None) -> Finding:
+    indicator = indicator or spec.indicator
+    if spec.status != "verified":
+        indicator = "warning"
+    detail = "\n".join(
+        [f"**{drug} schedule** – {order.display} ({order.ref})", "", f"- Found: {why}", f"- Expected: {spec.expected}",
+         f"- Phase: {ctx.phase or 'not recorded'}", f"- Rule: `{spec.id}`", "", *patient_lines(ctx), "", f"Source: {spec.citation}"]
+    )
+    action = ActionSpec("delete", f"Remove this {drug} order and re-order {spec.expected}", resource_id=order.ref)
+    return Finding(
+        rule_id=spec.id,
+        topic="schedule",
+        indicator=indicator,
+        summary=clip_summary(f"{drug}: {spec.message} ({why})"),
+        detail=detail,
+        citation=spec.citation,
+        orders=(order.ref,),
+        inputs={**patient_inputs(ctx), "rule_row": spec.id, "phase": ctx.phase, **data},
+        drug=drug,
+        suggestions=(SuggestionSpec(label=f"Re-order {drug} {spec.expected}", actions=(action,)),),
+        override_reasons=OVERRIDE_REASONS,
+    )

@@ -1,0 +1,126 @@
+"""The `cdshooks` console script, driven as a user would: real subprocesses, real server, real JWT."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from support.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fhir_fixtures"
+CLI = [str(Path(sys.executable).with_name("cdshooks"))]  # the installed console script
+IT_VCR = FIXTURES / "route.vincristine.intrathecal"
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**base, **(env or {})})
+
+
+def test_help_everywhere() -> None:
+    for sub in ([], ["check"], ["send"], ["validate"], ["keys"], ["keys", "new"], ["knowledge"], ["knowledge", "show"]):
+        result = run(*sub, "--help")
+        assert result.returncode == 0 and "Usage:" in result.stdout, (sub, result.stderr)
+
+
+def test_keys_new_writes_0600_key_jwks_and_issuers(tmp_path: Path) -> None:
+    out = tmp_path / "keys"
+    result = run("keys", "new", "--dir", str(out), "--iss", "https://ehr.test", "--fhir-server", "http://127.0.0.1:9/fhir")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((out / "private-key.pem").stat().st_mode) == 0o600
+    jwks = json.loads((out / "jwks.json").read_text())
+    assert jwks["keys"][0]["kid"] and "d" not in jwks["keys"][0] and jwks["keys"][0]["alg"] == "ES384"
+    issuers = json.loads((out / "trusted-issuers.json").read_text())
+    assert issuers == [{"iss": "https://ehr.test", "jwks": jwks, "fhir_servers": ["http://127.0.0.1:9/fhir"]}]
+    again = run("keys", "new", "--dir", str(out))
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_knowledge_show_success_and_unknown_drug() -> None:
+    ok = run("knowledge", "show", "vincristine", "--json")
+    assert ok.returncode == 0, ok.stderr
+    rows = json.loads(ok.stdout)["rows"]
+    assert rows and all("vincristine" in json.dumps(r) for r in rows)
+    bad = run("knowledge", "show", "no-such-drug")
+    assert bad.returncode == 2 and "no-such-drug" in bad.stderr
+
+
+def test_validate_clean_fixture_and_gaps_and_bad_path(tmp_path: Path) -> None:
+    ok = run("validate", str(IT_VCR))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    gaps = run("validate", str(FIXTURES / "missing.weight.vincristine" / "bundle.json"))
+    assert gaps.returncode == 1 and "no body weight" in gaps.stdout
+    broken = tmp_path / "bundle.json"
+    bundle = json.loads((IT_VCR / "bundle.json").read_text())
+    bundle["entry"][0]["resource"]["birthDate"] = "not-a-date"
+    broken.write_text(json.dumps(bundle))
+    invalid = run("validate", str(broken))
+    assert invalid.returncode == 1 and "invalid" in invalid.stdout
+    missing = run("validate", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2
+
+
+def test_check_fixture_and_bad_input(tmp_path: Path) -> None:
+    result = run("check", str(IT_VCR), "--json")
+    assert result.returncode in (0, 1), result.stderr
+    cards = json.loads(result.stdout)["cards"]
+    route = [c for c in cards if c["source"]["topic"]["code"] == "route"]
+    assert [c["indicator"] for c in route] == ["critical"], cards
+    assert result.returncode == 1
+    junk = tmp_path / "x.json"
+    junk.write_text("[1, 2]")
+    bad = run("check", str(junk))
+    assert bad.returncode == 2 and "neither" in bad.stderr
+
+
+@pytest.fixture
+def running_server(tmp_path: Path):
+    keys = tmp_path / "keys"
+    made = run("keys", "new", "--dir", str(keys), "--iss", "https://ehr.test")
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
+    env = {**base, "CDSHOOKS_TRUSTED_ISSUERS": str(keys / "trusted-issuers.json"), "CDSHOOKS_DATA_DIR": str(tmp_path / "var"), "CDSHOOKS_WORKERS": "1"}
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"cdshooks serve exited {proc.returncode}: {proc.stdout.read()[-2000:]}")
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            pytest.fail("cdshooks serve did not answer /health within 30 s")
+        yield url, keys
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_send_signed_request_to_running_server(running_server) -> None:
+    url, keys = running_server
+    service = f"{url}/cds-services/all-order-sign"
+    sent = run("send", service, str(IT_VCR), "--key", str(keys / "private-key.pem"), "--iss", "https://ehr.test", "--json")
+    assert sent.returncode == 1, sent.stderr
+    cards = json.loads(sent.stdout)["cards"]
+    assert [c["indicator"] for c in cards if c["source"]["topic"]["code"] == "route"] == ["critical"]
+    unsigned = run("send", service, str(IT_VCR))
+    assert unsigned.returncode == 2 and "401" in unsigned.stderr
+    wrong_iss = run("send", service, str(IT_VCR), "--key", str(keys / "private-key.pem"), "--iss", "https://other.test")
+    assert wrong_iss.returncode == 2 and "401" in wrong_iss.stderr
