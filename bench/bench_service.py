@@ -28,7 +28,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,37 +48,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from report import GOAL_P95_MS, print_table, summarize  # noqa: E402
 from workload import order_sign_request  # noqa: E402
 
 SERVICE_ID = "all-order-sign"
-GOAL_P95_MS = 150.0
-SPEC_TARGET_MS = 500.0
 MAX_REQUESTS = 5000
 MAX_SECONDS = 600.0
 HOOK_INSTANCE_MARK = "00000000-bench-hook-instance-000000000000"
-
-
-# --------------------------------------------------------------------------------------------
-# statistics
-# --------------------------------------------------------------------------------------------
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (no interpolation: every reported value was really observed)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), -(-len(ordered) * pct // 100)))
-    return ordered[int(rank) - 1]
-
-
-def summarize(ms: list[float]) -> dict[str, float]:
-    return {
-        "n": len(ms),
-        "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"),
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "max_ms": round(max(ms), 2) if ms else float("nan"),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,40 +318,6 @@ def run_profile(template: bytes, iterations: int) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------------------------
-# reporting
-# --------------------------------------------------------------------------------------------
-def print_table(results: dict[str, Any]) -> None:
-    w = results["workload"]
-    print(f"\nALL CDS benchmark - {results['timestamp']} - {results['machine']['cpus']} CPUs, Python {results['machine']['python']}")
-    print(f"workload: order-sign, {w['request_kib']} KiB body, {w['observations']} Observations, "
-          f"{w['administrations']} MedicationAdministrations, {w['draft_orders']} draft orders")
-    http = results.get("http") or {}
-    if http:
-        print(f"\n{'HTTP (gunicorn, %d workers)' % http['workers']:<34}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}{'req/s':>9}{'err':>5}")
-        for name, run in http["runs"].items():
-            print(f"{name:<34}{run['n']:>6}{run['p50_ms']:>9.1f}{run['p95_ms']:>9.1f}{run['p99_ms']:>9.1f}"
-                  f"{run['max_ms']:>9.1f}{run['throughput_rps']:>9.1f}{run['errors']:>5}")
-        first = next(iter(http["runs"].values()))
-        print(f"cards per response: {first['cards_per_response']} {first['card_topics']}")
-    profile = results.get("profile") or {}
-    if profile:
-        print(f"\n{'in-process stage (ms)':<52}{'mean':>9}{'p50':>9}{'p95':>9}")
-        for name, s in profile["stages"].items():
-            print(f"{name:<52}{s['mean_ms']:>9.2f}{s.get('p50_ms', float('nan')):>9.2f}{s.get('p95_ms', float('nan')):>9.2f}")
-        g = profile["gc"]
-        off = g["call_service_with_gc_disabled"]
-        print(f"{'call_service with the cyclic GC disabled':<52}{off['mean_ms']:>9.2f}{off['p50_ms']:>9.2f}{off['p95_ms']:>9.2f}")
-        print(f"GC collections per call (gen0, gen1, gen2): {g['collections_per_call_by_generation']}")
-        print(f"\n{'rule family alone (ms)':<52}{'mean':>9}{'p50':>9}{'p95':>9}")
-        for name, s in profile["rule_families"].items():
-            print(f"{name:<52}{s['mean_ms']:>9.2f}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}")
-    verdict = results.get("goal")
-    if verdict:
-        print(f"\ngoal p95 < {GOAL_P95_MS:.0f} ms (sequential): {'MET' if verdict['met'] else 'NOT MET'} "
-              f"({verdict['p95_ms']} ms); spec: 'on the order of {SPEC_TARGET_MS:.0f} ms'")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per HTTP phase (max %d)" % MAX_REQUESTS)
@@ -424,12 +365,13 @@ def main(argv: list[str] | None = None) -> int:
             "runs": {"sequential (1 client)": sequential.report(), f"concurrent ({concurrency} clients)": concurrent.report()},
         }
         p95 = sequential.report()["p95_ms"]
-        results["goal"] = {"p95_ms": p95, "goal_p95_ms": GOAL_P95_MS, "met": bool(p95 < GOAL_P95_MS and not sequential.errors)}
+        met = p95 is not None and p95 < GOAL_P95_MS and not sequential.errors
+        results["goal"] = {"p95_ms": p95, "goal_p95_ms": GOAL_P95_MS, "met": met}
     results["profile"] = run_profile(template, max(1, min(args.profile_iterations, 1000)))
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     tmp.replace(args.output)
     print_table(results)
     print(f"\nwritten: {args.output}")

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     settings = settings or settings_from_env()
     knowledge = knowledge or default_knowledge()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.effective_database_url)
+    store = Store.from_settings(settings)
     store.migrate()
     session = requests.Session()
     session.trust_env = False  # never route PHI through a proxy from the environment

@@ -25,7 +25,7 @@ def _check_startup(env: dict[str, str]) -> Any:
     settings = settings_from_env(env)
     knowledge = default_knowledge()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.effective_database_url)
+    store = Store.from_settings(settings)
     store.migrate()
     store.close()
     return settings, knowledge

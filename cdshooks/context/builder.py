@@ -20,7 +20,7 @@ from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
 from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
-from .medications import included_medications, order_date_of, read_administration, read_order
+from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import body_measurement, mosteller, read_labs
 
@@ -155,7 +155,7 @@ def build_context(
     draft_refs = {o.ref for o in drafts}
     active: list[MedicationOrder] = []
     for r in requests + statements:
-        inactive = {"cancelled", "completed", "entered-in-error", "stopped", "revoked", "not-taken"}
+        inactive = INACTIVE_REQUEST if r.get("resourceType") == "MedicationRequest" else INACTIVE_STATEMENT
         if r.get("resourceType") not in ("MedicationRequest", "MedicationStatement") or r.get("status") in inactive:
             continue
         if ref(r) in draft_refs:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from cdshooks.context.builder import age_at, build_context
-from fhirdata import ICD, SNOMED, bundle, med_request, obs, patient, qty, rx
+from ctx_fhirdata import ICD, SNOMED, bundle, med_request, obs, patient, qty, rx
 
 NOW = datetime(2024, 3, 10, 12, 0)
 ORDER = med_request("vcr", med=rx("11202", "vincristine"), dose={"doseQuantity": qty(1.5, "mg")})

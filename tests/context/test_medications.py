@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from cdshooks.context.builder import build_context
-from fhirdata import RXNORM, SNOMED, bundle, med_request, qty, rx
+from ctx_fhirdata import RXNORM, SNOMED, bundle, med_request, qty, rx
 
 NOW = datetime(2024, 3, 10, 12, 0)
 

@@ -42,6 +42,13 @@ def test_there_are_examples_for_all_three_hooks(shared_dir):
 
 def test_official_examples_are_accepted(live_service, shared_dir):
     for name, body in _examples(shared_dir):
+        if "patientId" not in body["context"]:
+            # request-with-extension.json shows only the extension mechanism; its context omits
+            # patientId, which the Hook Library makes REQUIRED. It must be refused, naming the field.
+            with live_service() as base:
+                response = requests.post(f"{base}/cds-services/{SERVICE_FOR_HOOK[body['hook']]}", json=body, timeout=15)
+            assert response.status_code == 400 and "patientId" in response.json()["issue"][0]["diagnostics"], name
+            continue
         pid = body["context"]["patientId"]
         patient = {"resourceType": "Patient", "id": pid, "birthDate": "2015-01-01", "gender": "female"}
         with fhir_server([patient]) as fhir:
