@@ -80,9 +80,17 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            import gc
+
             from .app import create_app
 
-            return create_app()
+            app = create_app()
+            # The knowledge base and FHIR models are tens of thousands of long-lived objects;
+            # freezing them keeps full GC passes out of request latency (bench/: p95 ~90 -> ~20 ms
+            # in-process).
+            gc.collect()
+            gc.freeze()
+            return app
 
     _App().run()
 

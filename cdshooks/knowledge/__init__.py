@@ -118,3 +118,25 @@ def _import_views() -> None:
     for info in pkgutil.iter_modules(package.__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+@cross_check
+def unverified_rules_are_never_critical(kb: Knowledge) -> list[str]:
+    """Policy: material marked UNVERIFIED becomes a soft rule, never a hard stop."""
+    problems: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("status") == "unverified":
+                for key in ("indicator", "severity"):
+                    if node.get(key) == "critical":
+                        problems.append(f"{where} ({node.get('id', '?')}): unverified rule with {key} critical")
+            for k, v in node.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+
+    for name, table in kb.tables.items():
+        walk(table, name)
+    return problems

@@ -45,7 +45,13 @@ def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> 
     window = base.params["window_days"]
     recent = {key: latest_within(ctx, key, window) for key in base.params["analytes"]}
     missing = [key for key, lab in recent.items() if lab is None]
-    if missing and (ctx.phase is None or ctx.phase in base.params["phases"]):
+    # TLS risk is at the start of cytoreduction: with no CarePlan phase, "start" means no prior
+    # administration of a cytoreductive agent on record (otherwise every later dose would alarm).
+    cytoreductive = set(mv.members("cytoreductive"))
+    starting = ctx.phase in base.params["phases"] or (
+        ctx.phase is None and not any(cytoreductive & set(a.drug_ids) for a in ctx.administrations)
+    )
+    if missing and starting:
         yield _card(base, "Baseline TLS labs missing before cytoreductive therapy: " + ", ".join(missing),
                     f"No result within {window} days before {ctx.order_date.isoformat()} for: {', '.join(missing)}. Phase: {ctx.phase or 'not recorded'}.",
                     orders, missing=missing)
@@ -149,13 +155,7 @@ def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
             if ctx.has_fact(key):
                 verb = "discontinue" if check_id.endswith("stop") else "hold"
                 yield _card(check, f"{drug}: {text}: {verb}", f"{text} recorded ({ctx.facts[key][0].source}).", orders, drug, fact=key)
-    bili = mv.check("monitoring.pegaspargase.bilirubin")
-    lab = latest_within(ctx, "bilirubin_total", bili.params["window_days"])
-    x = lab.times_uln if lab is not None else None
-    if x is not None and x > bili.params["discontinue_above_x_uln"]:
-        yield _card(bili, f"{drug}: bilirubin {x:.1f}× ULN > 10× ULN: discontinue", f"Total bilirubin {describe(lab)}.", orders, drug, "critical", bilirubin_x_uln=round(x, 2))
-    elif x is not None and x > bili.params["hold_above_x_uln"]:
-        yield _card(bili, f"{drug}: bilirubin {x:.1f}× ULN > 3× ULN: hold until ≤ 1.5× ULN", f"Total bilirubin {describe(lab)}.", orders, drug, "warning", bilirubin_x_uln=round(x, 2))
+    # Bilirubin hold/discontinue tiers are population SP-06 (one card per finding, not two).
     lip = mv.check("monitoring.pegaspargase.lipase")
     lab = latest_within(ctx, "lipase", lip.params["window_days"])
     if lab is not None and lab.times_uln is not None and lab.times_uln > lip.params["hold_above_x_uln"]:
@@ -201,7 +201,7 @@ def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
 
 @rule("monitoring")
 def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
-    """HDMTX-1: methotrexate >= 500 mg/m2 with no leucovorin ordered; HDMTX-3: leucovorin intrathecal."""
+    """HDMTX-1: methotrexate >= 500 mg/m2 with no leucovorin ordered."""
     mv = monitoring_view(kb)
     orders = subject_orders(ctx)
     check = mv.check("monitoring.hdmtx.no-leucovorin")
@@ -214,7 +214,4 @@ def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
             yield _card(check, f"methotrexate {format_number(round(dose))} mg/m² (high dose) without leucovorin rescue ordered",
                         f"Ordered {order.dose.amount.value} {order.dose.amount.unit} ≈ {dose:.0f} mg/m² (≥ 500 mg/m² = high dose); no leucovorin ordered or active.",
                         (order,), "methotrexate", mg_per_m2=round(dose, 1))
-    it = mv.check("monitoring.leucovorin.intrathecal")
-    for order in with_drugs(orders, {"leucovorin"}):
-        if order.route and order.route.kind in ("intrathecal", "intraventricular"):
-            yield _card(it, "leucovorin ordered intrathecally: never give leucovorin intrathecally", f"Route: {order.route.kind}.", (order,), "leucovorin")
+    # Intrathecal leucovorin (HDMTX-3) is the route family's route.leucovorin.never-intrathecal.

@@ -127,12 +127,6 @@ def label_indications(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
         check = rv.check("regimen.asparaginase.hypersensitivity")
         src = ctx.facts["asparaginase-hypersensitivity"][0].source
         yield _card(check, f"{hits[0].drug_ids[0]}: prior grade ≥3 asparaginase hypersensitivity; use Erwinia asparaginase", f"Hypersensitivity recorded ({src}). {check.message}.", hits, hits[0].drug_ids[0])
-    check = rv.check("regimen.car-t.label-age")
-    for drug, bad, text in (("tisagenlecleucel", lambda y: y > check.params["tisagenlecleucel_max_years"], "labelled up to 25 years"),
-                            ("brexucabtagene-autoleucel", lambda y: y < check.params["brexucabtagene_min_years"], "labelled for adults (≥ 18 y)")):
-        hits = with_drugs(orders, {drug})
-        if hits and age is not None and bad(age.years):
-            yield _card(check, f"{drug}: age {age.years} y, {text}", check.message, hits, drug, age_years=age.years)
     hits = with_drugs(orders, {"blinatumomab"})
     check = rv.check("regimen.blinatumomab.mrd-positive")
     mrd = mrd_percent(mrd_at(ctx, risk_view(kb), "post-induction"))

@@ -43,13 +43,10 @@ ISSUER = "https://ehr.example.org/browser-test"
 KID = "browser-test-es384"
 SERVICE_IDS = {"all-order-select", "all-order-sign", "all-patient-view"}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian chromium + chromium-driver at /usr/bin (run scripts/install-browser.sh)",
-    ),
-]
+# The whole module carries the marker (`pytest -m browser`); only the tests that drive Chromium
+# skip when it is absent (tests/conftest.py turns that skip into a failure in CI), while the
+# preflight checks with plain `requests` run everywhere.
+pytestmark = pytest.mark.browser
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,6 +159,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian chromium + chromium-driver at /usr/bin (run scripts/install-browser.sh)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -180,7 +179,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -219,8 +217,6 @@ def page_config(world: World, request_body: dict[str, Any], *, discovery_jti: st
 # Tests
 # --------------------------------------------------------------------------------------------
 def test_allowed_origin_discovers_and_calls_order_sign(world: World, browser: Any) -> None:
-    from cdshooks.rules.registry import registered_rules
-
     out = visit(browser, world.allowed, page_config(world, intrathecal_vincristine_request(date.today())))
 
     assert out["origin"] == world.allowed.origin
@@ -237,14 +233,11 @@ def test_allowed_origin_discovers_and_calls_order_sign(world: World, browser: An
     assert service["contentType"].startswith("application/json")
     cards = service["body"]["cards"]
     assert isinstance(cards, list)
-    if registered_rules(["route"]):
-        # T13: vincristine is IV only, "fatal if given by other routes".
-        route_cards = [
-            c for c in cards if c["source"]["topic"]["code"] == "route" and c["indicator"] == "critical"
-        ]
-        assert route_cards, [(c["source"]["topic"]["code"], c["indicator"], c["summary"]) for c in cards]
-        assert "vincristine" in route_cards[0]["summary"].lower()
-        assert route_cards[0]["extension"]["all-cds"]["orders"] == ["MedicationRequest/mr-vcr-it"]
+    # T13: vincristine is IV only, "fatal if given by other routes" (cdshooks/rules/route.py).
+    route_cards = [c for c in cards if c["source"]["topic"]["code"] == "route" and c["indicator"] == "critical"]
+    assert route_cards, [(c["source"]["topic"]["code"], c["indicator"], c["summary"]) for c in cards]
+    assert "vincristine" in route_cards[0]["summary"].lower()
+    assert route_cards[0]["extension"]["all-cds"]["orders"] == ["MedicationRequest/mr-vcr-it"]
 
 
 def test_origin_not_in_allowlist_is_blocked_by_the_browser(world: World, browser: Any) -> None:

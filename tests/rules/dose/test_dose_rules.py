@@ -158,9 +158,9 @@ def test_t30_60kg_ordered_per_kg_is_critical(kb):
     assert "label wins" in f.citation
 
 
-def test_t31_age_26_warns_label_age(kb):
-    f = only(dose(patient(years=26, weight=70, height=175, orders=[med("tisagenlecleucel", 1.0, "10*8{cells}")]), kb))
-    assert (f.rule_id, f.indicator) == ("dose.tisagenlecleucel.age-limit", "warning") and "labelled up to 25 years" in f.summary
+def test_t31_age_26_dose_is_in_range_and_label_age_is_a_population_card(kb):
+    # The label age (up to 25 y) is population SP-20's card; the dose family must not repeat it.
+    assert dose(patient(years=26, weight=70, height=175, orders=[med("tisagenlecleucel", 1.0, "10*8{cells}")]), kb) == []
 
 
 def test_t31_age_25_is_within_label(kb):

@@ -129,16 +129,11 @@ def test_elderly_intensive(f, kb, settings, age, expected):
     assert (("regimen.elderly.intensive", "info") in ids(R.label_indications, ctx, kb, settings)) is expected
 
 
-@pytest.mark.parametrize("age,expected", [(25, False), (26, True)])
-def test_tisagenlecleucel_label_age(f, kb, settings, age, expected):
-    ctx = f.make_ctx(age_years=age, targets=[f.order("tisagenlecleucel")])
-    assert (("regimen.car-t.label-age", "warning") in ids(R.label_indications, ctx, kb, settings)) is expected
-
-
-@pytest.mark.parametrize("age,expected", [(17, True), (18, False)])
-def test_brexucabtagene_label_age(f, kb, settings, age, expected):
-    ctx = f.make_ctx(age_years=age, targets=[f.order("brexucabtagene-autoleucel")])
-    assert (("regimen.car-t.label-age", "warning") in ids(R.label_indications, ctx, kb, settings)) is expected
+@pytest.mark.parametrize("drug,age", [("tisagenlecleucel", 26), ("brexucabtagene-autoleucel", 17)])
+def test_car_t_label_age_is_left_to_the_population_family(f, kb, settings, drug, age):
+    """One card per finding: CAR-T label ages are population SP-20/SP-21, not a second regimen card."""
+    ctx = f.make_ctx(age_years=age, targets=[f.order(drug)])
+    assert not any(rule_id.startswith("regimen.car-t") for rule_id, _ in ids(R.label_indications, ctx, kb, settings))
 
 
 @pytest.mark.parametrize("age,facts,expected", [(21, ("all", "relapse"), False), (22, ("all", "relapse"), True), (10, ("all",), True)])
