@@ -8,7 +8,7 @@ The goldens (`expected.json`) are written HERE, by hand, from the clinical expec
 shared/reference/clinical-rules.md (§7 T01-T40, §2-§6 rule tables) - never copied from service
 output. Each request file gets {"checkedTopics": [...], "cards": [...]}: for every checked topic the
 returned cards must equal the expected ones (no missing, no extra); `cards: []` asserts "no card of
-these topics". Cards are {topic, indicator, drug?, ruleIdPrefix?}.
+these topics". Cards are {topic, indicator, drug?, ruleIdPrefix?, summaryContains?}.
 
 Codes: only rows of shared/reference/terminology.json with verified=true. Drugs use a verified
 RxNorm SCD where one exists, else the verified ingredient (IN/MIN) code.
@@ -157,8 +157,11 @@ class Scenario:
     select: bool = False  # also write request-order-select.json (selection = first draft)
 
 
-def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None) -> dict[str, Any]:
+def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
+    """An expected card; `contains` = the §7 "key message" substring the summary must hold."""
     out: dict[str, Any] = {"topic": topic, "indicator": indicator}
+    if contains:
+        out["summaryContains"] = contains
     if drug:
         out["drug"] = drug
     if prefix:

@@ -8,7 +8,7 @@ Goldens (`expected.json`) are written by hand in `scenarios.py` from the clinica
 shared/reference/clinical-rules.md (§7 T01-T40, §2-§6) - never copied from service output. Each
 request file gets {"checkedTopics": [...], "cards": [...]}: for every checked topic the returned
 cards must equal the expected ones (no missing, no extra); `cards: []` asserts "no card of these
-topics". A card is {topic, indicator, drug?, ruleIdPrefix?}.
+topics". A card is {topic, indicator, drug?, ruleIdPrefix?, summaryContains?}.
 
 Modules: fixture_model.py (dataclasses, verified codes, FHIR builders), scenarios.py (the table).
 """
