@@ -73,3 +73,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
         if item.get_closest_marker(marker) and os.environ.get(env) == "1":
             report.outcome = "failed"
             report.longrepr = f"{marker} test skipped but {env}=1: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def kb() -> Any:
+    """The packaged knowledge base, loaded and validated once (schemas + cross-checks)."""
+    from cdshooks.knowledge import load_knowledge
+
+    return load_knowledge()
+
+
+@pytest.fixture
+def settings() -> Any:
+    """Rule settings at their defaults (10% tolerance, 25% critical, no toggles)."""
+    from cdshooks.rules.registry import RuleSettings
+
+    return RuleSettings()

@@ -5,7 +5,6 @@ Never a 500, never a stack trace in the body.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest

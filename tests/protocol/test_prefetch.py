@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 
 from cdshooks.config import TrustedIssuer
-from support.requests import bundle, default_prefetch, observation, order_sign_request, patient
+from support.requests import default_prefetch, observation, order_sign_request, patient
 from support.servers import fhir_server, listening_socket
 
 SIGN = "/cds-services/all-order-sign"

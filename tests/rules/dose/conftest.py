@@ -10,7 +10,6 @@ import math
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-import pytest
 
 from cdshooks.context.model import (
     Administration,
@@ -26,21 +25,10 @@ from cdshooks.context.model import (
     Route,
     Timing,
 )
-from cdshooks.knowledge import load_knowledge
 from cdshooks.rules.finding import Finding
 from cdshooks.rules.registry import RuleSettings
 
 ORDER_DATE = date(2026, 3, 2)
-
-
-@pytest.fixture(scope="session")
-def kb():
-    return load_knowledge()
-
-
-@pytest.fixture
-def settings() -> RuleSettings:
-    return RuleSettings()
 
 
 def age_of(years: int, extra_days: int = 0, at: date = ORDER_DATE) -> Age:

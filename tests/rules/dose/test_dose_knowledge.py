@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cdshooks.errors import KnowledgeError
-from cdshooks.knowledge import DATA_DIR, SCHEMA_DIR, load_knowledge, validate_table
+from cdshooks.knowledge import DATA_DIR, SCHEMA_DIR, validate_table
 from cdshooks.knowledge.dosing import check_dosing_tables, dosing_view
 
 SEED_DRUGS = {

@@ -2,19 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
-from cdshooks.knowledge import load_knowledge
-from cdshooks.rules.registry import RuleSettings
-
-
-@pytest.fixture(scope="session")
-def kb():
-    return load_knowledge()
-
-
-@pytest.fixture
-def settings() -> RuleSettings:
-    return RuleSettings()
 
 

@@ -19,8 +19,6 @@ from cdshooks.context.model import (
     Route,
     Timing,
 )
-from cdshooks.knowledge import load_knowledge
-from cdshooks.rules.registry import RuleSettings
 
 ORDER_DATE = date(2025, 3, 1)
 
@@ -108,16 +106,6 @@ def make_ctx(
         active_medications=tuple(active),
         administrations=tuple(administrations),
     )
-
-
-@pytest.fixture(scope="session")
-def kb():
-    return load_knowledge()
-
-
-@pytest.fixture
-def settings() -> RuleSettings:
-    return RuleSettings()
 
 
 @pytest.fixture(scope="session")
