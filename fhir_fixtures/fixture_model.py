@@ -237,7 +237,8 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
         resources.append(obs)
 
     if s.dx_wbc is not None:
-        lab("wbc", s.dx_wbc, s.onset - timedelta(days=1), s.dx_wbc_unit)
+        # the diagnostic WBC: the first one recorded at or after the ALL diagnosis (issue 6 / risk rule)
+        lab("wbc", s.dx_wbc, s.onset, s.dx_wbc_unit)
     defaults = {"bilirubin_total": 0.5, "creatinine": 0.4, "alt": 25.0, "anc": 1500.0, "uric_acid": 4.0, "potassium": 4.0, "phosphate": 4.0, "calcium": 9.4}
     for key, value in {**defaults, **s.labs}.items():
         lab(key, value, s.measured)

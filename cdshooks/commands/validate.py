@@ -117,7 +117,7 @@ def check_file(path: Path) -> tuple[list[str], list[str]]:
         if "prefetch" not in body:
             return errors, []  # the service fetches the data itself; nothing here to judge
         return errors, data_gaps(resources)
-    return [f"neither a FHIR Bundle nor a CDS Hooks request"], []
+    return ["neither a FHIR Bundle nor a CDS Hooks request"], []
 
 
 def expand(paths: tuple[str, ...]) -> list[Path]:

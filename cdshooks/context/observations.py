@@ -240,10 +240,11 @@ def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order
     for key, series in results.items():
         series.sort(key=lambda r: r.date, reverse=True)
         window = windows.get(key, codes.freshness["default_lab"])
-        kept = tuple(r for r in series if (order_date - r.date).days <= window)
-        if kept:
-            fresh[key] = kept
-        else:
+        # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
+        # markers and serologies do not go stale. Rules that need a recent value apply their own
+        # window (populations `_fresh_lab`, monitoring `latest_within`); the gap records staleness.
+        fresh[key] = tuple(series)
+        if (order_date - series[0].date).days > window:
             gaps.append(DataGap(f"lab:{key}", f"no {key} within {window} days before {order_date.isoformat()}", since=series[0].date))
     return LabReading(tuple(r for series in fresh.values() for r in series), tuple(facts), tuple(gaps))
 

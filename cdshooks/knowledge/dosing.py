@@ -182,6 +182,8 @@ class ScheduleRule:
     max_days: int | None = None
     adult_age_min_exclusive: int | None = None
     pediatric_dose_per_m2: float | None = None
+    adult_dose_per_m2: float | None = None
+    adult_regimen_min_age: int | None = None
     check_history: bool = False
     check_other_orders: bool = False
     require_timing: bool = False
@@ -310,6 +312,7 @@ def build_view(kb: Knowledge) -> DosingView:
                 message=r["message"], citation=r["citation"], status=r["status"], routes=tuple(r.get("routes", ())),
                 min_interval_days=r.get("min_interval_days"), max_days=r.get("max_days"),
                 adult_age_min_exclusive=r.get("adult_age_min_exclusive"), pediatric_dose_per_m2=r.get("pediatric_dose_per_m2"),
+                adult_dose_per_m2=r.get("adult_dose_per_m2"), adult_regimen_min_age=r.get("adult_regimen_min_age"),
                 check_history=r.get("check_history", False), check_other_orders=r.get("check_other_orders", False),
                 require_timing=r.get("require_timing", False),
             )

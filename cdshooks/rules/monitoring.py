@@ -176,7 +176,11 @@ def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSetting
     if lab is None or value is None:
         last = ctx.lab("lvef")
         since = f"last LVEF {describe(last)}" if last else "no LVEF on record"
-        yield _card(missing, f"{drug}: no LVEF within 90 days before an anthracycline", f"{since}; window {missing.params['window_days']} days before {ctx.order_date.isoformat()}.", orders, drug)
+        risk = ""
+        if ctx.age is not None and (ctx.age.years < 18 or ctx.age.years >= 65):
+            # seed Table 3 / SP-16: folded in here so the missing echo is one card, not two
+            risk = f" Age {ctx.age.years} y: anthracyclines are more likely to cause cardiotoxicity in pediatric and elderly patients (seed Table 3, SP-16)."
+        yield _card(missing, f"{drug}: no LVEF within 90 days before an anthracycline", f"{since}; window {missing.params['window_days']} days before {ctx.order_date.isoformat()}.{risk}", orders, drug)
         return
     low = mv.check("monitoring.anthracycline.lvef-low")
     if value < low.params["lvef_below_pct"] and settings.soft_rule_enabled(low.id):

@@ -84,8 +84,8 @@ def _pregnancy_or_lactation(ctx: PatientContext, fact_key: str) -> tuple[str, st
 def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings) -> Iterator[Finding]:
     keys = list(row["facts"])
     hit = _pregnancy_or_lactation(ctx, keys[0]) if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else _fact_source(ctx, keys)
-    if not hit:
-        return
+    if not hit or (row.get("proxy_for") and ctx.has_fact(row["proxy_for"])):
+        return  # a proxy row (retention for obstruction) is silent when the real fact is recorded
     for order, drug in _targets(ctx, row):
         note = (row.get("drug_notes") or {}).get(drug)
         msg = f"{row['message']}{': ' + note if note else ''}"

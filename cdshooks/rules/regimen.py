@@ -19,6 +19,11 @@ from .registry import RuleSettings, rule
 
 
 def _card(check: Check, summary: str, detail: str, orders: tuple[MedicationOrder, ...] = (), drug: str | None = None, indicator: str | None = None, **inputs: Any) -> Finding:
+    if drug is None:  # a card about one drug names it (contract), e.g. the anthracycline ordered
+        drugs = {o.drug_ids[0] for o in orders if o.drug_ids}
+        drug = drugs.pop() if len(drugs) == 1 else None
+    if drug and drug not in summary:
+        summary = f"{drug}: {summary}"
     return Finding(
         rule_id=check.id,
         topic="regimen",

@@ -120,7 +120,11 @@ def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spe
     assert spec.min_interval_days is not None and spec.pediatric_dose_per_m2 is not None
     per_m2 = _dose_per_m2(ctx, order)
     adult_age = ctx.age is not None and spec.adult_age_min_exclusive is not None and ctx.age.years > spec.adult_age_min_exclusive
-    adult_dose = per_m2 is not None and per_m2 > spec.pediatric_dose_per_m2 * 1.1
+    # An adult-sized dose means the adult regimen only from the adult trial ages (16 y); in a younger
+    # child it is an overdose, which the dose rule reports (one card per problem).
+    midpoint = (spec.pediatric_dose_per_m2 + (spec.adult_dose_per_m2 or spec.pediatric_dose_per_m2)) / 2
+    old_enough = ctx.age is None or spec.adult_regimen_min_age is None or ctx.age.years >= spec.adult_regimen_min_age
+    adult_dose = per_m2 is not None and per_m2 > midpoint and old_enough
     if not (adult_age or adult_dose):
         return
     interval = interval_days(order.timing)

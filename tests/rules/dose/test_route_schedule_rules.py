@@ -132,6 +132,15 @@ def test_nelarabine_adult_daily_critical_peds_daily_clean(kb):
     assert only(sched(patient(years=18, weight=60, height=170, orders=[med("nelarabine", 1500, "mg/m2", code="QD")]), kb)).indicator == "critical"
 
 
+def test_nelarabine_pediatric_overdose_daily_is_not_an_adult_schedule(kb):
+    # 8 y on 750 mg/m2 daily: a pediatric dose 15% high (the dose rule's card), not the adult regimen.
+    assert sched(patient(years=8, weight=26, height=128, orders=[med("nelarabine", 750, "mg/m2", code="QD", count=5)]), kb) == []
+    # Below 16 y even an adult-sized daily dose is the dose rule's overdose, not a schedule card.
+    assert sched(patient(years=15, weight=50, height=160, orders=[med("nelarabine", 1500, "mg/m2", code="QD", count=5)]), kb) == []
+    # From 16 y an adult-sized daily dose is the adult regimen given daily.
+    assert only(sched(patient(years=16, weight=60, height=170, orders=[med("nelarabine", 1500, "mg/m2", code="QD", count=5)]), kb)).indicator == "critical"
+
+
 @pytest.mark.parametrize("days_ago,flagged", [(6, True), (7, False)])
 def test_vincristine_weekly(kb, days_ago, flagged):
     ctx = patient(orders=[med("vincristine", 1.5, "mg/m2")], administrations=[given("vincristine", ORDER_DATE - timedelta(days=days_ago), 1.5, "mg")])

@@ -183,6 +183,14 @@ def test_urinary_outflow_obstruction_cyclophosphamide_critical(kb):
     assert [(f.rule_id, f.indicator) for f in pop(ctx, kb)] == [("population.SP-15", "critical")]
 
 
+def test_urinary_retention_is_a_proxy_warning_silent_when_obstruction_is_recorded(kb):
+    cyc = [order("MedicationRequest/c", "cyclophosphamide", value=1000, unit="mg/m2")]
+    retention_only = make_ctx(facts=["urinary-retention"], targets=cyc)
+    assert [(f.rule_id, f.indicator) for f in pop(retention_only, kb)] == [("population.SP-15.urinary-retention", "warning")]
+    both = make_ctx(facts=["urinary-outflow-obstruction", "urinary-retention"], targets=cyc)
+    assert [(f.rule_id, f.indicator) for f in pop(both, kb)] == [("population.SP-15", "critical")]
+
+
 @pytest.mark.parametrize("fact,drug,rid", [("pancreatitis", "pegaspargase", "population.SP-28"), ("charcot-marie-tooth", "vincristine", "population.SP-29"),
                                            ("hepatic-failure", "pegaspargase", "population.SP-06.severe-hepatic-impairment")])
 def test_contraindicating_history_is_critical(kb, fact, drug, rid):
@@ -242,11 +250,14 @@ def test_rituximab_hbv_screen(kb):
 
 
 @pytest.mark.parametrize("age,lvef,expected", [(10, None, ["population.SP-16"]), (10, 95, ["population.SP-16"]), (10, 30, []), (40, None, []), (65, None, ["population.SP-16"]), (64, None, [])])
-def test_anthracycline_lvef_in_children_and_elderly(kb, age, lvef, expected):
+def test_anthracycline_lvef_in_children_and_elderly_when_switched_on(kb, age, lvef, expected):
+    """SP-16 is off by default (monitoring LVEF-1 carries the card and the age note); switched on it keeps its bands."""
     labs = [l for l in GOOD_LABS if l.key != "lvef"] + ([lab("lvef", 60, "%", days_ago=lvef)] if lvef is not None else [])
     ctx = make_ctx(age_years=age, weight=30 if age < 18 else 70, height=135 if age < 18 else 175, labs=labs,
                    targets=[order("MedicationRequest/d", "daunorubicin", value=25 if age < 18 else 45, unit="mg/m2")])
-    assert [f.rule_id for f in pop(ctx, kb)] == expected
+    assert pop(ctx, kb) == []
+    on = RuleSettings(enabled_soft_rules=frozenset({"population.SP-16"}))
+    assert [f.rule_id for f in pop(ctx, kb, on)] == expected
 
 
 def test_nelarabine_after_intrathecal_chemo(kb):

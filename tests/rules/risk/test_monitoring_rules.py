@@ -144,3 +144,11 @@ def test_tls_baseline_with_unknown_phase_only_at_the_start_of_cytoreduction(f, k
     assert ("monitoring.tls.baseline-labs", "warning") not in ids(M.tumour_lysis, later, kb, settings)
     in_induction = f.make_ctx(targets=[f.order("vincristine")], phase="induction", administrations=[given])
     assert ("monitoring.tls.baseline-labs", "warning") in ids(M.tumour_lysis, in_induction, kb, settings)
+
+
+@pytest.mark.parametrize("age,noted", [(10, True), (17, True), (18, False), (64, False), (65, True)])
+def test_missing_lvef_card_names_the_pediatric_and_elderly_risk(f, kb, settings, age, noted):
+    ctx = f.make_ctx(age_years=age, targets=[f.order("daunorubicin")])
+    (card,) = [x for x in M.anthracycline_lvef(ctx, kb, settings)]
+    assert card.rule_id == "monitoring.anthracycline.lvef-missing"
+    assert ("SP-16" in card.detail) is noted
