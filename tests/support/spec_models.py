@@ -78,7 +78,8 @@ def validate(instance: Any, elements: list[dict[str, Any]]) -> list[str]:
             if many and not isinstance(value, list):
                 errors.append(f"{where}.{name}: expected an array")
                 continue
-            if many and value == []:
+            if many and value == [] and not (path == root and name in ("cards", "services")):
+                # the spec's one exception: {"cards": []} (and an empty discovery list) are valid
                 errors.append(f"{where}.{name}: empty arrays must be omitted")
             types = [t.get("code") for t in e.get("type", [])]
             ref = e.get("contentReference")
