@@ -34,6 +34,14 @@ def _card(check: Check, summary: str, detail: str, orders: tuple[MedicationOrder
     )
 
 
+def _class_orders(ctx: PatientContext, mv: Any, cls: str) -> tuple[tuple[MedicationOrder, ...], str | None]:
+    """The orders under review that contain a member of `cls`, and the first such drug id."""
+    members = mv.members(cls)
+    orders = with_drugs(subject_orders(ctx), members)
+    drug = next((d for d in orders[0].drug_ids if d in members), None) if orders else None
+    return orders, drug
+
+
 @rule("monitoring")
 def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """TLS-1 baseline labs before cytoreductive induction; TLS-2 laboratory TLS (>= 2 Cairo-Bishop criteria)."""
@@ -145,10 +153,9 @@ def inotuzumab_liver(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """§5.4: label discontinue / hold criteria (bilirubin, lipase, pancreatitis, thrombosis, hypersensitivity)."""
     mv = monitoring_view(kb)
-    orders = with_drugs(subject_orders(ctx), mv.members("asparaginase"))
+    orders, drug = _class_orders(ctx, mv, "asparaginase")
     if not orders:
         return
-    drug = next(d for d in orders[0].drug_ids if d in mv.members("asparaginase"))
     for check_id in ("monitoring.pegaspargase.stop", "monitoring.pegaspargase.hold"):
         check = mv.check(check_id)
         for key, text in check.params["facts"].items():
@@ -166,10 +173,9 @@ def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
 def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """LVEF-1 (no LVEF within 90 days) and LVEF-2 (LVEF < 50%) before daunorubicin/doxorubicin."""
     mv = monitoring_view(kb)
-    orders = with_drugs(subject_orders(ctx), mv.members("anthracycline"))
+    orders, drug = _class_orders(ctx, mv, "anthracycline")
     if not orders:
         return
-    drug = next(d for d in orders[0].drug_ids if d in mv.members("anthracycline"))
     missing = mv.check("monitoring.anthracycline.lvef-missing")
     lab = latest_within(ctx, "lvef", missing.params["window_days"])
     value = value_in(lab, "%")
