@@ -19,10 +19,10 @@ from typing import Any, Mapping, Sequence
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
-from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
+from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
-from .observations import body_measurement, mosteller, read_labs
+from .observations import mosteller, read_observations
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -183,16 +183,16 @@ def build_context(
     sex = patient.get("gender") if patient and isinstance(patient.get("gender"), str) else None
 
     # body measurements and labs
-    body = _resources(prefetch, "bodyMeasurements")
-    others = _resources(prefetch, "observations")
-    weight, wgaps = body_measurement("weight", body + others, codes, order_date, upper)
-    height, hgaps = body_measurement("height", body + others, codes, order_date, upper)
-    gaps += wgaps + hgaps
+    # Observations are read as sent (no copy), once, into weight, height and the lab series.
+    observed = read_observations(raw_entries(prefetch.get("bodyMeasurements")), raw_entries(prefetch.get("observations")),
+                                 codes, order_date, upper)
+    weight, height = observed.weight, observed.height
+    gaps += observed.gaps
     bsa = mosteller(weight, height) if weight and height else None
     if bsa is None:
         missing = [n for n, m in (("weight", weight), ("height", height)) if m is None]
         gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
-    reading = read_labs(others, codes, order_date, upper)
+    reading = observed.labs
     gaps += reading.gaps
     labs: dict[str, tuple] = {}
     for result in reading.results:

@@ -11,9 +11,10 @@ None and callers turn that into a `DataGap` or an order `problem`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -40,21 +41,53 @@ _MODELS: dict[str, Any] = {}
 
 
 def normalize(resource: Any, _type: str | None = None) -> Any:
-    """Copy of `resource` with list-vs-object quirks fixed (recursively)."""
-    if isinstance(resource, list):
-        return [normalize(x, _type) for x in resource]
-    if not isinstance(resource, dict):
+    """`resource` with list-vs-object quirks fixed (recursively), copy-on-write.
+
+    Why copy-on-write: a prefetch holds hundreds of resources and almost none has a quirk, so a
+    node is copied only when something beneath it changed; everything else is returned as is
+    (the request body is never mutated, and every caller that edits a resource deep-copies it
+    first). Equal by value to a full recursive copy with the same fixes.
+    """
+    kind = type(resource)
+    if kind is list:
+        out_list: list[Any] | None = None
+        for i, item in enumerate(resource):
+            if type(item) is dict or type(item) is list:
+                fixed = normalize(item, _type)
+                if fixed is not item:
+                    if out_list is None:
+                        out_list = list(resource)
+                    out_list[i] = fixed
+        return resource if out_list is None else out_list
+    if kind is not dict:
         return resource
     rtype = resource.get("resourceType", _type)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] | None = None
     for key, value in resource.items():
-        if key in LIST_ELEMENTS and isinstance(value, dict) and (rtype, key) not in _NOT_LIST_IN:
-            value = [value]
-        if key in ("valueString", "text", "display", "code", "system") and not isinstance(value, (dict, list)):
-            out[key] = value
+        vkind = type(value)
+        if vkind is dict:
+            if key in LIST_ELEMENTS and (rtype, key) not in _NOT_LIST_IN:
+                fixed = [normalize(value, rtype)]
+            else:
+                fixed = normalize(value, rtype)
+        elif vkind is list:
+            fixed = normalize(value, rtype)
+        else:
             continue
-        out[key] = normalize(value, rtype)
-    return out
+        if fixed is not value:
+            if out is None:
+                out = dict(resource)
+            out[key] = fixed
+    return resource if out is None else out
+
+
+def as_list(value: Any) -> list[Any]:
+    """A FHIR array element read defensively: a list as is, a single object as [object], else []."""
+    if type(value) is list:
+        return value
+    if isinstance(value, Mapping):
+        return [value]
+    return value if isinstance(value, list) else []
 
 
 def model_class(resource_type: str) -> Any:
@@ -103,9 +136,26 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
         raw = [raw]
     out = []
     for entry in raw:
-        if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping):
-            out.append(normalize(dict(entry["resource"])))
+        if isinstance(entry, Mapping):
+            resource = entry.get("resource")
+            if type(resource) is dict:
+                out.append(normalize(resource))
+            elif isinstance(resource, Mapping):
+                out.append(normalize(dict(resource)))
     return out
+
+
+def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
+    """Like `entries` but neither normalized nor copied: for readers that read defensively
+    (`as_list`, `codings`) and normalize only what they keep or validate."""
+    if not isinstance(bundle, Mapping):
+        return []
+    if bundle.get("resourceType") != "Bundle":
+        return [bundle] if bundle.get("resourceType") else []
+    raw = bundle.get("entry") or []
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
 
 
 def ref(resource: Mapping[str, Any]) -> str:
@@ -142,7 +192,7 @@ def parse_partial_date(value: Any) -> tuple[int, int | None, int | None] | None:
 def codings(concept: Any) -> list[dict[str, Any]]:
     if not isinstance(concept, Mapping):
         return []
-    return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+    return [c for c in as_list(concept.get("coding")) if isinstance(c, Mapping)]
 
 
 def concept_texts(concept: Any) -> list[str]:
@@ -194,6 +244,6 @@ def iter_text(*items: Any) -> Iterator[str]:
 
 
 __all__ = [
-    "UCUM", "UnitError", "normalize", "validate", "entries", "ref", "parse_date", "parse_partial_date",
+    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "raw_entries", "ref", "parse_date", "parse_partial_date",
     "codings", "concept_texts", "number", "ucum_code", "quantity_original",
 ]

@@ -1,0 +1,112 @@
+"""Reading each resource once: copy-on-write normalize, Observations read in one pass (same
+results as the three-walk readers), and quirky Observations read as sent without a copy."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from cdshooks.context.builder import build_context
+from cdshooks.context.fhir import as_list, codings, normalize, raw_entries
+from cdshooks.context.observations import body_measurement, read_labs, read_observations
+from cdshooks.knowledge.codes import codes_view
+from ctx_fhirdata import LOINC, UCUM, obs, qty
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from workload import chart_request  # noqa: E402
+
+ORDER, UPPER = date(2024, 3, 10), date(2024, 3, 10)
+
+
+def test_normalize_returns_the_same_object_when_nothing_needs_fixing():
+    resource = obs("o1", "718-7", qty(9.1, "g/dL"), "2024-03-01", referenceRange=[{"high": qty(13, "g/dL")}])
+    assert normalize(resource) is resource
+
+
+def test_normalize_copies_only_the_path_to_a_fix_and_never_mutates_the_input():
+    resource = obs("o1", "718-7", qty(9.1, "g/dL"), "2024-03-01", referenceRange={"high": qty(13, "g/dL")})
+    resource["code"] = {"coding": {"system": LOINC, "code": "718-7"}}
+    before = copy.deepcopy(resource)
+    fixed = normalize(resource)
+    assert resource == before
+    assert fixed["referenceRange"] == [before["referenceRange"]]
+    assert fixed["code"]["coding"] == [before["code"]["coding"]]
+    assert fixed["valueQuantity"] is resource["valueQuantity"]  # untouched branch shared, not copied
+
+
+def test_normalize_keeps_medication_administration_dosage_an_object():
+    admin = {"resourceType": "MedicationAdministration", "dosage": {"dose": qty(1, "mg")}}
+    assert normalize(admin)["dosage"] == {"dose": qty(1, "mg")}
+
+
+def test_defensive_readers_accept_an_object_for_an_array():
+    assert as_list({"a": 1}) == [{"a": 1}] and as_list([1]) == [1] and as_list("x") == [] and as_list(None) == []
+    assert codings({"coding": {"system": LOINC, "code": "1"}}) == [{"system": LOINC, "code": "1"}]
+    assert codings({"coding": "junk"}) == [] and codings(7) == []
+
+
+def test_quirky_observation_is_read_as_sent_like_its_normalized_form(kb):
+    codes = codes_view(kb)
+    quirky = obs("o1", None, qty(9.1, "g/dL"), "2024-03-01", referenceRange={"low": qty(11, "g/dL"), "high": qty(15, "g/dL")})
+    quirky["code"] = {"coding": {"system": LOINC, "code": "718-7"}}
+    raw = read_labs([quirky], codes, ORDER, UPPER)
+    fixed = read_labs([normalize(quirky)], codes, ORDER, UPPER)
+    assert raw == fixed
+    (result,) = raw.results
+    assert (result.key, result.value, result.reference_low, result.reference_high) == ("hemoglobin", 9.1, 11.0, 15.0)
+
+
+def _three_walks(body, others, codes):
+    weight = body_measurement("weight", body + others, codes, ORDER, UPPER)
+    height = body_measurement("height", body + others, codes, ORDER, UPPER)
+    return weight, height, read_labs(others, codes, ORDER, UPPER)
+
+
+@pytest.mark.parametrize("hook,size", [("order-sign", 150), ("patient-view", 600)])
+def test_one_pass_equals_three_walks_on_a_two_year_chart(kb, hook, size):
+    codes = codes_view(kb)
+    prefetch = chart_request(hook, size, ORDER)["prefetch"]
+    body, others = raw_entries(prefetch["bodyMeasurements"]), raw_entries(prefetch["observations"])
+    weight, height, labs = _three_walks(body, others, codes)
+    reading = read_observations(body, others, codes, ORDER, UPPER)
+    assert (reading.weight, reading.height, reading.labs) == (weight[0], height[0], labs)
+    assert reading.gaps == tuple(weight[1] + height[1])
+    assert reading.weight is not None and len(labs.results) > 100
+
+
+def test_one_pass_equals_three_walks_on_edge_cases(kb):
+    """Stale, future, implausible, unitless, non-final and duplicated Observations, both keys."""
+    codes = codes_view(kb)
+    body = [
+        obs("w-future", "29463-7", qty(30, "kg"), "2024-04-01"),
+        obs("w-prelim", "29463-7", qty(30, "kg"), "2024-03-09", status="preliminary"),
+        obs("w-lb", "29463-7", qty(900, "[lb_av]"), "2024-03-08"),
+        obs("w-nounit", "29463-7", qty(30), "2024-03-07"),
+        obs("h-old", "8302-2", qty(130, "cm"), "2023-01-01"),
+    ]
+    others = [
+        obs("w-ok", "29463-7", qty(29.5, "kg"), "2024-03-05"),
+        obs("wbc", "6690-2", {"value": 3.1, "unit": "10*3/uL", "system": UCUM, "code": "10*3/uL"}, "2024-03-04"),
+        obs("wbc-censored", "6690-2", {"value": 3.1, "comparator": "<", "system": UCUM, "code": "10*3/uL"}, "2024-03-03"),
+        obs("bili-old", "1975-2", qty(0.4, "mg/dL"), "2023-06-01"),
+        obs("mrd", None, qty(0.01, "%"), "2024-03-02", text="MRD day 29 flow cytometry"),
+    ]
+    others.append(others[1])
+    weight, height, labs = _three_walks(body, others, codes)
+    reading = read_observations(body, others, codes, ORDER, UPPER)
+    assert (reading.weight, reading.height, reading.labs) == (weight[0], height[0], labs)
+    assert reading.gaps == tuple(weight[1] + height[1])
+    assert reading.weight.source == "Observation/w-ok" and reading.height is None
+
+
+def test_builder_reads_a_prefetch_without_changing_it(kb):
+    request = chart_request("order-sign", 150, ORDER)
+    before = copy.deepcopy(request)
+    ctx = build_context(request["prefetch"], patient_id="bench-pt-1", draft_orders=request["context"]["draftOrders"],
+                        selections=None, kb=kb, now=datetime(2024, 3, 10, 12, 0))
+    assert request == before
+    assert ctx.weight is not None and ctx.bsa is not None and ctx.labs
