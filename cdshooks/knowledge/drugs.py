@@ -14,6 +14,7 @@ Cross-checks registered here (run by `load_knowledge`):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
@@ -138,6 +139,7 @@ class DrugTable:
         drug = self.drugs.get(drug_id)
         return bool(drug and class_id in drug.classes)
 
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - per (table, text): a chart repeats a few names hundreds of times
     def by_name(self, text: str | None) -> NameMatch:
         """Identify drugs named in free text (longest whole-word phrase wins).
 
