@@ -1,7 +1,8 @@
 """Reading a CDS Hooks request body: size, content type, JSON (orjson), envelope schema.
 
 Only the envelope is validated here (jsonschema, schema written from the 2.0.1 spec and kept in
-`schemas/request.schema.json`). FHIR content is validated later, and only for the resources a
+`schemas/request.schema.json`, compiled once), on a view of the body in which each prefetched
+resource is reduced to its resourceType (`envelope_view`). FHIR content is validated later, and only for the resources a
 check reads (context.builder). Unknown fields are ignored, as the spec requires.
 """
 
@@ -75,8 +76,43 @@ def parse_json_object(raw: bytes, *, max_bytes: int, what: str = "request body")
     return body
 
 
+def envelope_view(body: Any) -> Any:
+    """`body` with every prefetched resource and every draft order resource reduced to its
+    `resourceType`: the only member of theirs the request schema reads.
+
+    Why: a chart of hundreds of resources made the schema walk cost twice the JSON parse, and a
+    failing branch formatted the whole resource into its message. Validating this view gives the
+    same verdict and the same error path (tests/protocol/test_envelope_view.py) and messages that
+    never echo clinical content. Nothing is copied below the reduced level.
+    """
+    if type(body) is not dict:
+        return body
+    view = body
+    prefetch = body.get("prefetch")
+    if type(prefetch) is dict:
+        view = dict(body)
+        view["prefetch"] = {key: _stub(value) for key, value in prefetch.items()}
+    context = body.get("context")
+    orders = context.get("draftOrders") if type(context) is dict else None
+    if type(orders) is dict and type(orders.get("entry")) is list:
+        view = dict(view) if view is body else view
+        view["context"] = dict(context)
+        view["context"]["draftOrders"] = dict(orders)
+        view["context"]["draftOrders"]["entry"] = [
+            {**entry, "resource": _stub(entry["resource"])} if type(entry) is dict and "resource" in entry else entry
+            for entry in orders["entry"]
+        ]
+    return view
+
+
+def _stub(resource: Any) -> Any:
+    if type(resource) is not dict:
+        return resource
+    return {"resourceType": resource["resourceType"]} if "resourceType" in resource else {}
+
+
 def validate(name: str, body: Any) -> None:
-    error = best_match(validator(name).iter_errors(body))
+    error = best_match(validator(name).iter_errors(envelope_view(body) if name == "request" else body))
     if error is not None:
         where = error.json_path if error.json_path != "$" else "request"
         raise EnvelopeInvalid(f"{where}: {error.message}", expression=[error.json_path])
