@@ -80,16 +80,11 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            import gc
-
             from .app import create_app
+            from .gctune import tune_for_serving
 
-            app = create_app()
-            # The knowledge base and FHIR models are tens of thousands of long-lived objects;
-            # freezing them keeps full GC passes out of request latency (bench/: p95 ~90 -> ~20 ms
-            # in-process).
-            gc.collect()
-            gc.freeze()
+            app = create_app()  # in each worker (no preload): its objects are then frozen there
+            tune_for_serving()
             return app
 
     _App().run()
