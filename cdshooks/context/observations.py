@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from collections.abc import Iterable, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
 from typing import Any
@@ -28,8 +29,22 @@ _NEGATIVE = {"negative", "not detected", "absent", "neg", "no", "undetected"}
 
 
 def effective_date(obs: Mapping[str, Any]) -> date | None:
+    when = _iso_day(obs.get("effectiveDateTime"))
+    if when is not None:
+        return when
     period = obs.get("effectivePeriod") if isinstance(obs.get("effectivePeriod"), Mapping) else {}
     return parse_date(obs.get("effectiveDateTime")) or parse_date(period.get("start")) or parse_date(obs.get("issued"))
+
+
+def _iso_day(value: Any) -> date | None:
+    """Fast path of `parse_date` for the usual "YYYY-MM-DD..." (C parser); None sends the value
+    through `parse_date`, which decides every other shape exactly as before."""
+    if type(value) is str and len(value) >= 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
 
 
 def _loinc_codes(obs: Mapping[str, Any]) -> list[str]:
@@ -37,11 +52,26 @@ def _loinc_codes(obs: Mapping[str, Any]) -> list[str]:
 
 
 def match_lab(obs: Mapping[str, Any], codes: CodeTable) -> LabCode | None:
-    for code in _loinc_codes(obs):
-        lab = codes.lab(LOINC, code)
-        if lab:
-            return lab
+    for c in codings(obs.get("code")):
+        code = c.get("code")
+        if c.get("system") == LOINC and code and isinstance(code, str):  # a non-string code matches nothing
+            lab = codes.lab(LOINC, code)
+            if lab:
+                return lab
     return None
+
+
+@lru_cache(maxsize=512)
+def _ucum_of(system: str | None, code: str | None, unit: str | None) -> tuple[str | None, str | None]:
+    return ucum_code({"system": system, "code": code, "unit": unit})
+
+
+def _unit(qty: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """`ucum_code(qty)`, remembered per (system, code, unit) when they are plain strings."""
+    system, code, unit = qty.get("system"), qty.get("code"), qty.get("unit")
+    if all(v is None or type(v) is str for v in (system, code, unit)):
+        return _ucum_of(system, code, unit)
+    return ucum_code(qty)
 
 
 # -- body measurements ------------------------------------------------------------------
@@ -172,7 +202,7 @@ def _ref_high(obs: Mapping[str, Any], unit: str, molar_mass: float | None) -> tu
         for bound in ("low", "high"):
             q = rr.get(bound)
             value = number(q.get("value")) if isinstance(q, Mapping) else None
-            code = ucum_code(q)[0] if isinstance(q, Mapping) else None
+            code = _unit(q)[0] if isinstance(q, Mapping) else None
             try:
                 out.append(convert(value, code, unit, molar_mass=molar_mass) if value is not None and code else None)
             except UnitError:
@@ -208,7 +238,7 @@ def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: fl
         return None, DataGap(f"lab:{key}", f"{source} has no numeric value", source=source)
     if qty.get("comparator"):
         return None, DataGap(f"lab:{key}", f"{source} is a censored value ({qty['comparator']}{value})", source=source)
-    code, why = ucum_code(qty)
+    code, why = _unit(qty)
     if code is None:
         return None, DataGap(f"lab:{key}", f"{source} not used: {why}", source=source)
     try:

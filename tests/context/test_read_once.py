@@ -110,3 +110,44 @@ def test_builder_reads_a_prefetch_without_changing_it(kb):
                         selections=None, kb=kb, now=datetime(2024, 3, 10, 12, 0))
     assert request == before
     assert ctx.weight is not None and ctx.bsa is not None and ctx.labs
+
+
+def test_validation_memo_is_keyed_by_content_and_bounded():
+    from decimal import Decimal
+
+    from cdshooks.context.memo import ValidationMemo
+
+    memo, calls = ValidationMemo(max_entries=2), []
+
+    def compute(resource):
+        calls.append(resource["id"])
+        return [f"problem {resource['id']}"]
+
+    a = {"resourceType": "Patient", "id": "a", "gender": "female"}
+    assert memo.get(a, compute) == ("problem a",)
+    assert memo.get({"gender": "female", "id": "a", "resourceType": "Patient"}, compute) == ("problem a",)  # key order
+    assert memo.get(dict(a, gender="male"), compute) == ("problem a",) and calls == ["a", "a"]  # changed content
+    memo.get({"resourceType": "Patient", "id": "b"}, compute)
+    assert len(memo) == 2
+    memo.get({"resourceType": "Patient", "id": "c", "x": Decimal("1")}, compute)  # not plain JSON: no memo
+    assert len(memo) == 2 and calls[-1] == "c"
+
+
+def test_validate_answers_from_the_memo_exactly_what_it_computed():
+    from cdshooks.context.fhir import validate
+
+    bad = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"coding": [{"system": 5}]}}
+    first = validate(bad)
+    assert first and first == validate(dict(bad))
+    assert validate({"resourceType": "Patient", "id": "p"}) == []
+
+
+@pytest.mark.parametrize("value", [
+    "2024-03-01", "2024-03-01T08:00:00+01:00", "2024-02-30", "2024-3-01", "2024", "2024-03", "20240301",
+    "2024-W01-1", "٢٠٢٤-٠٣-٠١", " 2024-03-01", "2024-03-01x", "", 5, None,
+])
+def test_effective_date_fast_path_agrees_with_parse_date(value):
+    from cdshooks.context.fhir import parse_date
+    from cdshooks.context.observations import effective_date
+
+    assert effective_date({"effectiveDateTime": value}) == parse_date(value)
