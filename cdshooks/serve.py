@@ -10,12 +10,14 @@ import logging
 import os
 import shutil
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 from .config import DEFAULT_BIND_HOST, DEFAULT_BIND_PORT, is_loopback, settings_from_env
 from .errors import CdsError
+
+DEFAULT_THREADS = 1  # sync workers; see gunicorn_options
 
 
 def _check_startup(env: dict[str, str]) -> Any:
@@ -63,29 +65,46 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     run_gunicorn(host, port, n_workers)
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """The gunicorn settings of `cdshooks serve` (bench/ runs its bare-Flask floor app with these).
+
+    CDSHOOKS_THREADS > 1 selects gthread workers with that many threads each (README,
+    *Worker model*, says which was measured faster and why the default is what it is).
+    """
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": None,  # access lines would carry URLs; our own log says what matters
+        "child_exit": _child_exit,
+    }
+    threads = int(os.environ.get("CDSHOOKS_THREADS", str(DEFAULT_THREADS)) or DEFAULT_THREADS)
+    if threads > 1:
+        options.update(worker_class="gthread", threads=threads)
+    return options
+
+
+def _load_app() -> Any:
+    from .app import create_app
+    from .gctune import tune_for_serving
+
+    app = create_app()  # in each worker (no preload): its objects are then frozen there
+    tune_for_serving()
+    return app
+
+
+def run_gunicorn(host: str, port: int, workers: int, load: Callable[[], Any] = _load_app) -> None:
+    """Run `load()`'s WSGI app (built in each worker) under gunicorn with `gunicorn_options`."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            for key, value in {
-                "bind": bind,
-                "workers": workers,
-                "timeout": 30,
-                "graceful_timeout": 10,
-                "accesslog": None,  # access lines would carry URLs; our own log says what matters
-                "child_exit": _child_exit,
-            }.items():
+            for key, value in gunicorn_options(host, port, workers).items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from .app import create_app
-            from .gctune import tune_for_serving
-
-            app = create_app()  # in each worker (no preload): its objects are then frozen there
-            tune_for_serving()
-            return app
+            return load()
 
     _App().run()
 
