@@ -100,6 +100,12 @@ def has_all_diagnosis(ctx: PatientContext, rk: RiskKnowledge) -> bool:
     return any(ctx.has_fact(key) for key in rk.diagnosis_facts)
 
 
+def in_scope(scope: str | None, ctx: PatientContext, kb: Knowledge) -> bool:
+    """A knowledge row's `scope`: "ALL" rows (protocol dose bands, TLS reminders, regimen and phase
+    checks) need an ALL diagnosis; "any" rows (label-level safety) apply to every patient."""
+    return scope != "ALL" or has_all_diagnosis(ctx, risk_view(kb))
+
+
 def lineage(ctx: PatientContext, rk: RiskKnowledge) -> str | None:
     """'B-precursor', 'T' or 'mature B' from the lineage facts; None when not recorded."""
     for key, name in rk.lineage_facts.items():

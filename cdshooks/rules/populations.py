@@ -16,6 +16,7 @@ from ..context.model import LabResult, MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.populations import population_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize, scaled_resource
+from ._stratify import in_scope
 from .finding import ActionSpec, Coding, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
 
@@ -316,7 +317,7 @@ def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
         items.setdefault(order.ref, set()).add(item)
 
     for row in population_knowledge(kb).rows:
-        if not _enabled(row, settings):
+        if not _enabled(row, settings) or not in_scope(row.get("scope"), ctx, kb):
             continue
         if row["kind"] == "fact":
             yield from _eval_fact(ctx, row, settings)
