@@ -157,6 +157,7 @@ class Scenario:
     view: list[dict[str, Any]] | None = None  # expected cards on patient-view
     view_topics: tuple[str, ...] = ()
     select: bool = False  # also write request-order-select.json (selection = first draft)
+    extra: list[dict[str, Any]] = field(default_factory=list)  # further raw resources (subject and id filled in), e.g. dated statuses
 
 
 def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
@@ -297,6 +298,8 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
                 "doseAndRate": [dose_and_rate],
             }],
         })
+    for raw in s.extra:
+        resources.append({**raw, "id": rid(raw["resourceType"][:4].lower()), "subject": subject})
     return {
         "resourceType": "Bundle", "type": "transaction",
         "entry": [

@@ -204,7 +204,9 @@ SCENARIOS: list[Scenario] = [
              sign=[card("regimen", "warning")], sign_topics=("regimen",)),
     Scenario("population.pregnant.methotrexate", "pregnant adult, oral methotrexate", "clinical-rules §7 regression; SP-01",
              birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), comorbid=("pregnant",), pregnancy_obs=True, phase="Maintenance",
-             orders=[Order("methotrexate-oral", 32.5, "mg", "po", WEEKLY)], sign=[card("population", "critical", "methotrexate")],
+             # issue 13 item 5: SP-01 is the label's embryo-fetal toxicity WARNING for an ALL patient (the methotrexate
+             # label contraindicates pregnancy only for non-neoplastic disease): was critical
+             orders=[Order("methotrexate-oral", 32.5, "mg", "po", WEEKLY)], sign=[card("population", "warning", "methotrexate", "population.SP-01")],
              sign_topics=("population", "dose", "schedule", "route")),
     Scenario("population.cyclophosphamide.urinary-obstruction", "urinary outflow obstruction, cyclophosphamide", "clinical-rules §7 regression; SP-15",
              **ADULT, comorbid=("urinary-obstruction",), orders=[Order("cyclophosphamide", 1000.0, "mg", "iv", ONCE)],

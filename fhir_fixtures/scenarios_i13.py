@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fixture_model import DAILY, ONCE, ORDER, WEEKLY, Order, Scenario, born, card
+from typing import Any
+
+from fixture_model import DAILY, LOINC, ONCE, ORDER, WEEKLY, Order, Scenario, born, card, _category, _cc
 
 ADULT = dict(birth=born(45), sex="male", weight=(80.0, "kg"), height=(175.0, "cm"))
 CHILD = dict(birth=born(8), weight=(26.0, "kg"), height=(128.0, "cm"))
 DOSE = ("dose", "dose-limit", "route", "schedule")
 OLD_LABS = ORDER - timedelta(days=5)  # baseline TLS labs older than TLS-1's 3-day window (body size still current)
+
+
+
+def pregnancy_status(days_before: int, pregnant: bool) -> dict[str, Any]:
+    answer = ("LA15173-0", "Pregnant") if pregnant else ("LA26683-5", "Not pregnant")
+    return {"resourceType": "Observation", "status": "final", "category": _category("social-history", "Social History"),
+            "code": _cc(LOINC, "82810-3", "Pregnancy status"), "effectiveDateTime": (ORDER - timedelta(days=days_before)).isoformat(),
+            "valueCodeableConcept": _cc(LOINC, *answer)}
+
+
+WOMAN = dict(birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), phase="Maintenance")
+POP = ("population",)
 
 SCENARIOS: list[Scenario] = [
     # -- item 2: protocol dose bands and TLS reminders need an ALL diagnosis ---------------------------
@@ -48,4 +62,30 @@ SCENARIOS: list[Scenario] = [
              "issue 13 item 4 (other side): a first cytoreductive course gets the TLS-1 reminder", **CHILD, phase=None, measured=OLD_LABS,
              orders=[Order("vincristine", 1.4, "mg", "iv", ONCE)],
              sign=[card("monitoring", "warning", prefix="monitoring.tls.baseline-labs")], sign_topics=("monitoring",)),
+    # -- item 1: the latest pregnancy status decides, within a stated currency window -----------------------
+    Scenario("pregnancy.old-positive-recent-negative.methotrexate", "positive pregnancy status 400 d ago, 'not pregnant' 3 d ago, weekly methotrexate",
+             "issue 13 item 1: populations.json status_currency (latest status decides; later negative overrides)",
+             **WOMAN, extra=[pregnancy_status(400, True), pregnancy_status(3, False)],
+             orders=[Order("methotrexate-oral", 20.0, "mg", "po", WEEKLY)], sign=[], sign_topics=POP),
+    Scenario("pregnancy.positive-30d.methotrexate", "positive pregnancy status exactly 30 d ago (inside the window)",
+             "issue 13 items 1 and 5: current positive -> SP-01 label warning", **WOMAN, extra=[pregnancy_status(30, True)],
+             orders=[Order("methotrexate-oral", 20.0, "mg", "po", WEEKLY)], sign=[card("population", "warning", "methotrexate", "population.SP-01")], sign_topics=POP),
+    Scenario("pregnancy.positive-31d.methotrexate", "positive pregnancy status 31 d ago and nothing later",
+             "issue 13 item 1: outside the 30-day window -> 'confirm current status' warning, not silence", **WOMAN, extra=[pregnancy_status(31, True)],
+             orders=[Order("methotrexate-oral", 20.0, "mg", "po", WEEKLY)],
+             sign=[card("population", "warning", "methotrexate", "population.SP-01.status-not-current")], sign_topics=POP),
+    Scenario("pregnancy.male-positive-status.methotrexate", "administrative gender male with a current positive pregnancy status",
+             "issue 13 item 1: administrative gender does not suppress recorded pregnancy", **{**WOMAN, "sex": "male"}, extra=[pregnancy_status(3, True)],
+             orders=[Order("methotrexate-oral", 20.0, "mg", "po", WEEKLY)], sign=[card("population", "warning", "methotrexate", "population.SP-01")], sign_topics=POP),
+    Scenario("pregnancy.female-no-evidence.methotrexate", "woman 30 y, no pregnancy evidence, weekly methotrexate",
+             "issue 13 item 1: administrative gender alone creates no pregnancy card (false-alarm check)", **WOMAN,
+             orders=[Order("methotrexate-oral", 20.0, "mg", "po", WEEKLY)], sign=[], sign_topics=POP),
+    # -- item 5: SP-01 wording and grade per label ------------------------------------------------------
+    Scenario("pregnancy.no-all.methotrexate-weekly", "pregnant woman, no ALL diagnosis, weekly methotrexate 15 mg",
+             "issue 13 item 5: methotrexate label: contraindicated in pregnancy for non-neoplastic disease", **{**WOMAN, "phase": None},
+             diagnosis=None, dx_wbc=None, extra=[pregnancy_status(3, True)], orders=[Order("methotrexate-oral", 15.0, "mg", "po", WEEKLY)],
+             sign=[card("population", "critical", "methotrexate", "population.SP-01", "non-neoplastic")], sign_topics=POP),
+    Scenario("pregnancy.all.cyclophosphamide", "pregnant ALL patient, cyclophosphamide", "issue 13 item 5: cyclophosphamide label: embryo-fetal toxicity warning",
+             **{**WOMAN, "phase": "Consolidation"}, extra=[pregnancy_status(3, True)], orders=[Order("cyclophosphamide", 1000.0, "mg", "iv", ONCE)],
+             sign=[card("population", "warning", "cyclophosphamide", "population.SP-01")], sign_topics=POP),
 ]

@@ -87,12 +87,13 @@ def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -
         period = cond.get("onsetPeriod") if isinstance(cond.get("onsetPeriod"), Mapping) else {}
         onset = parse_date(cond.get("onsetDateTime")) or parse_date(period.get("start"))
         recorded = parse_date(cond.get("recordedDate"))
+        clinical = _status_code(cond.get("clinicalStatus"))
         seen: set[str] = set()
         for coding, keys in matched:
             for key in keys:
                 if key not in seen:
                     seen.add(key)
-                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded))
+                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded, clinical))
     return facts
 
 

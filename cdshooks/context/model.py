@@ -56,6 +56,7 @@ class LabResult:
     original: str | None = None
     identified_by: str = "code"  # "code" (LOINC) | "text" (no LOINC exists, e.g. MRD: matched on code.text)
     timepoint: str | None = None  # e.g. "day29", "end_of_induction" (MRD), read from the Observation text
+    value_source: str | None = None  # coded results: "answer" (a known answer code) | "text" (read from valueString/text)
 
     @property
     def times_uln(self) -> float | None:
@@ -95,6 +96,7 @@ class ClinicalFact:
     code: str  # "system|code" that matched
     onset: date | None = None
     recorded: date | None = None
+    clinical_status: str | None = None  # Condition.clinicalStatus code as sent ("active", ...); None = not sent / Observation
 
 
 @dataclass(frozen=True)

@@ -152,17 +152,23 @@ def test_lab_exactly_at_window_edge_is_used(kb):
     assert [f.rule_id for f in pop(ctx, kb)] == [f.rule_id for f in pop(ctx2, kb)] == ["population.SP-08.50pct"]
 
 
-def test_pregnant_methotrexate_critical_others_warning(kb):
-    ctx = make_ctx(sex="female", facts=["pregnant"], targets=[order("MedicationRequest/m", "methotrexate", value=20, unit="mg/m2"),
-                                                             order("MedicationRequest/v", "vincristine", value=1.4, unit="mg/m2")], labs=GOOD_LABS)
+def test_pregnant_methotrexate_warning_with_all_critical_without(kb):
+    # issue 13 item 5: the methotrexate label contraindicates pregnancy only for non-neoplastic disease;
+    # for ALL it is an embryo-fetal toxicity warning. No ALL diagnosis recorded -> critical (confirm indication).
+    orders = [order("MedicationRequest/m", "methotrexate", value=20, unit="mg/m2"), order("MedicationRequest/v", "vincristine", value=1.4, unit="mg/m2")]
+    ctx = make_ctx(sex="female", facts=["pregnant", "all"], targets=orders, labs=GOOD_LABS)
     got = {f.drug: f.indicator for f in by_topic(pop(ctx, kb), "population")}
+    assert got == {"methotrexate": "warning", "vincristine": "warning"}
+    no_all = make_ctx(sex="female", facts=["pregnant"], targets=orders, labs=GOOD_LABS)
+    got = {f.drug: f.indicator for f in by_topic(pop(no_all, kb), "population")}
     assert got == {"methotrexate": "critical", "vincristine": "warning"}
 
 
 def test_pregnancy_status_observation_positive_counts(kb):
     ctx = make_ctx(sex="female", labs=GOOD_LABS + [lab("pregnancy_status", code="positive")],
                    targets=[order("MedicationRequest/c", "cyclophosphamide", value=1000, unit="mg/m2")])
-    assert [f.indicator for f in by_topic(pop(ctx, kb), "population")] == ["critical"]
+    # issue 13 item 5: cyclophosphamide's label contraindications are hypersensitivity and outflow obstruction only
+    assert [f.indicator for f in by_topic(pop(ctx, kb), "population")] == ["warning"]
 
 
 def test_lactation_pegaspargase_three_months(kb):
