@@ -15,7 +15,7 @@ import requests
 from flask import Flask, current_app
 
 from .config import Settings, settings_from_env
-from .knowledge import Knowledge, default_knowledge
+from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
 from .store import Store
 
@@ -39,7 +39,7 @@ def runtime() -> Runtime:
 
 def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
     settings = settings or settings_from_env()
-    knowledge = knowledge or default_knowledge()
+    knowledge = knowledge or knowledge_for(settings.regimen_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     store.migrate()

@@ -64,6 +64,7 @@ class Settings:
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
     audit_key: str | None = None
     bind_host: str = DEFAULT_BIND_HOST
+    regimen_dir: Path | None = None  # CDSHOOKS_REGIMEN_DIR: the site's regimen templates (*.json), added to the shipped ones
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -193,6 +194,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         jwks_cache_seconds=_int(env, "CDSHOOKS_JWKS_CACHE_SECONDS", DEFAULT_JWKS_CACHE_SECONDS, 0),
         audit_key=env.get("CDSHOOKS_AUDIT_KEY") or None,
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
+        regimen_dir=Path(env["CDSHOOKS_REGIMEN_DIR"]) if env.get("CDSHOOKS_REGIMEN_DIR") else None,
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -19,11 +19,11 @@ from .errors import CdsError
 
 
 def _check_startup(env: dict[str, str]) -> Any:
-    from .knowledge import default_knowledge
+    from .knowledge import knowledge_for
     from .store import Store
 
     settings = settings_from_env(env)
-    knowledge = default_knowledge()
+    knowledge = knowledge_for(settings.regimen_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     store.migrate()
