@@ -1,7 +1,8 @@
 """`cdshooks serve`: the service under gunicorn on the embedded defaults.
 
-The master process validates configuration, the knowledge base and the store (running
-migrations once) before any worker starts, so bad config exits non-zero with a one-line reason.
+The master process validates configuration, the knowledge base and the store (migrating once,
+or with CDSHOOKS_MIGRATE=never only checking the schema is current) before any worker starts, so
+bad config exits non-zero with a one-line reason.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _check_startup(env: dict[str, str]) -> Any:
     knowledge = default_knowledge()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
-    store.migrate()
+    store.prepare(settings.migrate)
     store.close()
     return settings, knowledge
 
