@@ -52,8 +52,9 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cdshooks"] = Runtime(settings, knowledge, store, verifier, session)
 
-    from .protocol import cors, routes
+    from .protocol import cors, request_log, routes
 
+    request_log.init_app(app)
     app.register_blueprint(routes.bp)
     cors.init_app(app, settings)
     routes.init_error_handlers(app)

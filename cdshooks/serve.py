@@ -17,6 +17,7 @@ import click
 
 from .config import DEFAULT_BIND_HOST, DEFAULT_BIND_PORT, is_loopback, settings_from_env
 from .errors import CdsError
+from .protocol import request_log
 
 
 def _check_startup(env: dict[str, str]) -> Any:
@@ -39,7 +40,12 @@ def _check_startup(env: dict[str, str]) -> Any:
 @click.option("--dev", is_flag=True, help="try-it-out mode: auth disabled, loopback only")
 def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     """Run the CDS service under gunicorn."""
-    logging.basicConfig(level=os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        fmt = request_log.log_format()
+    except CdsError as exc:
+        click.echo(f"cdshooks: {exc.message}", err=True)
+        sys.exit(2)
+    request_log.configure_logging(fmt, os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO"))
     host = host or os.environ.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST
     if dev:
         if not is_loopback(host):
@@ -58,13 +64,21 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     if not settings.auth_required:
         banner = "AUTH DISABLED: no JWT checked; loopback only; never use with real patient data"
-        click.echo("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), err=True)
+        _announce(fmt, "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), banner)
     n_workers = workers or int(os.environ.get("CDSHOOKS_WORKERS", "2"))
-    click.echo(f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)", err=True)
-    run_gunicorn(host, port, n_workers)
+    _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)")
+    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt))
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
+def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
+    """Start-up words on stderr; with CDSHOOKS_LOG_FORMAT=json as a log line like every other."""
+    if fmt == "json":
+        logging.getLogger("cdshooks.serve").warning(json_text or text)
+    else:
+        click.echo(text, err=True)
+
+
+def run_gunicorn(host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -77,6 +91,7 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
                 "graceful_timeout": 10,
                 "accesslog": None,  # access lines would carry URLs; our own log says what matters
                 "child_exit": _child_exit,
+                "logconfig_dict": logconfig or {},
             }.items():
                 self.cfg.set(key, value)
 
