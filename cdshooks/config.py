@@ -29,6 +29,7 @@ DEFAULT_DOSE_TOLERANCE_PCT = 10.0
 DEFAULT_DOSE_CRITICAL_PCT = 25.0
 DEFAULT_JWT_LEEWAY_SECONDS = 60
 DEFAULT_JWKS_CACHE_SECONDS = 300
+DEFAULT_GRACEFUL_TIMEOUT = 20  # seconds a SIGTERMed worker may finish in-flight requests (< k8s grace)
 MIN_AUDIT_KEY_CHARS = 32  # the generated key is 64 hex characters; a configured one must not be weak
 MIGRATE_MODES = ("auto", "never")
 
@@ -65,6 +66,7 @@ class Settings:
     jwt_leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
     audit_key: str | None = None
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
     migrate: str = "auto"  # "auto": serve runs `db upgrade` at start; "never": it only checks
     bind_host: str = DEFAULT_BIND_HOST
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -220,6 +222,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         jwt_leeway_seconds=_int(env, "CDSHOOKS_JWT_LEEWAY_SECONDS", DEFAULT_JWT_LEEWAY_SECONDS, 0),
         jwks_cache_seconds=_int(env, "CDSHOOKS_JWKS_CACHE_SECONDS", DEFAULT_JWKS_CACHE_SECONDS, 0),
         audit_key=audit_key_from_env(env),
+        graceful_timeout=_int(env, "CDSHOOKS_GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1),
         migrate=(env.get("CDSHOOKS_MIGRATE") or "auto").strip().lower(),
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
     )

@@ -67,7 +67,7 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
         _announce(fmt, "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), banner)
     n_workers = workers or int(os.environ.get("CDSHOOKS_WORKERS", "2"))
     _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)")
-    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt))
+    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout)
 
 
 def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
@@ -78,7 +78,14 @@ def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
         click.echo(text, err=True)
 
 
-def run_gunicorn(host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None) -> None:
+def run_gunicorn(
+    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20
+) -> None:
+    """SIGTERM (Kubernetes, systemd) makes the gunicorn master close its listening socket at once
+    (new connections are refused, so the balancer moves on) and each sync worker finish the request
+    it is serving; after ``graceful_timeout`` seconds (CDSHOOKS_GRACEFUL_TIMEOUT) stragglers are
+    killed. Feedback and audit rows are committed before the response is written, so whatever a
+    client saw acknowledged is in the database whichever way the process ends."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -88,9 +95,10 @@ def run_gunicorn(host: str, port: int, workers: int, logconfig: dict[str, Any] |
                 "bind": bind,
                 "workers": workers,
                 "timeout": 30,
-                "graceful_timeout": 10,
+                "graceful_timeout": graceful_timeout,
                 "accesslog": None,  # access lines would carry URLs; our own log says what matters
                 "child_exit": _child_exit,
+                "worker_class": _draining_worker_class(),
                 "logconfig_dict": logconfig or {},
             }.items():
                 self.cfg.set(key, value)
@@ -109,6 +117,24 @@ def run_gunicorn(host: str, port: int, workers: int, logconfig: dict[str, Any] |
             return app
 
     _App().run()
+
+
+def _draining_worker_class() -> type:
+    """gunicorn's sync worker, but SIGTERM also closes its copy of the listening socket.
+
+    The master closes its copy on SIGTERM; a worker busy with a request would otherwise keep the
+    socket open, so the kernel would go on queueing new connections that are reset when the worker
+    exits. With every copy closed, new connections are refused at once while in-flight ones finish.
+    """
+    from gunicorn.workers.sync import SyncWorker
+
+    class DrainingSyncWorker(SyncWorker):  # type: ignore[misc]
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            for listener in self.sockets:
+                listener.close()
+
+    return DrainingSyncWorker
 
 
 def _child_exit(server: Any, worker: Any) -> None:
