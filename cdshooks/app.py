@@ -1,7 +1,7 @@
 """The Flask app factory: `create_app(settings=None)`. No module-level app.
 
 Builds Settings once (environment -> frozen dataclass), loads and validates the knowledge base
-(refusing to start on a bad file), opens the store (running migrations), creates the JWT verifier
+(refusing to start on a bad file), opens the store (migrating, or with CDSHOOKS_MIGRATE=never checking, the schema), creates the JWT verifier
 and the outbound HTTP session, and registers the blueprints. Tests pass their own Settings.
 """
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     knowledge = knowledge or knowledge_for(settings.regimen_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
-    store.migrate()
+    store.prepare(settings.migrate)
     session = requests.Session()
     session.trust_env = False  # never route PHI through a proxy from the environment
     verifier = JwtVerifier(settings, store, session)
@@ -52,8 +52,9 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cdshooks"] = Runtime(settings, knowledge, store, verifier, session)
 
-    from .protocol import cors, routes
+    from .protocol import cors, request_log, routes
 
+    request_log.init_app(app)
     app.register_blueprint(routes.bp)
     cors.init_app(app, settings)
     routes.init_error_handlers(app)
