@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .policy import PolicyError, SitePolicy, load_policy
 
 DEFAULT_BIND_HOST = "127.0.0.1"
 DEFAULT_BIND_PORT = 8080
@@ -63,6 +64,7 @@ class Settings:
     jwt_leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
     audit_key: str | None = None
+    policy: SitePolicy | None = None  # CDSHOOKS_POLICY; ids checked against the knowledge at start-up
     bind_host: str = DEFAULT_BIND_HOST
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -152,6 +154,17 @@ def load_trusted_issuers(path: str) -> tuple[TrustedIssuer, ...]:
     return tuple(issuers)
 
 
+def read_site_policy(path: str | None) -> SitePolicy | None:
+    """CDSHOOKS_POLICY: schema and topics checked here, rule ids once the knowledge is loaded."""
+    if not path:
+        return None
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        more = f" (+{len(exc.problems) - 1} more; see `cdshooks policy check {path}`)" if len(exc.problems) > 1 else ""
+        raise ConfigError(f"CDSHOOKS_POLICY: {exc.problems[0]}{more}") from None
+
+
 def is_loopback(host: str) -> bool:
     if host in ("localhost",):
         return True
@@ -192,6 +205,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         jwt_leeway_seconds=_int(env, "CDSHOOKS_JWT_LEEWAY_SECONDS", DEFAULT_JWT_LEEWAY_SECONDS, 0),
         jwks_cache_seconds=_int(env, "CDSHOOKS_JWKS_CACHE_SECONDS", DEFAULT_JWKS_CACHE_SECONDS, 0),
         audit_key=env.get("CDSHOOKS_AUDIT_KEY") or None,
+        policy=read_site_policy(env.get("CDSHOOKS_POLICY")),
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
     )
     values.update(overrides)

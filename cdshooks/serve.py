@@ -19,11 +19,13 @@ from .errors import CdsError
 
 
 def _check_startup(env: dict[str, str]) -> Any:
+    from .app import check_policy_ids
     from .knowledge import default_knowledge
     from .store import Store
 
     settings = settings_from_env(env)
     knowledge = default_knowledge()
+    check_policy_ids(settings, knowledge)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     store.migrate()
