@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from typing import Any
 
-from fixture_model import DAILY, LOINC, ONCE, ORDER, WEEKLY, Order, Scenario, born, card, _category, _cc
+from fixture_model import DAILY, DX, LOINC, ONCE, ORDER, UCUM, WEEKLY, Order, Scenario, born, card, _category, _cc
 
 ADULT = dict(birth=born(45), sex="male", weight=(80.0, "kg"), height=(175.0, "cm"))
 CHILD = dict(birth=born(8), weight=(26.0, "kg"), height=(128.0, "cm"))
@@ -24,6 +24,13 @@ def pregnancy_status(days_before: int, pregnant: bool) -> dict[str, Any]:
     return {"resourceType": "Observation", "status": "final", "category": _category("social-history", "Social History"),
             "code": _cc(LOINC, "82810-3", "Pregnancy status"), "effectiveDateTime": (ORDER - timedelta(days=days_before)).isoformat(),
             "valueCodeableConcept": _cc(LOINC, *answer)}
+
+
+def wbc_at(days_from_dx: int, value: float) -> dict[str, Any]:
+    return {"resourceType": "Observation", "status": "final", "category": _category("laboratory", "Laboratory"),
+            "code": _cc(LOINC, "6690-2", "Leukocytes [#/volume] in Blood by Automated count"),
+            "effectiveDateTime": (DX + timedelta(days=days_from_dx)).isoformat(),
+            "valueQuantity": {"value": value, "unit": "/uL", "system": UCUM, "code": "/uL"}}
 
 
 WOMAN = dict(birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), phase="Maintenance")
@@ -88,4 +95,13 @@ SCENARIOS: list[Scenario] = [
     Scenario("pregnancy.all.cyclophosphamide", "pregnant ALL patient, cyclophosphamide", "issue 13 item 5: cyclophosphamide label: embryo-fetal toxicity warning",
              **{**WOMAN, "phase": "Consolidation"}, extra=[pregnancy_status(3, True)], orders=[Order("cyclophosphamide", 1000.0, "mg", "iv", ONCE)],
              sign=[card("population", "warning", "cyclophosphamide", "population.SP-01")], sign_topics=POP),
+    # -- item 3: presenting WBC in a window around the diagnosis date -----------------------------------
+    Scenario("risk.presenting-wbc.2d-before-dx-high", "age 5 y, WBC 60,000 two days BEFORE the recorded diagnosis date",
+             "issue 13 item 3: risk.json NCI-WBC-WINDOW-BEFORE (7 d) -> NCI high risk", birth=born(5, 0, DX), weight=(18.0, "kg"), height=(110.0, "cm"),
+             dx_wbc=None, extra=[wbc_at(-2, 60000)], orders=[Order("vincristine", 1.1, "mg", "iv", ONCE)], sign=[],
+             view=[card("risk-group", "info", prefix="risk.group", contains="NCI high risk")], view_topics=("risk-group",)),
+    Scenario("risk.presenting-wbc.8d-before-dx-unassigned", "age 5 y, only WBC is 8 days before the diagnosis date",
+             "issue 13 item 3 (other side): outside the 7-day window -> NCI risk cannot be assigned", birth=born(5, 0, DX), weight=(18.0, "kg"),
+             height=(110.0, "cm"), dx_wbc=None, extra=[wbc_at(-8, 60000)], orders=[Order("vincristine", 1.1, "mg", "iv", ONCE)], sign=[],
+             view=[card("risk-group", "info", prefix="risk.group", contains="NCI risk cannot be assigned")], view_topics=("risk-group",)),
 ]
