@@ -26,7 +26,10 @@ def _clean_cdshooks_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"auth": "disabled", "data_dir": tmp_path / "var"}
+        from support.clock import reference_now
+
+        # the clinical clock is pinned: no test result may depend on today's date
+        values: dict[str, Any] = {"auth": "disabled", "data_dir": tmp_path / "var", "fixed_now": reference_now()}
         values.update(overrides)
         return Settings(**values)
 

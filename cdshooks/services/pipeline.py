@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -89,7 +89,7 @@ def call_service(
         draft_orders=request.draft_orders if service.needs_draft_orders else None,
         selections=request.selections if service.hook == "order-select" else None,
         kb=knowledge,
-        now=now or datetime.now(timezone.utc),
+        now=now or settings.now(),
         missing_prefetch=frozenset(prefetch.missing),
     )
     findings = run_rules(ctx, knowledge, rule_settings(settings), service.families)
