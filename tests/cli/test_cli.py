@@ -162,3 +162,35 @@ def test_send_signed_request_to_running_server(running_server) -> None:
     assert unsigned.returncode == 2 and "401" in unsigned.stderr
     wrong_iss = run("send", service, str(IT_VCR), "--key", str(keys / "private-key.pem"), "--iss", "https://other.test")
     assert wrong_iss.returncode == 2 and "401" in wrong_iss.stderr
+
+
+def test_check_runs_a_noprefetch_request_on_an_embedded_fhir_server(tmp_path: Path) -> None:
+    with_prefetch = run("check", str(IT_VCR / "request-order-sign.json"), "--json")
+    fetched = run("check", str(IT_VCR / "request-order-sign-noprefetch.json"), "--json")
+    assert fetched.returncode == with_prefetch.returncode == 1, fetched.stderr
+    rules = lambda out: sorted(c["extension"]["all-cds"]["ruleId"] for c in json.loads(out)["cards"])  # noqa: E731
+    assert rules(fetched.stdout) == rules(with_prefetch.stdout) and "missing-data.prefetch" not in rules(fetched.stdout)
+    lone = tmp_path / "request.json"  # no bundle beside it: nothing to serve, one line, rc 2
+    lone.write_text((IT_VCR / "request-order-sign-noprefetch.json").read_text())
+    refused = run("check", str(lone))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1 and "no prefetch" in refused.stderr
+
+
+def test_check_all_compares_every_request_with_its_golden(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "fixtures"
+    names = ("route.vincristine.intrathecal", "missing.weight.vincristine")
+    for name in names:
+        shutil.copytree(FIXTURES / name, root / name)
+    good = run("check", "--all", str(root), "--json")
+    report = json.loads(good.stdout)
+    assert good.returncode == 0 and report["failed"] == 0, good.stdout[-3000:]
+    assert report["requests"] == sum(len(json.loads((root / n / "expected.json").read_text())["requests"]) for n in names)
+    assert any(not r["prefetch"] for r in report["results"])  # the no-prefetch requests ran too
+    # a golden that promises a card the service does not give: reported, rc 1, in the table too
+    expected = json.loads((root / "route.vincristine.intrathecal" / "expected.json").read_text())
+    expected["requests"]["request-order-sign-noprefetch.json"]["cards"][0]["indicator"] = "info"
+    (root / "route.vincristine.intrathecal" / "expected.json").write_text(json.dumps(expected))
+    bad = run("check", "--all", str(root))
+    assert bad.returncode == 1 and "MISSING" in bad.stdout and "1 differ" in bad.stdout, bad.stdout[-3000:]
