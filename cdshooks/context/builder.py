@@ -87,12 +87,13 @@ def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -
         period = cond.get("onsetPeriod") if isinstance(cond.get("onsetPeriod"), Mapping) else {}
         onset = parse_date(cond.get("onsetDateTime")) or parse_date(period.get("start"))
         recorded = parse_date(cond.get("recordedDate"))
+        clinical = _status_code(cond.get("clinicalStatus"))
         seen: set[str] = set()
         for coding, keys in matched:
             for key in keys:
                 if key not in seen:
                     seen.add(key)
-                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded))
+                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded, clinical))
     return facts
 
 
@@ -187,6 +188,7 @@ def build_context(
     observed = read_observations(raw_entries(prefetch.get("bodyMeasurements")), raw_entries(prefetch.get("observations")),
                                  codes, order_date, upper)
     weight, height = observed.weight, observed.height
+    weights, heights = observed.weights, observed.heights
     gaps += observed.gaps
     bsa = mosteller(weight, height) if weight and height else None
     if bsa is None:
@@ -212,7 +214,7 @@ def build_context(
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
-        weight=weight, height=height, bsa=bsa, labs=labs, facts=facts,
+        weight=weight, height=height, bsa=bsa, weights=weights, heights=heights, labs=labs, facts=facts,
         diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),

@@ -86,6 +86,8 @@ def as_list(value: Any) -> list[Any]:
     """A FHIR array element read defensively: a list as is, a single object as [object], else []."""
     if type(value) is list:
         return value
+    if value is None:
+        return []
     if isinstance(value, Mapping):
         return [value]
     return value if isinstance(value, list) else []

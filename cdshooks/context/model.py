@@ -61,6 +61,7 @@ class LabResult:
     original: str | None = None
     identified_by: str = "code"  # "code" (LOINC) | "text" (no LOINC exists, e.g. MRD: matched on code.text)
     timepoint: str | None = None  # e.g. "day29", "end_of_induction" (MRD), read from the Observation text
+    value_source: str | None = None  # coded results: "answer" (a known answer code) | "text" (read from valueString/text)
 
     @property
     def times_uln(self) -> float | None:
@@ -100,6 +101,7 @@ class ClinicalFact:
     code: str  # "system|code" that matched
     onset: date | None = None
     recorded: date | None = None
+    clinical_status: str | None = None  # Condition.clinicalStatus code as sent ("active", ...); None = not sent / Observation
 
 
 @fast_frozen_init
@@ -208,6 +210,8 @@ class PatientContext:
     weight: Measurement | None = None  # kg, latest valid within the knowledge window
     height: Measurement | None = None  # cm
     bsa: Bsa | None = None
+    weights: tuple[Measurement, ...] = ()  # every usable weight, newest first (no freshness window)
+    heights: tuple[Measurement, ...] = ()  # every usable height, newest first
     labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)  # newest first
     facts: Mapping[str, tuple[ClinicalFact, ...]] = field(default_factory=dict)
     diagnosis_date: date | None = None  # ALL diagnosis (Condition onset, else recordedDate)

@@ -69,17 +69,15 @@ def _ucum_of(system: str | None, code: str | None, unit: str | None) -> tuple[st
 def _unit(qty: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """`ucum_code(qty)`, remembered per (system, code, unit) when they are plain strings."""
     system, code, unit = qty.get("system"), qty.get("code"), qty.get("unit")
-    if all(v is None or type(v) is str for v in (system, code, unit)):
+    if (system is None or type(system) is str) and (code is None or type(code) is str) and (unit is None or type(unit) is str):
         return _ucum_of(system, code, unit)
     return ucum_code(qty)
 
 
 # -- body measurements ------------------------------------------------------------------
 
-def body_measurement(
-    item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date
-) -> tuple[Measurement | None, list[DataGap]]:
-    """Latest usable weight ("weight") or height ("height") and the gaps met on the way."""
+def _body_candidates(item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, upper: date) -> list[tuple[date, Mapping[str, Any]]]:
+    """Final weight/height Observations dated on or before `upper`, newest first."""
     candidates = []
     for obs in observations:
         lab = match_lab(obs, codes)
@@ -89,36 +87,49 @@ def body_measurement(
         if when is None or when > upper:
             continue
         candidates.append((when, obs))
-    return pick_measurement(item, candidates, codes, order_date)
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    return candidates
+
+
+def _read_body(item: str, when: date, obs: Mapping[str, Any]) -> Measurement | str:
+    """One weight/height Observation as a Measurement in kg/cm, or why it cannot be used."""
+    low, high, unit = PLAUSIBLE[item]
+    source = ref(obs)
+    qty = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), Mapping) else None
+    value = number(qty.get("value")) if qty else None
+    if value is None:
+        return f"{source} has no numeric value"
+    code, why = _unit(qty)
+    if code is None:
+        return f"{source} not used: {why}"
+    try:
+        converted = convert(value, code, unit)
+    except UnitError as exc:
+        return f"{source} not used: {exc}"
+    if not (low <= converted <= high):
+        return f"{source} not used: implausible {item} {quantity_original(qty)}"
+    return Measurement(converted, unit, when, source, quantity_original(qty))
+
+
+def body_measurement(
+    item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date
+) -> tuple[Measurement | None, list[DataGap]]:
+    """Latest usable weight ("weight") or height ("height") and the gaps met on the way."""
+    return pick_measurement(item, _body_candidates(item, observations, codes, upper), codes, order_date)
 
 
 def pick_measurement(
     item: str, candidates: list[tuple[date, Mapping[str, Any]]], codes: CodeTable, order_date: date
 ) -> tuple[Measurement | None, list[DataGap]]:
-    """The newest usable candidate (dated, final, not after the order) of one body measurement."""
+    """The newest usable of newest-first `candidates` within the freshness window, and the gaps."""
     window = codes.freshness[item]
-    low, high, unit = PLAUSIBLE[item]
     gaps: list[DataGap] = []
-    candidates.sort(key=lambda c: c[0], reverse=True)
     stale: date | None = None
     for when, obs in candidates:
         source = ref(obs)
-        qty = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), Mapping) else None
-        value = number(qty.get("value")) if qty else None
-        if value is None:
-            gaps.append(DataGap(item, f"{source} has no numeric value", source=source))
-            continue
-        code, why = ucum_code(qty)
-        if code is None:
-            gaps.append(DataGap(item, f"{source} not used: {why}", source=source))
-            continue
-        try:
-            converted = convert(value, code, unit)
-        except UnitError as exc:
-            gaps.append(DataGap(item, f"{source} not used: {exc}", source=source))
-            continue
-        if not (low <= converted <= high):
-            gaps.append(DataGap(item, f"{source} not used: implausible {item} {quantity_original(qty)}", source=source))
+        read = _read_body(item, when, obs)
+        if isinstance(read, str):
+            gaps.append(DataGap(item, read, source=source))
             continue
         if (order_date - when).days > window:
             stale = stale or when
@@ -126,7 +137,7 @@ def pick_measurement(
         if validate(normalize(obs)):
             gaps.append(DataGap(item, f"{source} not used: invalid FHIR Observation", source=source))
             continue
-        return Measurement(converted, unit, when, source, quantity_original(qty)), gaps
+        return read, gaps
     if stale:
         gaps.append(DataGap(item, f"no {item} within {window} days before {order_date.isoformat()}", since=stale))
     elif not candidates:
@@ -136,25 +147,50 @@ def pick_measurement(
     return None, gaps
 
 
+def body_series(item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, upper: date) -> tuple[Measurement, ...]:
+    """Every usable weight or height up to `upper`, newest first, whatever its age.
+
+    Why: order verification compares today's weight with the weight behind the previous dose,
+    and cumulative doses use the BSA at each past administration; the 30-day freshness window
+    only governs which value doses *today's* order.
+    """
+    return _series(item, _body_candidates(item, observations, codes, upper))
+
+
+def _series(item: str, candidates: list[tuple[date, Mapping[str, Any]]]) -> tuple[Measurement, ...]:
+    return tuple(read for when, obs in candidates if isinstance(read := _read_body(item, when, obs), Measurement))
+
+
+def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measurement | None:
+    """The newest measurement of a newest-first series dated on or before `day`."""
+    for m in series:
+        if m.date <= day:
+            return m
+    return None
+
+
 @dataclass(frozen=True)
 class ObservationReading:
     """Everything the context takes from Observations, read in one pass."""
 
     weight: Measurement | None
     height: Measurement | None
+    weights: tuple[Measurement, ...]  # every usable weight, newest first (body_series)
+    heights: tuple[Measurement, ...]
     gaps: tuple[DataGap, ...]  # weight gaps, then height gaps (lab gaps are in `labs`)
     labs: "LabReading"
 
 
 def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mapping[str, Any]], codes: CodeTable,
                       order_date: date, upper: date) -> ObservationReading:
-    """Weight and height (from both keys) and labs (from `others`), each Observation read once.
+    """Weight and height (latest and series, from both keys) and labs (from `others`), each
+    Observation read once.
 
     Why one pass: a long chart has hundreds of labs; status, date and code are read and matched
     once per Observation and the result is sorted into the weight, height and lab series, instead
-    of three walks re-matching codes. Same results, in the same order, as `body_measurement`
-    twice and `read_labs`. Resources are read as sent (`as_list`/`codings` tolerate an object for
-    an array); only the one validated is normalized.
+    of five walks re-matching codes. Same results, in the same order, as `body_measurement`,
+    `body_series` and `read_labs` (tests/context/test_read_once.py). Resources are read as sent
+    (`as_list`/`codings` tolerate an object for an array); only the one validated is normalized.
     """
     weights: list[tuple[date, Mapping[str, Any]]] = []
     heights: list[tuple[date, Mapping[str, Any]]] = []
@@ -174,10 +210,13 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                 heights.append((when, obs))
             elif is_lab_key:
                 lab_items.append((obs, when, lab))
+    weights.sort(key=lambda c: c[0], reverse=True)
+    heights.sort(key=lambda c: c[0], reverse=True)
     weight, wgaps = pick_measurement("weight", weights, codes, order_date)
     height, hgaps = pick_measurement("height", heights, codes, order_date)
     labs = _read_lab_items(lab_items, codes, order_date)
-    return ObservationReading(weight, height, tuple(wgaps + hgaps), labs)
+    return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
+                              tuple(wgaps + hgaps), labs)
 
 
 def mosteller(weight: Measurement, height: Measurement) -> Bsa:
@@ -313,9 +352,9 @@ def _read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | Non
                 found += [result] if result else []
                 gaps += [gap] if gap else []
             else:
-                _, value = _coded_value(obs, codes)
+                answers_for, value = _coded_value(obs, codes)
                 if value:
-                    found.append(LabResult(lab.key, when, ref(obs), code_value=value))
+                    found.append(LabResult(lab.key, when, ref(obs), code_value=value, value_source="answer" if answers_for else "text"))
                     if lab.key == "pregnancy_status" and value == "positive":
                         facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
         elif lab is None:

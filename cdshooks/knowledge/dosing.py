@@ -118,6 +118,7 @@ class DoseRule:
     status: str
     routes: tuple[str, ...] = ()
     cap: Cap | None = None
+    scope: str = "any"  # "ALL": protocol/indication band, only with an ALL diagnosis (the cap applies to everyone)
 
     @property
     def verified(self) -> bool:
@@ -285,6 +286,7 @@ def _dose_rule(row: Mapping[str, Any]) -> DoseRule:
         status=row["status"],
         routes=tuple(row.get("routes", ())),
         cap=Cap(cap["id"], cap["value"], cap["unit"], cap["citation"], cap["status"]) if cap else None,
+        scope=row.get("scope", "any"),
     )
 
 

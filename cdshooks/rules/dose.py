@@ -39,6 +39,7 @@ from ._dose_common import (
     patient_values,
     unit_text,
 )
+from ._stratify import in_scope
 from .corrections import corrected_dose_request, round_dose
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
@@ -147,13 +148,16 @@ def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
     for order in ctx.targets:
         for drug in order.drug_ids:
             rows = tuple(r for r in view.doses_for(drug) if r.verified or settings.soft_rule_enabled(r.id))
+            # protocol bands need an ALL diagnosis; without one only their per-dose caps are checked
+            rows = tuple(r for r in rows if r.cap is not None or in_scope(r.scope, ctx, kb))
             limits = tuple(lim for lim in view.limits_for(drug) if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
             if rows or limits:
-                yield from _check_order(ctx, order, drug, rows, limits, settings)
+                yield from _check_order(ctx, order, drug, rows, limits, settings, in_scope("ALL", ctx, kb))
 
 
 def _check_order(
-    ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings
+    ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings,
+    all_dx: bool = True,
 ) -> Iterator[Finding]:
     values = patient_values(ctx)
     route = order.route.kind if order.route else None
@@ -203,7 +207,7 @@ def _check_order(
     if all(c is not None for c in caps) and round(ordered, 6) > round(max(caps), 6):  # type: ignore[type-var]
         yield _cap_finding(ctx, order, drug, best, q, order_basis, settings)
         return
-    if abs(best.pct) <= settings.dose_tolerance_pct:
+    if abs(best.pct) <= settings.dose_tolerance_pct or best.row.scope == "ALL" and not all_dx:
         return
     neighbour = _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings)
     indicator = "warning"

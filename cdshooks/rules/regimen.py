@@ -7,15 +7,31 @@ one `missing-data.phase` finding names the checks that could not run.
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any, Iterator
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.regimen import Check, regimen_view
 from ..knowledge.risk import risk_view
-from ._stratify import cns_status, coded, has_all_diagnosis, lineage, mrd_at, mrd_percent, nci_group, subject_orders, with_drugs
+from ._stratify import cns_status, coded, has_all_diagnosis, in_scope, lineage, mrd_at, mrd_percent, nci_group, subject_orders, with_drugs
 from .finding import Finding
-from .registry import RuleSettings, rule
+from .registry import RuleFn, RuleSettings, rule
+
+
+def _scoped(fn: RuleFn) -> RuleFn:
+    """Drop findings of checks whose regimen.json `scope` is "ALL" for a patient without an ALL
+    diagnosis (protocol checks); "any" checks (label indications/contraindications) always run."""
+
+    @wraps(fn)
+    def run(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+        checks = regimen_view(kb).checks
+        for finding in fn(ctx, kb, settings) or ():
+            check = checks.get(finding.rule_id)
+            if check is None or in_scope(check.scope, ctx, kb):
+                yield finding
+
+    return run
 
 
 def _card(check: Check, summary: str, detail: str, orders: tuple[MedicationOrder, ...] = (), drug: str | None = None, indicator: str | None = None, **inputs: Any) -> Finding:
@@ -46,6 +62,7 @@ def _marker(ctx: PatientContext, key: str) -> tuple[str | None, str]:
 
 
 @rule("regimen")
+@_scoped
 def ph_positive_tki(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-01 (no TKI with Ph+ chemotherapy) and RA-02 (imatinib instead of dasatinib in a child)."""
     if not ctx.has_fact("ph-positive"):
@@ -65,6 +82,7 @@ def ph_positive_tki(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) 
 
 
 @rule("regimen")
+@_scoped
 def targeted_lineage(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-03/04/05/06/16: antigen- or lineage-directed agents against lineage and marker results."""
     rv, rk = regimen_view(kb), risk_view(kb)
@@ -109,6 +127,7 @@ def targeted_lineage(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 
 
 @rule("regimen")
+@_scoped
 def label_indications(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-17 clofarabine, RA-19 ponatinib, RA-20 asparaginase hypersensitivity, CAR-T label ages, RA-18, RA-21."""
     rv = regimen_view(kb)

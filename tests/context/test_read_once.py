@@ -12,7 +12,7 @@ import pytest
 
 from cdshooks.context.builder import build_context
 from cdshooks.context.fhir import as_list, codings, normalize, raw_entries
-from cdshooks.context.observations import body_measurement, read_labs, read_observations
+from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
 from cdshooks.knowledge.codes import codes_view
 from ctx_fhirdata import LOINC, UCUM, obs, qty
 
@@ -66,6 +66,11 @@ def _three_walks(body, others, codes):
     return weight, height, read_labs(others, codes, ORDER, UPPER)
 
 
+def _same_series(reading, body, others, codes):
+    assert reading.weights == body_series("weight", body + others, codes, UPPER)
+    assert reading.heights == body_series("height", body + others, codes, UPPER)
+
+
 @pytest.mark.parametrize("hook,size", [("order-sign", 150), ("patient-view", 600)])
 def test_one_pass_equals_three_walks_on_a_two_year_chart(kb, hook, size):
     codes = codes_view(kb)
@@ -76,6 +81,8 @@ def test_one_pass_equals_three_walks_on_a_two_year_chart(kb, hook, size):
     assert (reading.weight, reading.height, reading.labs) == (weight[0], height[0], labs)
     assert reading.gaps == tuple(weight[1] + height[1])
     assert reading.weight is not None and len(labs.results) > 100
+    _same_series(reading, body, others, codes)
+    assert len(reading.weights) > 1
 
 
 def test_one_pass_equals_three_walks_on_edge_cases(kb):
@@ -101,6 +108,8 @@ def test_one_pass_equals_three_walks_on_edge_cases(kb):
     assert (reading.weight, reading.height, reading.labs) == (weight[0], height[0], labs)
     assert reading.gaps == tuple(weight[1] + height[1])
     assert reading.weight.source == "Observation/w-ok" and reading.height is None
+    _same_series(reading, body, others, codes)
+    assert [m.source for m in reading.heights] == ["Observation/h-old"]
 
 
 def test_builder_reads_a_prefetch_without_changing_it(kb):

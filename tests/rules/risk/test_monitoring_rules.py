@@ -142,8 +142,13 @@ def test_tls_baseline_with_unknown_phase_only_at_the_start_of_cytoreduction(f, k
     given = Administration(ref="MedicationAdministration/a1", drug_ids=("vincristine",), date=f.ORDER_DATE - timedelta(days=7))
     later = f.make_ctx(targets=[f.order("vincristine")], phase=None, administrations=[given])
     assert ("monitoring.tls.baseline-labs", "warning") not in ids(M.tumour_lysis, later, kb, settings)
+    # issue 13 item 4: in induction the reminder belongs to its START - a cytoreductive dose 7 days
+    # before (day 8 of induction) means it has started; 8 days before is outside the start window
     in_induction = f.make_ctx(targets=[f.order("vincristine")], phase="induction", administrations=[given])
-    assert ("monitoring.tls.baseline-labs", "warning") in ids(M.tumour_lysis, in_induction, kb, settings)
+    assert ("monitoring.tls.baseline-labs", "warning") not in ids(M.tumour_lysis, in_induction, kb, settings)
+    older = Administration(ref="MedicationAdministration/a1", drug_ids=("vincristine",), date=f.ORDER_DATE - timedelta(days=8))
+    restart = f.make_ctx(targets=[f.order("vincristine")], phase="induction", administrations=[older])
+    assert ("monitoring.tls.baseline-labs", "warning") in ids(M.tumour_lysis, restart, kb, settings)
 
 
 @pytest.mark.parametrize("age,noted", [(10, True), (17, True), (18, False), (64, False), (65, True)])
