@@ -201,6 +201,8 @@ def parse_partial_date(value: Any) -> tuple[int, int | None, int | None] | None:
 
 
 def codings(concept: Any) -> list[dict[str, Any]]:
+    if type(concept) is dict and type(coding := concept.get("coding")) is list:  # as parsed JSON: fast path
+        return [c for c in coding if type(c) is dict or isinstance(c, Mapping)]
     if not isinstance(concept, Mapping):
         return []
     return [c for c in as_list(concept.get("coding")) if isinstance(c, Mapping)]

@@ -341,10 +341,15 @@ def _read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | Non
         found: list[LabResult] = []
         if lab is not None and lab.key not in ("weight", "height"):
             windows[lab.key] = lab.window_days
-            if lab.value_type == "quantity":
+            if lab.value_type == "quantity":  # the common case, appended directly
                 result, gap = _quantity_result(lab.key, obs, lab.canonical_unit or "", lab.molar_mass, when)
-                found += [result] if result else []
-                gaps += [gap] if gap else []
+                if result is None:
+                    gaps.append(gap)  # type: ignore[arg-type]  # a failed reading always says why
+                elif lab.key in results:
+                    results[lab.key].append(result)
+                else:
+                    results[lab.key] = [result]
+                continue
             elif lab.value_type == "genotype":
                 found += _pgx(obs, codes, when)
             elif lab.value_type == "finding" and isinstance(obs.get("valueQuantity"), Mapping) and lab.canonical_unit:
