@@ -20,7 +20,7 @@ from ..context.builder import build_context
 from ..errors import HookMismatch
 from ..knowledge import Knowledge
 from ..protocol.envelope import HookRequest
-from ..protocol.prefetch import PrefetchResult, resolve_prefetch
+from ..protocol.prefetch import PrefetchResult, fetch_medications, resolve_prefetch
 from ..rules import Finding
 from ..rules.registry import RuleSettings, run_rules
 from .descriptor import ServiceDescriptor
@@ -83,6 +83,7 @@ def call_service(
             expression=["hook"],
         )
     prefetch = resolve_prefetch(service, request, settings, session, iss)
+    medications, _ = fetch_medications(request, prefetch.data, settings, session, iss) if service.needs_draft_orders else ({}, {})
     ctx = build_context(
         prefetch.data,
         patient_id=request.patient_id,
@@ -91,6 +92,7 @@ def call_service(
         kb=knowledge,
         now=now or datetime.now(timezone.utc),
         missing_prefetch=frozenset(prefetch.missing),
+        medications=medications,
     )
     findings = run_rules(ctx, knowledge, rule_settings(settings), service.families)
     extra = missing_prefetch_finding(service, prefetch)
