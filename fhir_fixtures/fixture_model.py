@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
 
 ORDER = date(2026, 11, 2)  # authoredOn of every draft order
@@ -126,6 +126,7 @@ class Order:
     status: str = "draft"
     rate: tuple[float, str] | None = None
     text: str = ""
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # reshape the built MedicationRequest (EHR-shaped orders)
 
 
 @dataclass
@@ -155,6 +156,8 @@ class Scenario:
     view: list[dict[str, Any]] | None = None  # expected cards on patient-view
     view_topics: tuple[str, ...] = ()
     select: bool = False  # also write request-order-select.json (selection = first draft)
+    resources: list[dict[str, Any]] = field(default_factory=list)  # extra resources for the bundle (e.g. a Medication)
+    sign_noprefetch: list[dict[str, Any]] | None = None  # golden of the no-prefetch variant when it differs
 
 
 def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
@@ -277,6 +280,7 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "effectiveDateTime": f"{when.isoformat()}T10:00:00Z",
             "dosage": {"route": _cc(SCT, *ROUTES[route]), "dose": _qty(dose, unit)},
         })
+    resources.extend(s.resources)
     for o in s.orders:
         code, display = RX[o.drug]
         dose_and_rate: dict[str, Any] = {"doseQuantity": _qty(o.dose, o.unit)}
@@ -294,6 +298,8 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
                 "doseAndRate": [dose_and_rate],
             }],
         })
+        if o.edit:
+            resources[-1] = o.edit(resources[-1])
     return {
         "resourceType": "Bundle", "type": "transaction",
         "entry": [

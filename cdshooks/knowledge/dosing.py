@@ -118,6 +118,7 @@ class DoseRule:
     status: str
     routes: tuple[str, ...] = ()
     cap: Cap | None = None
+    period_days: float | None = None  # once per this many days (weekly 7, daily 1); None = per dose
 
     @property
     def verified(self) -> bool:
@@ -285,6 +286,7 @@ def _dose_rule(row: Mapping[str, Any]) -> DoseRule:
         status=row["status"],
         routes=tuple(row.get("routes", ())),
         cap=Cap(cap["id"], cap["value"], cap["unit"], cap["citation"], cap["status"]) if cap else None,
+        period_days=row.get("period_days"),
     )
 
 

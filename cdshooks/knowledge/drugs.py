@@ -143,7 +143,7 @@ class DrugTable:
         if row is None:
             return None
         form = self._forms_by_name.get(row.dose_form or "")
-        return Product(row.strength, form, source=f"RxNorm {row.code} '{row.display}' (knowledge base)")
+        return Product(row.strength, form, source=f"RxNorm {row.code} '{row.display}', knowledge base")
 
     def dose_form(self, text: str | None) -> DoseForm | None:
         """The dose form a text names (RxNorm form name or EHR word such as 'tablet')."""

@@ -98,7 +98,7 @@ def service_route(service_id: str) -> Response:
         metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
     metrics.REQUESTS.labels("service", service.id, "200").inc()
     log.info("service=%s hookInstance=%s cards=%d", service.id, hook_request.hook_instance, len(result.cards))
-    return json_response({"cards": result.cards})
+    return json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
 
 
 @bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])

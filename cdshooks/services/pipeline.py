@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from ..cards import render_cards
+from ..cards.render import response_extension
 from ..config import Settings
 from ..context.builder import build_context
 from ..errors import HookMismatch
@@ -33,6 +34,7 @@ class CallResult:
     cards: list[dict[str, Any]]
     findings: list[Finding]
     prefetch: PrefetchResult
+    extension: dict[str, Any] | None = None  # response-level extension: which orders were recognised and how
 
 
 def rule_settings(settings: Settings) -> RuleSettings:
@@ -83,7 +85,7 @@ def call_service(
             expression=["hook"],
         )
     prefetch = resolve_prefetch(service, request, settings, session, iss)
-    medications, _ = fetch_medications(request, prefetch.data, settings, session, iss) if service.needs_draft_orders else ({}, {})
+    medications, medication_notes = fetch_medications(request, prefetch.data, settings, session, iss) if service.needs_draft_orders else ({}, {})
     ctx = build_context(
         prefetch.data,
         patient_id=request.patient_id,
@@ -99,4 +101,5 @@ def call_service(
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)
     cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version)
-    return CallResult(cards=cards, findings=findings, prefetch=prefetch)
+    extension = response_extension(ctx, medication_notes) if service.needs_draft_orders else None
+    return CallResult(cards=cards, findings=findings, prefetch=prefetch, extension=extension)
