@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,6 +34,8 @@ class CallResult:
     cards: list[dict[str, Any]]
     findings: list[Finding]
     prefetch: PrefetchResult
+    silenced: list[Finding] = field(default_factory=list)  # site policy "silent": audited, not shown
+    policy_version: str | None = None
     extension: dict[str, Any] | None = None  # response-level extension: which orders were recognised and how
 
 
@@ -43,6 +45,7 @@ def rule_settings(settings: Settings) -> RuleSettings:
         dose_critical_pct=settings.dose_critical_pct,
         disabled_rules=settings.disabled_rules,
         enabled_soft_rules=settings.enabled_soft_rules,
+        policy=settings.policy,
     )
 
 
@@ -96,10 +99,12 @@ def call_service(
         missing_prefetch=frozenset(prefetch.missing),
         medications=medications,
     )
-    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families)
+    silenced: list[Finding] = []
+    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families, silenced=silenced)
     extra = missing_prefetch_finding(service, prefetch)
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)
-    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version)
+    version = settings.policy.version if settings.policy is not None else None
+    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version)
     extension = response_extension(ctx, medication_notes) if service.needs_draft_orders else None
-    return CallResult(cards=cards, findings=findings, prefetch=prefetch, extension=extension)
+    return CallResult(cards=cards, findings=findings, prefetch=prefetch, silenced=silenced, policy_version=version, extension=extension)
