@@ -249,3 +249,6 @@ SCENARIOS += _i17
 from scenarios_i13 import SCENARIOS as _i13  # noqa: E402  (issue 13 clinical corrections)
 
 SCENARIOS += _i13
+
+from scenarios_i10 import SCENARIOS as _i10  # noqa: E402  (issue 10: orders as EHRs send them)
+SCENARIOS += _i10

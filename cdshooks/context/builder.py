@@ -128,7 +128,9 @@ def build_context(
     kb: Knowledge,
     now: datetime,
     missing_prefetch: frozenset[str] = frozenset(),
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PatientContext:
+    """`medications`: Medication resources fetched by reference ('Medication/x' -> resource)."""
     drugs, codes = drugs_view(kb), codes_view(kb)
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
@@ -137,7 +139,10 @@ def build_context(
     requests = _resources(prefetch, "medicationRequests")
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
-    included = included_medications(drafts_raw, requests, statements, admins_raw)
+    # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
+    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    included = included_medications(drafts_raw, *(entries(v) for v in prefetch.values()))
+    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"

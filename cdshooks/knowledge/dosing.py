@@ -119,6 +119,7 @@ class DoseRule:
     routes: tuple[str, ...] = ()
     cap: Cap | None = None
     scope: str = "any"  # "ALL": protocol/indication band, only with an ALL diagnosis (the cap applies to everyone)
+    period_days: float | None = None  # once per this many days (weekly 7, daily 1); None = per dose
 
     @property
     def verified(self) -> bool:
@@ -287,6 +288,7 @@ def _dose_rule(row: Mapping[str, Any]) -> DoseRule:
         routes=tuple(row.get("routes", ())),
         cap=Cap(cap["id"], cap["value"], cap["unit"], cap["citation"], cap["status"]) if cap else None,
         scope=row.get("scope", "any"),
+        period_days=row.get("period_days"),
     )
 
 
