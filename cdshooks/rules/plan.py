@@ -279,9 +279,12 @@ def _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other: 
 
 
 def _judged(kb: Knowledge, template: RegimenTemplate | None) -> frozenset[str]:
-    """Drugs the plan speaks for: the regimen's own, plus every drug with label dose rows."""
+    """Drugs the plan speaks for: the regimen's own (any template's when the regimen is unknown),
+    plus every drug with label dose rows."""
     labelled = frozenset(r.drug for r in dosing_view(kb).dose_rules)
-    return (template.drugs if template else frozenset()) | labelled
+    if template is None:
+        return labelled.union(*(t.drugs for t in template_library(kb).templates.values()))
+    return template.drugs | labelled
 
 
 def evaluate(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> list[Verdict]:
