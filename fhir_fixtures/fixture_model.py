@@ -65,6 +65,7 @@ RX: dict[str, tuple[str, str]] = {
     "warfarin": ("11289", "warfarin"),
     "phenytoin": ("8183", "phenytoin"),
     "leucovorin": ("6313", "leucovorin"),
+    "methylprednisolone": ("6902", "methylprednisolone"),
 }
 ROUTES = {
     "iv": ("47625008", "Intravenous route"),
@@ -166,6 +167,7 @@ class Scenario:
     expected_gaps: tuple[str, ...] = ()
     resources: list[dict[str, Any]] = field(default_factory=list)  # extra resources for the bundle (e.g. a Medication)
     sign_noprefetch: list[dict[str, Any]] | None = None  # golden of the no-prefetch variant when it differs
+    careplan: dict[str, Any] | None = None  # CarePlan fields (title, period, instantiatesCanonical, activity...) replacing the phase CarePlan
 
 
 def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
@@ -279,7 +281,9 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "category": _category("laboratory", "Laboratory"), "code": {"text": s.mrd_text},
             "subject": subject, "effectiveDateTime": s.measured.isoformat(), "valueQuantity": _qty(0.5, "%"),
         })
-    if s.phase:
+    if s.careplan is not None:
+        resources.append({"resourceType": "CarePlan", "id": rid("plan"), "status": "active", "intent": "plan", "subject": subject, **s.careplan})
+    elif s.phase:
         resources.append({
             "resourceType": "CarePlan", "id": rid("plan"), "status": "active", "intent": "plan",
             "title": f"ALL {s.phase}", "description": f"Acute lymphoblastic leukemia treatment: {s.phase.lower()} phase",

@@ -252,3 +252,7 @@ SCENARIOS += _i13
 
 from scenarios_i10 import SCENARIOS as _i10  # noqa: E402  (issue 10: orders as EHRs send them)
 SCENARIOS += _i10
+
+from scenarios_i14 import SCENARIOS as _i14  # noqa: E402  (regimen templates, issue 14)
+
+SCENARIOS += _i14

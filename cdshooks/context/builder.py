@@ -19,10 +19,12 @@ from typing import Any, Mapping, Sequence
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
+from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import body_measurement, body_series, mosteller, read_labs
+from .plan import read_plan
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -217,6 +219,7 @@ def build_context(
     age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
 
     phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
+    plan = read_plan(_resources(prefetch, "carePlans"), template_library(kb), order_date, administrations)
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
@@ -224,4 +227,5 @@ def build_context(
         diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
+        plan=plan,
     )

@@ -201,6 +201,32 @@ class Administration:
 
 
 @dataclass(frozen=True)
+class TreatmentPlan:
+    """The patient's regimen, course and day from an active CarePlan (`context.plan`).
+
+    Present when an active CarePlan names a loaded regimen template (or tries to: an
+    instantiatesCanonical/identifier we do not know). Whatever could not be read is in `problems`,
+    each naming the FHIR field that would let the plan checks run; rules then fall back to the
+    label ranges and say so (`missing-data.plan`).
+    """
+
+    source: str  # "CarePlan/<id>" (or several, comma-separated, when ambiguous)
+    regimen: str | None = None  # template id
+    named_by: str | None = None  # "instantiatesCanonical" | "identifier" | "title"
+    phase: str | None = None  # template phase id ("course-a", "maintenance")
+    course: int | None = None  # course number when recorded ("course 3")
+    course_start: date | None = None  # day 1 of the current course
+    start_from: str | None = None  # the field course_start was read from
+    day: int | None = None  # day of the course on the order date (course_start = day 1)
+    given: tuple["Administration", ...] = ()  # administrations since course_start, newest first
+    problems: tuple[str, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems and self.regimen is not None and self.phase is not None and self.course_start is not None
+
+
+@dataclass(frozen=True)
 class PatientContext:
     patient_id: str
     order_date: date  # authoredOn of the draft orders under review, else today
@@ -225,6 +251,7 @@ class PatientContext:
     administrations: tuple[Administration, ...] = ()
     gaps: tuple[DataGap, ...] = ()
     missing_prefetch: frozenset[str] = frozenset()  # prefetch keys that could not be had
+    plan: TreatmentPlan | None = None  # regimen/course/day from a CarePlan naming a regimen template
 
     # -- small readers the rules share ---------------------------------------------------
     def lab(self, key: str) -> LabResult | None:
