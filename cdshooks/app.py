@@ -15,7 +15,8 @@ import requests
 from flask import Flask, current_app
 
 from .config import Settings, settings_from_env
-from .knowledge import Knowledge, default_knowledge
+from .errors import ConfigError
+from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
 from .store import Store
 
@@ -37,9 +38,22 @@ def runtime() -> Runtime:
     return current_app.extensions["cdshooks"]
 
 
+def check_policy_ids(settings: Settings, knowledge: Knowledge) -> None:
+    """Refuse to start when the site policy names a rule id the knowledge does not have."""
+    if settings.policy is None:
+        return
+    from .policy import check_known_ids
+
+    problems = check_known_ids(settings.policy, knowledge)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"CDSHOOKS_POLICY: {problems[0]}{more}")
+
+
 def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
     settings = settings or settings_from_env()
-    knowledge = knowledge or default_knowledge()
+    knowledge = knowledge or knowledge_for(settings.regimen_dir)
+    check_policy_ids(settings, knowledge)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     store.prepare(settings.migrate)

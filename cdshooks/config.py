@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .policy import PolicyError, SitePolicy, load_policy
 
 DEFAULT_BIND_HOST = "127.0.0.1"
 DEFAULT_BIND_PORT = 8080
@@ -68,7 +69,9 @@ class Settings:
     audit_key: str | None = None
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
     migrate: str = "auto"  # "auto": serve runs `db upgrade` at start; "never": it only checks
+    policy: SitePolicy | None = None  # CDSHOOKS_POLICY; ids checked against the knowledge at start-up
     bind_host: str = DEFAULT_BIND_HOST
+    regimen_dir: Path | None = None  # CDSHOOKS_REGIMEN_DIR: the site's regimen templates (*.json), added to the shipped ones
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -180,6 +183,15 @@ def audit_key_from_env(env: Mapping[str, str]) -> str | None:
 
 def is_postgresql(url: str) -> bool:
     return url.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
+def read_site_policy(path: str | None) -> SitePolicy | None:
+    """CDSHOOKS_POLICY: schema and topics checked here, rule ids once the knowledge is loaded."""
+    if not path:
+        return None
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        more = f" (+{len(exc.problems) - 1} more; see `cdshooks policy check {path}`)" if len(exc.problems) > 1 else ""
+        raise ConfigError(f"CDSHOOKS_POLICY: {exc.problems[0]}{more}") from None
 
 
 def is_loopback(host: str) -> bool:
@@ -224,7 +236,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         audit_key=audit_key_from_env(env),
         graceful_timeout=_int(env, "CDSHOOKS_GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1),
         migrate=(env.get("CDSHOOKS_MIGRATE") or "auto").strip().lower(),
+        policy=read_site_policy(env.get("CDSHOOKS_POLICY")),
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
+        regimen_dir=Path(env["CDSHOOKS_REGIMEN_DIR"]) if env.get("CDSHOOKS_REGIMEN_DIR") else None,
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -21,11 +21,13 @@ from .protocol import request_log
 
 
 def _check_startup(env: dict[str, str]) -> Any:
-    from .knowledge import default_knowledge
+    from .app import check_policy_ids
+    from .knowledge import knowledge_for
     from .store import Store
 
     settings = settings_from_env(env)
-    knowledge = default_knowledge()
+    knowledge = knowledge_for(settings.regimen_dir)
+    check_policy_ids(settings, knowledge)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     store.prepare(settings.migrate)

@@ -73,11 +73,12 @@ def _link(link: LinkSpec) -> dict[str, Any]:
     return out
 
 
-def source_label(service_title: str, knowledge_version: str) -> str:
-    return f"{service_title} · ALL CDS knowledge {knowledge_version}"
+def source_label(service_title: str, knowledge_version: str, policy_version: str | None = None) -> str:
+    label = f"{service_title} · ALL CDS knowledge {knowledge_version}"
+    return f"{label} · site policy {policy_version}" if policy_version else label
 
 
-def render_card(finding: Finding, *, service_title: str, knowledge_version: str) -> dict[str, Any]:
+def render_card(finding: Finding, *, service_title: str, knowledge_version: str, policy_version: str | None = None) -> dict[str, Any]:
     detail = finding.detail.rstrip()
     if finding.citation and finding.citation not in detail:
         detail += f"\n\n**Source:** {finding.citation}"
@@ -87,7 +88,7 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str)
         "indicator": finding.indicator,
         "detail": detail,
         "source": {
-            "label": source_label(service_title, knowledge_version),
+            "label": source_label(service_title, knowledge_version, policy_version),
             "topic": {"system": TOPIC_SYSTEM, "code": finding.topic, "display": TOPIC_DISPLAY[finding.topic]},
         },
         "extension": {
@@ -97,6 +98,7 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str)
                 "inputs": dict(finding.inputs),
                 "citation": finding.citation,
                 "knowledgeVersion": knowledge_version,
+                **({"sitePolicy": policy_version} if policy_version else {}),
                 **({"drug": finding.drug} if finding.drug else {}),
             }
         },
@@ -113,5 +115,7 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str)
     return card
 
 
-def render_cards(findings: Iterable[Finding], *, service_title: str, knowledge_version: str) -> list[dict[str, Any]]:
-    return [render_card(f, service_title=service_title, knowledge_version=knowledge_version) for f in findings]
+def render_cards(
+    findings: Iterable[Finding], *, service_title: str, knowledge_version: str, policy_version: str | None = None
+) -> list[dict[str, Any]]:
+    return [render_card(f, service_title=service_title, knowledge_version=knowledge_version, policy_version=policy_version) for f in findings]

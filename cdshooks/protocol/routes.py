@@ -96,6 +96,8 @@ def service_route(service_id: str) -> Response:
         caller=caller,
         patient_id=hook_request.patient_id or None,
         knowledge_version=rt.knowledge.version,
+        policy_version=result.policy_version,
+        silenced=[(f.rule_id, f.topic, f.indicator) for f in result.silenced],
     )
     for card in result.cards:
         metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()

@@ -5,8 +5,9 @@
         ...yield Finding(...)
 
 A rule returns early when it does not apply and yields findings otherwise. `run_rules` runs the
-families a service asks for, drops findings of disabled rules, removes duplicates (same rule id
-and orders) and keeps the order stable: critical first, then warning, then info.
+families a service asks for, removes duplicates (same rule id and orders), merges missing-data
+findings, applies the site's choices ONCE (CDSHOOKS_DISABLED_RULES and the site policy, see
+`cdshooks.policy`) and keeps the order stable: critical first, then warning, then info.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .finding import Finding
 if TYPE_CHECKING:  # pragma: no cover
     from ..context.model import PatientContext
     from ..knowledge import Knowledge
+    from ..policy import SitePolicy
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class RuleSettings:
     dose_critical_pct: float = 25.0
     disabled_rules: frozenset[str] = frozenset()
     enabled_soft_rules: frozenset[str] = frozenset()
+    policy: "SitePolicy | None" = None  # CDSHOOKS_POLICY, applied by run_rules only
 
     def soft_rule_enabled(self, rule_id: str, default: bool = True) -> bool:
         """UNVERIFIED knowledge becomes soft rules: on by default as warnings, switchable off."""
@@ -94,19 +97,26 @@ def run_rules(
     kb: "Knowledge",
     settings: RuleSettings,
     families: Iterable[str],
+    *,
+    silenced: list[Finding] | None = None,
 ) -> list[Finding]:
+    """The findings to show. Findings the site policy silences are appended to `silenced`
+    (when given) so the caller can audit them; findings of rules switched off are dropped."""
+    from ..policy import apply_policy
+
     findings: list[Finding] = []
     seen: set[tuple[str, tuple[str, ...], str | None]] = set()
     for spec in registered_rules(families):
         for finding in spec.fn(ctx, kb, settings) or ():
-            if finding.rule_id in settings.disabled_rules:
-                continue
             key = (finding.rule_id, finding.orders, finding.drug)
             if key in seen:
                 continue
             seen.add(key)
             findings.append(finding)
-    findings = merge_missing_data(findings)
+    outcome = apply_policy(merge_missing_data(findings), settings.policy, settings.disabled_rules)
+    if silenced is not None:
+        silenced.extend(outcome.silenced)
+    findings = outcome.shown
     findings.sort(key=lambda f: _SEVERITY[f.indicator])
     return findings
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,6 +33,8 @@ class CallResult:
     cards: list[dict[str, Any]]
     findings: list[Finding]
     prefetch: PrefetchResult
+    silenced: list[Finding] = field(default_factory=list)  # site policy "silent": audited, not shown
+    policy_version: str | None = None
 
 
 def rule_settings(settings: Settings) -> RuleSettings:
@@ -41,6 +43,7 @@ def rule_settings(settings: Settings) -> RuleSettings:
         dose_critical_pct=settings.dose_critical_pct,
         disabled_rules=settings.disabled_rules,
         enabled_soft_rules=settings.enabled_soft_rules,
+        policy=settings.policy,
     )
 
 
@@ -92,9 +95,11 @@ def call_service(
         now=now or datetime.now(timezone.utc),
         missing_prefetch=frozenset(prefetch.missing),
     )
-    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families)
+    silenced: list[Finding] = []
+    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families, silenced=silenced)
     extra = missing_prefetch_finding(service, prefetch)
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)
-    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version)
-    return CallResult(cards=cards, findings=findings, prefetch=prefetch)
+    version = settings.policy.version if settings.policy is not None else None
+    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version)
+    return CallResult(cards=cards, findings=findings, prefetch=prefetch, silenced=silenced, policy_version=version)

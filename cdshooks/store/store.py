@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from sqlalchemy import Engine, create_engine, delete, event, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -199,13 +199,22 @@ class Store:
         caller: "Caller",
         patient_id: str | None,
         knowledge_version: str,
+        policy_version: str | None = None,
+        silenced: Iterable[tuple[str, str, str]] = (),
     ) -> None:
-        """Write one audit row per returned card, committed before the response is sent."""
-        if not cards:
+        """Write one audit row per returned card, committed before the response is sent.
+
+        ``silenced`` holds (rule id, topic, indicator) of findings the site policy silenced: each
+        gets a row with no card uuid and ``policy_action = 'silent'`` (logged, never shown)."""
+        silenced = list(silenced)
+        if not cards and not silenced:
             return
         hashed = patient_hash(self._key(), patient_id) if patient_id else None
         now = utcnow()
-        rows = []
+        common = dict(hook_instance=hook_instance, service_id=service_id, knowledge_version=knowledge_version,
+                      issuer=caller.iss, tenant=caller.tenant, patient_hash=hashed, recorded_at=now,
+                      policy_version=policy_version)
+        rows = [dict(common, card_uuid=None, rule_id=r, topic=t, indicator=i, policy_action="silent") for r, t, i in silenced]
         for card in cards:
             ext = _dig(card, "extension", "all-cds")
             rows.append(
@@ -221,6 +230,8 @@ class Store:
                     tenant=caller.tenant,
                     patient_hash=hashed,
                     recorded_at=now,
+                    policy_version=policy_version,
+                    policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
                 )
             )
         with self._engine.begin() as conn:
@@ -300,7 +311,7 @@ class Store:
             ).all()
             issued_in_window = conn.execute(
                 select(card_audit.c.card_uuid, card_audit.c.rule_id, card_audit.c.topic).where(
-                    card_audit.c.recorded_at >= since, card_audit.c.recorded_at < until
+                    card_audit.c.recorded_at >= since, card_audit.c.recorded_at < until, card_audit.c.card_uuid.is_not(None)
                 )
             ).all()
         labels: dict[tuple[str, str], tuple[str, str]] = {}
