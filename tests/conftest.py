@@ -63,13 +63,14 @@ def shared_dir() -> Path:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
-    """In CI (CDSHOOKS_REQUIRE_BROWSER / CDSHOOKS_REQUIRE_POSTGRES) a skipped browser or
-    PostgreSQL test is a failure: CI installs both, so a skip there means a broken install."""
+    """In CI (CDSHOOKS_REQUIRE_BROWSER / _POSTGRES / _HAPROXY) a skipped browser, PostgreSQL or
+    HAProxy test is a failure: CI installs all three, so a skip there means a broken install."""
     outcome = yield
     report = outcome.get_result()
     if not report.skipped:
         return
-    for marker, env in (("browser", "CDSHOOKS_REQUIRE_BROWSER"), ("postgres", "CDSHOOKS_REQUIRE_POSTGRES")):
+    for marker, env in (("browser", "CDSHOOKS_REQUIRE_BROWSER"), ("postgres", "CDSHOOKS_REQUIRE_POSTGRES"),
+                        ("haproxy", "CDSHOOKS_REQUIRE_HAPROXY")):
         if item.get_closest_marker(marker) and os.environ.get(env) == "1":
             report.outcome = "failed"
             report.longrepr = f"{marker} test skipped but {env}=1: {report.longrepr}"
