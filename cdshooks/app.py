@@ -1,7 +1,7 @@
 """The Flask app factory: `create_app(settings=None)`. No module-level app.
 
 Builds Settings once (environment -> frozen dataclass), loads and validates the knowledge base
-(refusing to start on a bad file), opens the store (running migrations), creates the JWT verifier
+(refusing to start on a bad file), opens the store (migrating, or with CDSHOOKS_MIGRATE=never checking, the schema), creates the JWT verifier
 and the outbound HTTP session, and registers the blueprints. Tests pass their own Settings.
 """
 
@@ -16,7 +16,7 @@ from flask import Flask, current_app
 
 from .config import Settings, settings_from_env
 from .errors import ConfigError
-from .knowledge import Knowledge, default_knowledge
+from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
 from .store import Store
 
@@ -52,11 +52,11 @@ def check_policy_ids(settings: Settings, knowledge: Knowledge) -> None:
 
 def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
     settings = settings or settings_from_env()
-    knowledge = knowledge or default_knowledge()
+    knowledge = knowledge or knowledge_for(settings.regimen_dir)
     check_policy_ids(settings, knowledge)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
-    store.migrate()
+    store.prepare(settings.migrate)
     session = requests.Session()
     session.trust_env = False  # never route PHI through a proxy from the environment
     verifier = JwtVerifier(settings, store, session)
@@ -66,8 +66,9 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cdshooks"] = Runtime(settings, knowledge, store, verifier, session)
 
-    from .protocol import cors, routes
+    from .protocol import cors, request_log, routes
 
+    request_log.init_app(app)
     app.register_blueprint(routes.bp)
     cors.init_app(app, settings)
     routes.init_error_handlers(app)

@@ -126,6 +126,7 @@ class Order:
     status: str = "draft"
     rate: tuple[float, str] | None = None
     text: str = ""
+    method: str = ""  # dosageInstruction.method text, e.g. "IV push" (order verification)
 
 
 @dataclass
@@ -147,6 +148,7 @@ class Scenario:
     phase: str | None = "Induction"
     orders: list[Order] = field(default_factory=list)
     administrations: list[tuple[str, date, float, str, str]] = field(default_factory=list)  # drug, date, dose, unit, route
+    past_weights: list[tuple[date, float]] = field(default_factory=list)  # earlier body weights (kg), height as `height`
     pregnancy_obs: bool = False
     tpmt: str | None = None
     mrd_text: str | None = None
@@ -213,17 +215,21 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "subject": subject, "onsetDateTime": s.onset.isoformat(), "recordedDate": s.onset.isoformat(),
         })
 
-    def vital(code: str, display: str, value: float, unit: str) -> None:
+    def vital(code: str, display: str, value: float, unit: str, when: date | None = None) -> None:
         resources.append({
             "resourceType": "Observation", "id": rid("vs"), "status": "final",
             "category": _category("vital-signs", "Vital Signs"), "code": _cc(LOINC, code, display),
-            "subject": subject, "effectiveDateTime": s.measured.isoformat(), "valueQuantity": _qty(value, unit),
+            "subject": subject, "effectiveDateTime": (when or s.measured).isoformat(), "valueQuantity": _qty(value, unit),
         })
 
     if s.weight:
         vital("29463-7", "Body weight", *s.weight)
     if s.height:
         vital("8302-2", "Body height", *s.height)
+    for when, kg in s.past_weights:
+        vital("29463-7", "Body weight", kg, "kg", when)
+        if s.height:
+            vital("8302-2", "Body height", *s.height, when)
 
     def lab(key: str, value: float, when: date, unit_key: str | None = None) -> None:
         code, display, unit, high = LABS[unit_key or key]
@@ -291,6 +297,7 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
                 "text": o.text or f"{o.dose:g} {o.unit} {ROUTES[o.route][1].split()[0].lower()}",
                 "timing": {"repeat": o.timing},
                 "route": _cc(SCT, *ROUTES[o.route]),
+                **({"method": {"text": o.method}} if o.method else {}),
                 "doseAndRate": [dose_and_rate],
             }],
         })

@@ -240,3 +240,6 @@ SCENARIOS: list[Scenario] = [
     *pair("ponatinib", "adult-45mg", dict(**ADULT, diagnosis="ph-all", comorbid=("ph-relapse",), phase="Reinduction"),
           Order("ponatinib", 45.0, "mg", "po", DAILY), Order("ponatinib", 54.0, "mg", "po", DAILY), "clinical-rules §2.1 ponatinib R/R 45 mg daily"),
 ]
+from scenarios_i17 import SCENARIOS as _i17  # noqa: E402  (order verification, issue 17)
+
+SCENARIOS += _i17

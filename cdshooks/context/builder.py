@@ -22,7 +22,7 @@ from ..knowledge.drugs import drugs_view
 from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
-from .observations import body_measurement, mosteller, read_labs
+from .observations import body_measurement, body_series, mosteller, read_labs
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -189,6 +189,8 @@ def build_context(
     height, hgaps = body_measurement("height", body + others, codes, order_date, upper)
     gaps += wgaps + hgaps
     bsa = mosteller(weight, height) if weight and height else None
+    weights = body_series("weight", body + others, codes, upper)
+    heights = body_series("height", body + others, codes, upper)
     if bsa is None:
         missing = [n for n, m in (("weight", weight), ("height", height)) if m is None]
         gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
@@ -212,7 +214,7 @@ def build_context(
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
-        weight=weight, height=height, bsa=bsa, labs=labs, facts=facts,
+        weight=weight, height=height, bsa=bsa, weights=weights, heights=heights, labs=labs, facts=facts,
         diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),

@@ -200,6 +200,8 @@ class PatientContext:
     weight: Measurement | None = None  # kg, latest valid within the knowledge window
     height: Measurement | None = None  # cm
     bsa: Bsa | None = None
+    weights: tuple[Measurement, ...] = ()  # every usable weight, newest first (no freshness window)
+    heights: tuple[Measurement, ...] = ()  # every usable height, newest first
     labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)  # newest first
     facts: Mapping[str, tuple[ClinicalFact, ...]] = field(default_factory=dict)
     diagnosis_date: date | None = None  # ALL diagnosis (Condition onset, else recordedDate)

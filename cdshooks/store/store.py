@@ -144,6 +144,15 @@ class Store:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def prepare(self, migrate: str = "auto") -> None:
+        """Start-up schema step: upgrade ("auto", Settings.migrate) or refuse a stale schema ("never")."""
+        if migrate == "never":
+            from .schema import require_current
+
+            require_current(self._engine)
+        else:
+            self.migrate()
+
     # -- JWT replay cache -----------------------------------------------------------------------
     def claim_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
         """Record (iss, jti) until ``expires_at``; False if it is already held and not yet expired.
