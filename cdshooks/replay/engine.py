@@ -139,6 +139,9 @@ class Replayer:
             except CdsError as exc:
                 into.errors.append(f"record {ordinal} {call.hook}: {exc.status} {exc.code} {exc.message[:160]}")
                 continue
+            except Exception as exc:  # a crash in a rule is a finding of the replay, not the end of it
+                into.errors.append(f"record {ordinal} {call.hook}: internal error {exc.__class__.__name__}")
+                continue
             into.orders += call.orders
             if into.calls is not None:
                 into.calls.append((record.label, call.name, result.cards))
