@@ -143,7 +143,7 @@ td:first-child,th:first-child{text-align:left}
 def _bar_svg(rule: dict[str, Any], scale: float) -> str:
     """One small SVG per rule: a stacked bar (critical, warning, info) per column."""
     columns = [("as shipped", rule["asShipped"])] + ([("with policy", rule["withPolicy"])] if rule["withPolicy"] else [])
-    width, label_w, row_h = 520, 90, 22
+    width, label_w, row_h = 600, 90, 22
     parts = [f'<svg class="chart" role="img" width="{width}" height="{row_h * len(columns) + 4}" xmlns="http://www.w3.org/2000/svg">']
     for n, (label, col) in enumerate(columns):
         y = 2 + n * row_h
@@ -167,21 +167,27 @@ def render_html(summary: dict[str, Any]) -> str:
     esc = html.escape
     two = summary["sitePolicy"] is not None
     o, p = summary["overall"]["asShipped"], summary["overall"]["withPolicy"]
-    top = max([r["asShipped"]["per100"] or 0 for r in summary["rules"]] + [(r["withPolicy"] or {}).get("per100") or 0 for r in summary["rules"]] + [1])
-    scale = 320.0 / top
+    top: dict[str, float] = {}  # one scale per hook: per 100 orders and per 100 patients are different units
+    for r in summary["rules"]:
+        for col in (r["asShipped"], r["withPolicy"] or {}):
+            top[r["hook"]] = max(top.get(r["hook"], 1.0), col.get("per100") or 0.0)
     rows = []
     for label, key in (("Order-sign calls", "orderSignCalls"), ("Cards per order-sign call", "cardsPerOrderSignCall"),
                        ("Cards per 100 orders", "cardsPer100Orders"), ("Calls interrupting (warning/critical) %", "interruptingCallsPct"),
                        ("Patient-view cards", "patientViewCards"), ("Silenced by policy", "silenced")):
         rows.append(f"<tr><td>{label}</td><td>{_num(o[key])}</td>" + (f"<td>{_num(p[key])}</td>" if two else "") + "</tr>")
     sections = []
+    hook = None
     for r in summary["rules"]:
+        if r["hook"] != hook:
+            hook = r["hook"]
+            sections.append(f"<h2>{esc(hook)} rules (per {esc(r['per'])})</h2>")
         s = r["asShipped"]
         drugs = ", ".join(f"{esc(d)} ({n})" for d, n in s["topDrugs"]) or "-"
         sections.append(
             f'<div class="rule" data-rule="{esc(r["ruleId"])}"><h3>{esc(r["ruleId"])}</h3>'
             f'<div class="meta">{esc(r["hook"])} · topic {esc(r["topic"])} · {s["cards"]} cards · {s["patients"]} patients · '
-            f'critical/warning/info {_mix(s)} · top drugs: {drugs}</div>{_bar_svg(r, scale)}</div>'
+            f'critical/warning/info {_mix(s)} · top drugs: {drugs}</div>{_bar_svg(r, 320.0 / top[r["hook"]])}</div>'
         )
     policy_note = f", site policy <b>{esc(summary['sitePolicy'])}</b>" if two else ""
     legend = "".join(f'<span><i style="background:{COLOURS[i]}"></i>{i}</span>' for i in INDICATORS)
@@ -194,5 +200,5 @@ def render_html(summary: dict[str, Any]) -> str:
         f"{esc(summary['knowledgeVersion'])}{policy_note}. Order-sign rules per 100 orders, patient-view rules per 100 patients.</p>"
         f"<table id=\"overall\"><tr><th></th><th>As shipped</th>" + ("<th>With policy</th>" if two else "") + "</tr>"
         + "".join(rows) + "</table>"
-        f"<h2>Per rule</h2><p class=\"legend\">{legend}</p>" + "".join(sections) + errors + "</body></html>\n"
+        f"<p class=\"legend\">{legend}</p>" + "".join(sections) + errors + "</body></html>\n"
     )
