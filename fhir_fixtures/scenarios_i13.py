@@ -33,6 +33,30 @@ def wbc_at(days_from_dx: int, value: float) -> dict[str, Any]:
             "valueQuantity": {"value": value, "unit": "/uL", "system": UCUM, "code": "/uL"}}
 
 
+def text_med(name: str, dose: float, unit: str, route: tuple[str, str], days_before: int = 10) -> dict[str, Any]:
+    """An active MedicationRequest for a drug with no verified RxNorm code (identified by name)."""
+    return {"resourceType": "MedicationRequest", "status": "active", "intent": "order", "medicationCodeableConcept": {"text": name},
+            "authoredOn": (ORDER - timedelta(days=days_before)).isoformat(), "requester": {"reference": "Practitioner/fixture-oncologist"},
+            "dosageInstruction": [{"text": f"{dose:g} {unit} daily", "timing": {"repeat": DAILY}, "route": _cc("http://snomed.info/sct", *route),
+                                   "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit, "system": UCUM, "code": unit}}]}]}
+
+
+def condition(code: str, display: str, days_before: int) -> dict[str, Any]:
+    return {"resourceType": "Condition", "clinicalStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+            "verificationStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed"),
+            "code": _cc("http://snomed.info/sct", code, display), "onsetDateTime": (ORDER - timedelta(days=days_before)).isoformat()}
+
+
+def qtc(ms: float) -> dict[str, Any]:
+    # category 'exam': the observations prefetch asks for laboratory, social-history and exam (not procedure)
+    return {"resourceType": "Observation", "status": "final", "category": _category("exam", "Exam"),
+            "code": _cc(LOINC, "8636-3", "QT interval corrected"), "effectiveDateTime": (ORDER - timedelta(days=2)).isoformat(),
+            "valueQuantity": {"value": ms, "unit": "ms", "system": UCUM, "code": "ms"}}
+
+
+PO, IV, SC = ("26643006", "Oral route"), ("47625008", "Intravenous route"), ("34206005", "Subcutaneous route")
+IA = ("interaction",)
+
 WOMAN = dict(birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), phase="Maintenance")
 POP = ("population",)
 
@@ -104,4 +128,33 @@ SCENARIOS: list[Scenario] = [
              "issue 13 item 3 (other side): outside the 7-day window -> NCI risk cannot be assigned", birth=born(5, 0, DX), weight=(18.0, "kg"),
              height=(110.0, "cm"), dx_wbc=None, extra=[wbc_at(-8, 60000)], orders=[Order("vincristine", 1.1, "mg", "iv", ONCE)], sign=[],
              view=[card("risk-group", "info", prefix="risk.group", contains="NCI risk cannot be assigned")], view_topics=("risk-group",)),
+    # -- item 8: febuxostat with mercaptopurine (label contraindication) ------------------------------
+    Scenario("interaction.mercaptopurine.febuxostat", "maintenance mercaptopurine with active febuxostat",
+             "issue 13 item 8: interactions.json DDI-41 (febuxostat label section 4)", **CHILD, phase="Maintenance", tpmt="normal",
+             extra=[text_med("febuxostat", 40.0, "mg", PO)], orders=[Order("mercaptopurine", 50.0, "mg", "po", DAILY)],
+             sign=[card("interaction", "critical", "mercaptopurine", "interaction.DDI-41")], sign_topics=IA),
+    # -- item 10: G-CSF with cyclophosphamide is supportive care (false-alarm check) ---------------------
+    Scenario("interaction.cyclophosphamide.filgrastim-info", "adult hyper-CVAD cyclophosphamide with active filgrastim",
+             "issue 13 item 10: DDI-28 member_severity G-CSF info (Kantarjian 2000 hyper-CVAD)", **ADULT, phase="Induction",
+             extra=[text_med("filgrastim", 480.0, "ug", SC, 1)], orders=[Order("cyclophosphamide", 600.0, "mg", "iv", ONCE)],
+             sign=[card("interaction", "info", "cyclophosphamide", "interaction.DDI-28")], sign_topics=IA),
+    # -- item 11: inotuzumab + QT list: info unless QT risk shown ----------------------------------------
+    Scenario("interaction.inotuzumab.ondansetron-info", "inotuzumab with active ondansetron, no QTc or electrolyte problem",
+             "issue 13 item 11: DDI-27 info by default (false-alarm check)", **ADULT, diagnosis="b-all-relapse", phase="Reinduction",
+             extra=[text_med("ondansetron", 8.0, "mg", IV, 1)], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
+             sign=[card("interaction", "info", "inotuzumab-ozogamicin", "interaction.DDI-27")], sign_topics=IA),
+    Scenario("interaction.inotuzumab.ondansetron-qtc-480", "inotuzumab with ondansetron and QTc 480 ms two days ago",
+             "issue 13 item 11 (other side): prolonged QTc (> 470 ms) -> warning", **ADULT, diagnosis="b-all-relapse", phase="Reinduction",
+             extra=[qtc(480.0), text_med("ondansetron", 8.0, "mg", IV, 1)], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
+             sign=[card("interaction", "warning", "inotuzumab-ozogamicin", "interaction.DDI-27")], sign_topics=IA),
+    # -- item 13: pancreatitis is critical only with prior asparaginase therapy -------------------------
+    Scenario("population.pegaspargase.pancreatitis-no-prior", "pancreatitis recorded, no asparaginase ever given, pegaspargase",
+             "issue 13 item 13: SP-28 warning without prior L-asparaginase therapy (false-alarm check)", **CHILD,
+             extra=[condition("75694006", "Pancreatitis (disorder)", 60)], orders=[Order("pegaspargase", 2400.0, "[iU]", "iv", ONCE)],
+             sign=[card("population", "warning", "pegaspargase", "population.SP-28")], sign_topics=POP),
+    Scenario("population.pegaspargase.pancreatitis-after-asparaginase", "pancreatitis after a recorded pegaspargase dose, pegaspargase again",
+             "issue 13 item 13 (other side): Oncaspar label section 4 contraindication -> critical", **CHILD,
+             extra=[condition("75694006", "Pancreatitis (disorder)", 20)], administrations=[("pegaspargase", ORDER - timedelta(days=30), 2400.0, "[iU]", "iv")],
+             orders=[Order("pegaspargase", 2400.0, "[iU]", "iv", ONCE)],
+             sign=[card("population", "critical", "pegaspargase", "population.SP-28")], sign_topics=POP),
 ]
