@@ -157,4 +157,10 @@ SCENARIOS: list[Scenario] = [
              extra=[condition("75694006", "Pancreatitis (disorder)", 20)], administrations=[("pegaspargase", ORDER - timedelta(days=30), 2400.0, "[iU]", "iv")],
              orders=[Order("pegaspargase", 2400.0, "[iU]", "iv", ONCE)],
              sign=[card("population", "critical", "pegaspargase", "population.SP-28")], sign_topics=POP),
+    # -- item 12: RA-08 anthracycline in NCI SR induction is protocol-dependent --------------------------
+    Scenario("regimen.nci-standard.daunorubicin-bfm-induction-info", "NCI SR B-ALL 6 y, AIEOP-BFM induction with daunorubicin",
+             "issue 13 item 12: BFM induction includes an anthracycline for every risk group (seed): RA-08 info (false-alarm check)",
+             birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000, phase="Induction (AIEOP-BFM ALL 2017)",
+             orders=[Order("daunorubicin", 20.5, "mg", "iv", WEEKLY), Order("methotrexate-it", 12.0, "mg", "it", ONCE)],
+             sign=[card("regimen", "info", "daunorubicin", "regimen.nci-sr.anthracycline-induction")], sign_topics=("regimen",)),
 ]
