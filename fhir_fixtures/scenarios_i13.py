@@ -163,4 +163,14 @@ SCENARIOS: list[Scenario] = [
              birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000, phase="Induction (AIEOP-BFM ALL 2017)",
              orders=[Order("daunorubicin", 20.5, "mg", "iv", WEEKLY), Order("methotrexate-it", 12.0, "mg", "it", ONCE)],
              sign=[card("regimen", "info", "daunorubicin", "regimen.nci-sr.anthracycline-induction")], sign_topics=("regimen",)),
+    # -- item 7: cumulative doxorubicin 400 mg/m2 with cyclophosphamide; daunorubicin counts x 0.6 ------
+    Scenario("cumulative.doxorubicin.cyclophosphamide-401", "adult, prior doxorubicin 341 mg/m2, doxorubicin 60 mg/m2 with cyclophosphamide",
+             "issue 13 item 7: doxorubicin label 400 mg/m2 with concomitant cardiotoxic therapy (cyclophosphamide)", **ADULT, phase="Induction",
+             administrations=[("doxorubicin", ORDER - timedelta(days=30), 341.0, "mg/m2", "iv")],
+             orders=[Order("doxorubicin", 118.3, "mg", "iv", ONCE), Order("cyclophosphamide", 1183.0, "mg", "iv", ONCE)],
+             sign=[card("cumulative-dose", "critical", "doxorubicin", "cumulative.doxorubicin.cardiotoxic")], sign_topics=("cumulative-dose",)),
+    Scenario("cumulative.doxorubicin.no-cyclophosphamide-401", "same doxorubicin total (401 mg/m2) without any cyclophosphamide",
+             "issue 13 item 7 (other side): 550 mg/m2 applies; 401 < 90% -> no card", **ADULT, phase="Induction",
+             administrations=[("doxorubicin", ORDER - timedelta(days=30), 341.0, "mg/m2", "iv")],
+             orders=[Order("doxorubicin", 118.3, "mg", "iv", ONCE)], sign=[], sign_topics=("cumulative-dose",)),
 ]

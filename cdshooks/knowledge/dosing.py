@@ -202,6 +202,7 @@ class CumulativeRule:
     counted: Mapping[str, float]  # drug id -> factor
     citation: str
     status: str
+    requires_cardiotoxic: bool = False  # previous/concomitant cardiotoxic therapy (cumulative.json cardiotoxic_drugs)
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ class DosingView:
     equivalence_limit_with_radiation: float | None
     warn_fraction: float
     radiation_facts: tuple[str, ...]
+    cardiotoxic_drugs: tuple[str, ...] = ()
 
     def doses_for(self, drug: str) -> tuple[DoseRule, ...]:
         return tuple(r for r in self.dose_rules if r.drug == drug)
@@ -323,7 +325,7 @@ def build_view(kb: Knowledge) -> DosingView:
         cumulative_rules=tuple(
             CumulativeRule(
                 r["id"], r["drug"], r["branch"], _bands(r.get("bands")), r.get("requires_radiation", False),
-                r["limit"], r["unit"], dict(r["counted"]), r["citation"], r["status"],
+                r["limit"], r["unit"], dict(r["counted"]), r["citation"], r["status"], r.get("requires_cardiotoxic", False),
             )
             for r in cumulative["rules"]
         ),
@@ -334,6 +336,7 @@ def build_view(kb: Knowledge) -> DosingView:
         equivalence_limit_with_radiation=equiv.get("limit_with_radiation") if equiv else None,
         warn_fraction=cumulative["warn_fraction"],
         radiation_facts=tuple(cumulative["radiation_facts"]),
+        cardiotoxic_drugs=tuple(cumulative.get("cardiotoxic_drugs", ())),
     )
 
 
