@@ -173,4 +173,14 @@ SCENARIOS: list[Scenario] = [
              "issue 13 item 7 (other side): 550 mg/m2 applies; 401 < 90% -> no card", **ADULT, phase="Induction",
              administrations=[("doxorubicin", ORDER - timedelta(days=30), 341.0, "mg/m2", "iv")],
              orders=[Order("doxorubicin", 118.3, "mg", "iv", ONCE)], sign=[], sign_topics=("cumulative-dose",)),
+    # -- item 6: cyclophosphamide 40-50 mg/kg is a course -------------------------------------------------
+    Scenario("dose.cyclophosphamide.1000mg-m2-single-child", "child 26 kg, cyclophosphamide 1,000 mg/m2 (961 mg = 37 mg/kg) once",
+             "issue 13 item 6: a standard single protocol dose; only a course total above 50 mg/kg is flagged (false-alarm check)",
+             **CHILD, phase="Consolidation", orders=[Order("cyclophosphamide", 961.5, "mg", "iv", ONCE)], sign=[], sign_topics=DOSE),
+    Scenario("dose.cyclophosphamide.course-62mg-kg", "child 26 kg, cyclophosphamide 540 mg on days -2, -1 and 540 mg today (1,620 mg = 62 mg/kg)",
+             "issue 13 item 6 (other side): course total > 50 mg/kg -> dose.cyclophosphamide.course-total (soft row: warning)",
+             **CHILD, phase="Consolidation",
+             administrations=[("cyclophosphamide", ORDER - timedelta(days=2), 540.0, "mg", "iv"), ("cyclophosphamide", ORDER - timedelta(days=1), 540.0, "mg", "iv")],
+             orders=[Order("cyclophosphamide", 540.0, "mg", "iv", ONCE)],
+             sign=[card("dose", "warning", "cyclophosphamide", "dose.cyclophosphamide.course-total")], sign_topics=DOSE),
 ]
