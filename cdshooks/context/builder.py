@@ -99,6 +99,12 @@ def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -
     return facts
 
 
+def careplan_text(cp: Mapping[str, Any]) -> str:
+    """Title, description and category texts of a CarePlan, as sent (the phase and any protocol name)."""
+    texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
+    return " ".join(t for t in texts if isinstance(t, str))
+
+
 def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tuple[str | None, str | None]:
     """Treatment phase from the newest active CarePlan whose text names one; else (None, None)."""
     def start(cp: Mapping[str, Any]) -> date:
@@ -107,8 +113,7 @@ def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tupl
 
     plans = [cp for cp in careplans if cp.get("resourceType") == "CarePlan" and cp.get("status") in (None, "active", "on-hold")]
     for cp in sorted(plans, key=start, reverse=True):
-        texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
-        text = " " + " ".join(re.findall(r"[a-z0-9]+", " ".join(t for t in texts if isinstance(t, str)).lower())) + " "
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", careplan_text(cp).lower())) + " "
         for phase, patterns in codes.phases:
             if any(f" {' '.join(re.findall(r'[a-z0-9]+', p))} " in text for p in patterns):
                 return phase, ref(cp)
@@ -218,13 +223,15 @@ def build_context(
     diagnosis_date = min(diagnosis_dates) if diagnosis_dates else None
     age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
 
-    phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
-    plan = read_plan(_resources(prefetch, "carePlans"), template_library(kb), order_date, administrations)
+    careplans = _resources(prefetch, "carePlans")
+    phase, phase_source = read_phase(careplans, codes)
+    phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
+    plan = read_plan(careplans, template_library(kb), order_date, administrations)
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
         weight=weight, height=height, bsa=bsa, weights=weights, heights=heights, labs=labs, facts=facts,
-        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
+        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source, phase_text=phase_text,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
         plan=plan,

@@ -245,6 +245,7 @@ class PatientContext:
     age_at_diagnosis: Age | None = None
     phase: str | None = None  # "induction" | "consolidation" | "maintenance" | "reinduction" | ... ; None = unknown
     phase_source: str | None = None
+    phase_text: str | None = None  # that CarePlan's title/description/category text (names the protocol, e.g. "COG AALL0932")
     draft_orders: tuple[MedicationOrder, ...] = ()
     targets: tuple[MedicationOrder, ...] = ()  # the orders under review (selections, or all drafts)
     active_medications: tuple[MedicationOrder, ...] = ()

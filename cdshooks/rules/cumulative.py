@@ -3,11 +3,12 @@
 Why projected totals: cardiomyopathy risk follows the lifetime dose, so the check adds every
 past administration of the counted drug (MedicationAdministration, mg converted through
 `context.units`; mg/m2 as given) to this order (dose x planned doses) and compares with the
-label limit for this patient (adult 550 / 400 with chest radiation, child >=2 y 300 mg/m2,
-<2 y 10 mg/kg). Past mg are normalized with the CURRENT BSA or weight, and the card says so.
+label limit for this patient (adult 550 / 400 with chest radiation, doxorubicin 400 also with
+previous or concomitant cyclophosphamide, child >=2 y 300 mg/m2, <2 y 10 mg/kg). Doxorubicin rows count
+prior daunorubicin at 0.6 doxorubicin-equivalents (Feijen 2019, cumulative.json). Past mg are normalized with the CURRENT BSA or weight, and the card says so.
 Over the limit = critical; at or above 90% = warning. A past dose that cannot be read makes the
-total a lower bound: said in a `missing-data` finding, never ignored. Counting daunorubicin as
-doxorubicin-equivalents is UNVERIFIED: a separate soft rule, warning only.
+total a lower bound: said in a `missing-data` finding, never ignored. For a daunorubicin order with
+prior doxorubicin, a separate soft rule (warning only) adds both as doxorubicin-equivalents.
 """
 
 from __future__ import annotations
@@ -93,6 +94,24 @@ def _radiation(ctx: PatientContext, view: DosingView) -> bool:
     return any(ctx.has_fact(k) for k in view.radiation_facts)
 
 
+def _cardiotoxic(ctx: PatientContext, view: DosingView) -> str | None:
+    """Previous or concomitant cardiotoxic therapy (cumulative.json cardiotoxic_drugs, the label's
+    'e.g. cyclophosphamide'): a past administration, an active medication or a draft order."""
+    wanted = set(view.cardiotoxic_drugs)
+    for a in ctx.administrations:
+        if wanted.intersection(a.drug_ids) and a.status not in _DONE:
+            return f"{'/'.join(sorted(wanted.intersection(a.drug_ids)))} given {a.date.isoformat()} ({a.ref})"
+    for m in ctx.all_medications():
+        if wanted.intersection(m.drug_ids):
+            return f"{'/'.join(sorted(wanted.intersection(m.drug_ids)))} {'ordered' if m.is_draft else 'active'} ({m.ref})"
+    return None
+
+
+def _applies(ctx: PatientContext, view: DosingView, row: CumulativeRule, values: dict) -> bool:
+    return (row.bands.match(values) is not False and (not row.requires_radiation or _radiation(ctx, view))
+            and (not row.requires_cardiotoxic or _cardiotoxic(ctx, view) is not None))
+
+
 @rule("cumulative-dose")
 def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     view = dosing_view(kb)
@@ -102,7 +121,7 @@ def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleS
             rows = view.cumulative_for(drug)
             if not rows:
                 continue
-            matched = [r for r in rows if r.bands.match(values) is not False and (not r.requires_radiation or _radiation(ctx, view))]
+            matched = [r for r in rows if _applies(ctx, view, r, values)]
             row = matched[0] if matched else None
             if row is None:
                 continue
@@ -124,17 +143,21 @@ def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleS
                     f"{len(total.unreadable)} past administration(s) without a usable dose: total is a lower bound", row.citation,
                     [f"- {ref}" for ref in total.unreadable], {"unreadable_administrations": list(total.unreadable)},
                 )
-            yield from _equivalence(ctx, order, drug, view, settings)
+            yield from _equivalence(ctx, order, drug, view, settings, row)
 
 
-def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: DosingView, settings: RuleSettings) -> Iterator[Finding]:
+def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: DosingView, settings: RuleSettings,
+                 row: CumulativeRule) -> Iterator[Finding]:
     eq = view.equivalence
     if eq is None or drug not in eq.counted or not settings.soft_rule_enabled(eq.id) or ctx.bsa is None:
         return
+    if set(eq.counted) <= set(row.counted):
+        return  # the drug's own (label) row already counts every anthracycline: one card per finding
     used = {d for a in ctx.administrations if a.status not in _DONE for d in a.drug_ids if d in eq.counted} | {drug}
     if len(used) < 2:
         return  # one anthracycline only: the verified single-drug limit already applies
-    limit = view.equivalence_limit_with_radiation if _radiation(ctx, view) and view.equivalence_limit_with_radiation else eq.limit
+    lower = _radiation(ctx, view) or _cardiotoxic(ctx, view) is not None
+    limit = view.equivalence_limit_with_radiation if lower and view.equivalence_limit_with_radiation else eq.limit
     total = _sum(ctx, order, dict(eq.counted), "mg/m2")
     if total is not None:
         finding = _judge(ctx, order, drug, eq, limit, total, view, settings)
@@ -153,6 +176,7 @@ def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view:
     verb = ">" if over else "approaching"
     summary = f"{drug}: cumulative {fmt(t.total)} {unit} {verb} {fmt(limit)} {unit} ({branch})"
     radiation = "recorded" if _radiation(ctx, view) else f"not recorded (facts checked: {', '.join(view.radiation_facts)})"
+    cardiotoxic = _cardiotoxic(ctx, view) or f"none recorded ({', '.join(view.cardiotoxic_drugs)})"
     basis = "current BSA" if row.unit == "mg/m2" else "current weight"
     detail = "\n".join(
         [
@@ -160,6 +184,7 @@ def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view:
             "",
             *patient_lines(ctx),
             f"- Prior chest/mediastinal radiation: {radiation}",
+            f"- Previous or concomitant cardiotoxic therapy: {cardiotoxic}",
             "",
             f"Counted (past mg converted with the {basis}):",
             *t.lines,
