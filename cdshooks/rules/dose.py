@@ -43,6 +43,7 @@ from ._stratify import in_scope
 from .corrections import corrected_dose_request, round_dose
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
+from .verification import capped_bsa_note
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
 _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
@@ -152,12 +153,12 @@ def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
             rows = tuple(r for r in rows if r.cap is not None or in_scope(r.scope, ctx, kb))
             limits = tuple(lim for lim in view.limits_for(drug) if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
             if rows or limits:
-                yield from _check_order(ctx, order, drug, rows, limits, settings, in_scope("ALL", ctx, kb))
+                yield from _check_order(ctx, order, drug, rows, limits, settings, in_scope("ALL", ctx, kb), kb)
 
 
 def _check_order(
     ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings,
-    all_dx: bool = True,
+    all_dx: bool = True, kb: Knowledge | None = None,
 ) -> Iterator[Finding]:
     values = patient_values(ctx)
     route = order.route.kind if order.route else None
@@ -213,7 +214,7 @@ def _check_order(
     indicator = "warning"
     if best.pct > settings.dose_critical_pct and neighbour is None and best.row.verified:
         indicator = "critical"
-    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings)
+    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings, kb)
 
 
 def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings) -> _Branch | None:
@@ -307,7 +308,7 @@ def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Find
     )
 
 
-def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings) -> Finding:
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, kb: Knowledge | None = None) -> Finding:
     direction = "above" if b.pct > 0 else "below"
     not_per = f", not per {order_basis}" if b.row.basis == "fixed" and order_basis != "fixed" else ""
     summary = f"{drug} {fmt(b.ordered)} {unit_text(b.row.amount_unit)} is {abs(b.pct):.0f}% {direction} the expected dose ({_expected_text(b)}{not_per})"
@@ -320,6 +321,10 @@ def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neigh
             f"but this patient is in '{b.row.branch}' ({b.row.bands.text}): warning, not critical."
         )
         inputs["matches_branch"] = neighbour.row.id
+    if kb is not None and b.pct < 0 and b.row.basis == "m2" and b.size:
+        note, extra = capped_bsa_note(kb, ctx, b.low / b.size, b.high / b.size, b.ordered, unit_text(b.row.amount_unit))
+        lines += note
+        inputs.update(extra)
     if not b.row.verified:
         lines.append("- This rule is from UNVERIFIED material (soft rule): warning only.")
     lines += ["", f"Source: {b.row.citation}"]
