@@ -29,6 +29,7 @@ DEFAULT_DOSE_TOLERANCE_PCT = 10.0
 DEFAULT_DOSE_CRITICAL_PCT = 25.0
 DEFAULT_JWT_LEEWAY_SECONDS = 60
 DEFAULT_JWKS_CACHE_SECONDS = 300
+DEFAULT_JWT_MAX_LIFETIME_SECONDS = 300  # CDS Hooks best practice: exp at most 5 minutes after iat
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Settings:
     enabled_soft_rules: frozenset[str] = frozenset()
     jwt_leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
+    jwt_max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_SECONDS
     audit_key: str | None = None
     bind_host: str = DEFAULT_BIND_HOST
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -191,6 +193,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         enabled_soft_rules=_bool_list(env.get("CDSHOOKS_ENABLED_SOFT_RULES")),
         jwt_leeway_seconds=_int(env, "CDSHOOKS_JWT_LEEWAY_SECONDS", DEFAULT_JWT_LEEWAY_SECONDS, 0),
         jwks_cache_seconds=_int(env, "CDSHOOKS_JWKS_CACHE_SECONDS", DEFAULT_JWKS_CACHE_SECONDS, 0),
+        jwt_max_lifetime_seconds=_int(env, "CDSHOOKS_JWT_MAX_LIFETIME_SECONDS", DEFAULT_JWT_MAX_LIFETIME_SECONDS, 1),
         audit_key=env.get("CDSHOOKS_AUDIT_KEY") or None,
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
     )
