@@ -95,7 +95,13 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
     per_day = amount_unit.endswith("/d")
     q = (dose.rate if per_day and dose and dose.rate else None) or (dose.amount if dose else None)
     if q is None:
+        dropped = [p for p in order.problems if "doseAndRate" in p or ".dose." in p]
+        if dropped:  # a dose was sent but read.conform refused it (wrong type, absurd number)
+            path, _, why = dropped[0].partition(": ")
+            raise _Unreadable(f"the dose is unreadable or implausible ({'.'.join(path.split('.')[-2:])}: {why})")
         raise _Unreadable("the order has no structured dose" + (f" ('{order.dosage_text}')" if order.dosage_text else ""))
+    if q.value <= 0:
+        raise _Unreadable(f"the dose {q.value:g} {q.unit or ''} is not a positive amount (implausible; check the order)")
     if q.comparator:
         raise _Unreadable(f"the dose has a comparator ('{q.comparator}')")
     if not q.unit:
