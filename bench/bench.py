@@ -9,7 +9,9 @@ One run prints, and writes to bench/results/latest.json:
     median orjson.loads of the body (the parse floor) and median handling of the same body through
     the real Flask app in this process (test client: envelope, prefetch, context, rules, cards,
     audit write), measured alternately call by call so machine noise hits both alike; their ratio;
-    the growth per added resource (least squares over the sizes); a stage breakdown of the
+    the same as CPU time of this thread (time.thread_time: what other processes on a shared
+    machine cannot inflate; wall time can be); the growth per added resource (least squares of
+    CPU time over the sizes); a stage breakdown of the
     ~600-resource order-sign call;
  2. HTTP, loopback only: `cdshooks serve --dev` and bench/floor_app.py, each under the same
     gunicorn settings, driven by the same load generator: closed loop at 1, 4 and 16 clients
@@ -84,30 +86,34 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         for (hook, size), template in templates.items():
             url = f"/cds-services/{HOOK_SERVICES[hook]}"
             n = max(5, calls // 4) if size == "stress" else calls
-            parse, handle = [], []
+            parse, handle, parse_cpu, handle_cpu = [], [], [], []
             for i in range(n + 3):
                 body = fresh(template, i)
-                t0 = time.perf_counter()
+                c0, t0 = time.thread_time(), time.perf_counter()
                 orjson.loads(body)
-                t1 = time.perf_counter()
+                c1, t1 = time.thread_time(), time.perf_counter()
                 r = client.post(url, data=body, headers={"Content-Type": "application/json"})
-                t2 = time.perf_counter()
+                c2, t2 = time.thread_time(), time.perf_counter()
                 if r.status_code != 200 or not isinstance(r.get_json().get("cards"), list):
                     raise SystemExit(f"in-process {hook}/{size}: HTTP {r.status_code} {r.data[:200]!r}")
                 if i >= 3:  # warm-up dropped
                     parse.append((t1 - t0) * 1000)
                     handle.append((t2 - t1) * 1000)
+                    parse_cpu.append((c1 - c0) * 1000)
+                    handle_cpu.append((c2 - c1) * 1000)
             p, h = statistics.median(parse), statistics.median(handle)
+            pc, hc = statistics.median(parse_cpu), statistics.median(handle_cpu)
             rows.append({"hook": hook, "size": size, "resources": resource_count(orjson.loads(template)),
                          "kib": round(len(template) / 1024), "calls": n, "parse_ms": round(p, 3),
                          "handle_ms": round(h, 2), "handle_p95_ms": round(percentile(handle, 95), 2),
-                         "ratio": round(h / p, 1), "cards": len(r.get_json()["cards"])})
+                         "ratio": round(h / p, 1), "parse_cpu_ms": round(pc, 3), "handle_cpu_ms": round(hc, 2),
+                         "cpu_ratio": round(hc / pc, 1) if pc else None, "cards": len(r.get_json()["cards"])})
         stages = stage_breakdown(app, templates[LARGE_SIGN], calls)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     growth = {}
     for hook in HOOK_SERVICES:
-        pts = [(r["resources"], r["handle_ms"]) for r in rows if r["hook"] == hook]
+        pts = [(r["resources"], r["handle_cpu_ms"]) for r in rows if r["hook"] == hook]
         mx, my = statistics.fmean(x for x, _ in pts), statistics.fmean(y for _, y in pts)
         growth[hook] = round(sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts), 4)
     return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages}

@@ -54,7 +54,8 @@ def write_scenario(s: Scenario, root: Path) -> None:
             encoding="utf-8",
         )
         expected["requests"][REQUEST_FILES["order-sign"]] = sign
-        expected["requests"][NOPREFETCH_FILE] = sign
+        expected["requests"][NOPREFETCH_FILE] = sign if s.sign_noprefetch is None else {
+            "checkedTopics": sorted(set(s.sign_topics) | {c["topic"] for c in s.sign_noprefetch}), "cards": s.sign_noprefetch}
         if s.select:
             (out / REQUEST_FILES["order-select"]).write_text(dump_json(build_request(bundle, "order-select")), encoding="utf-8")
             expected["requests"][REQUEST_FILES["order-select"]] = sign

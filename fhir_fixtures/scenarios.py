@@ -195,7 +195,9 @@ SCENARIOS: list[Scenario] = [
              orders=[Order("imatinib", 320.0, "mg", "po", DAILY)], sign=[card("regimen", "info", "imatinib")],
              sign_topics=("regimen", "dose")),
     Scenario("regimen.nci-standard.daunorubicin-induction", "NCI SR B-ALL 6 y, COG induction with daunorubicin", "clinical-rules §7 T07; RA-08",
-             birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000,
+             # issue 13 item 12: RA-08 is a warning only when the plan names a COG-style protocol, so the plan now
+             # says so (this scenario is a COG induction); the BFM/unnamed side is scenarios_i13 regimen.nci-standard.*
+             birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000, phase="Induction (COG AALL0932)",
              orders=[Order("daunorubicin", 20.5, "mg", "iv", WEEKLY), Order("methotrexate-it", 12.0, "mg", "it", ONCE)],
              sign=[card("regimen", "warning", "daunorubicin")], sign_topics=("regimen",)),
     Scenario("regimen.mature-b.maintenance", "mature B-ALL 9 y, maintenance 6-MP + weekly MTX", "clinical-rules §7 T12; RA-07",
@@ -249,3 +251,10 @@ SCENARIOS += _i17
 from scenarios_i13 import SCENARIOS as _i13  # noqa: E402  (issue 13 clinical corrections)
 
 SCENARIOS += _i13
+
+from scenarios_i10 import SCENARIOS as _i10  # noqa: E402  (issue 10: orders as EHRs send them)
+SCENARIOS += _i10
+
+from scenarios_i14 import SCENARIOS as _i14  # noqa: E402  (regimen templates, issue 14)
+
+SCENARIOS += _i14

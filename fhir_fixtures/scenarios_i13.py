@@ -33,6 +33,30 @@ def wbc_at(days_from_dx: int, value: float) -> dict[str, Any]:
             "valueQuantity": {"value": value, "unit": "/uL", "system": UCUM, "code": "/uL"}}
 
 
+def text_med(name: str, dose: float, unit: str, route: tuple[str, str], days_before: int = 10) -> dict[str, Any]:
+    """An active MedicationRequest for a drug with no verified RxNorm code (identified by name)."""
+    return {"resourceType": "MedicationRequest", "status": "active", "intent": "order", "medicationCodeableConcept": {"text": name},
+            "authoredOn": (ORDER - timedelta(days=days_before)).isoformat(), "requester": {"reference": "Practitioner/fixture-oncologist"},
+            "dosageInstruction": [{"text": f"{dose:g} {unit} daily", "timing": {"repeat": DAILY}, "route": _cc("http://snomed.info/sct", *route),
+                                   "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit, "system": UCUM, "code": unit}}]}]}
+
+
+def condition(code: str, display: str, days_before: int) -> dict[str, Any]:
+    return {"resourceType": "Condition", "clinicalStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+            "verificationStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed"),
+            "code": _cc("http://snomed.info/sct", code, display), "onsetDateTime": (ORDER - timedelta(days=days_before)).isoformat()}
+
+
+def qtc(ms: float) -> dict[str, Any]:
+    # category 'exam': the observations prefetch asks for laboratory, social-history and exam (not procedure)
+    return {"resourceType": "Observation", "status": "final", "category": _category("exam", "Exam"),
+            "code": _cc(LOINC, "8636-3", "QT interval corrected"), "effectiveDateTime": (ORDER - timedelta(days=2)).isoformat(),
+            "valueQuantity": {"value": ms, "unit": "ms", "system": UCUM, "code": "ms"}}
+
+
+PO, IV, SC = ("26643006", "Oral route"), ("47625008", "Intravenous route"), ("34206005", "Subcutaneous route")
+IA = ("interaction",)
+
 WOMAN = dict(birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), phase="Maintenance")
 POP = ("population",)
 
@@ -104,4 +128,59 @@ SCENARIOS: list[Scenario] = [
              "issue 13 item 3 (other side): outside the 7-day window -> NCI risk cannot be assigned", birth=born(5, 0, DX), weight=(18.0, "kg"),
              height=(110.0, "cm"), dx_wbc=None, extra=[wbc_at(-8, 60000)], orders=[Order("vincristine", 1.1, "mg", "iv", ONCE)], sign=[],
              view=[card("risk-group", "info", prefix="risk.group", contains="NCI risk cannot be assigned")], view_topics=("risk-group",)),
+    # -- item 8: febuxostat with mercaptopurine (label contraindication) ------------------------------
+    Scenario("interaction.mercaptopurine.febuxostat", "maintenance mercaptopurine with active febuxostat",
+             "issue 13 item 8: interactions.json DDI-41 (febuxostat label section 4)", **CHILD, phase="Maintenance", tpmt="normal",
+             extra=[text_med("febuxostat", 40.0, "mg", PO)], orders=[Order("mercaptopurine", 50.0, "mg", "po", DAILY)],
+             sign=[card("interaction", "critical", "mercaptopurine", "interaction.DDI-41")], sign_topics=IA),
+    # -- item 10: G-CSF with cyclophosphamide is supportive care (false-alarm check) ---------------------
+    Scenario("interaction.cyclophosphamide.filgrastim-info", "adult hyper-CVAD cyclophosphamide with active filgrastim",
+             "issue 13 item 10: DDI-28 member_severity G-CSF info (Kantarjian 2000 hyper-CVAD)", **ADULT, phase="Induction",
+             extra=[text_med("filgrastim", 480.0, "ug", SC, 1)], orders=[Order("cyclophosphamide", 600.0, "mg", "iv", ONCE)],
+             sign=[card("interaction", "info", "cyclophosphamide", "interaction.DDI-28")], sign_topics=IA),
+    # -- item 11: inotuzumab + QT list: info unless QT risk shown ----------------------------------------
+    Scenario("interaction.inotuzumab.ondansetron-info", "inotuzumab with active ondansetron, no QTc or electrolyte problem",
+             "issue 13 item 11: DDI-27 info by default (false-alarm check)", **ADULT, diagnosis="b-all-relapse", phase="Reinduction",
+             extra=[text_med("ondansetron", 8.0, "mg", IV, 1)], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
+             sign=[card("interaction", "info", "inotuzumab-ozogamicin", "interaction.DDI-27")], sign_topics=IA),
+    Scenario("interaction.inotuzumab.ondansetron-qtc-480", "inotuzumab with ondansetron and QTc 480 ms two days ago",
+             "issue 13 item 11 (other side): prolonged QTc (> 470 ms) -> warning", **ADULT, diagnosis="b-all-relapse", phase="Reinduction",
+             extra=[qtc(480.0), text_med("ondansetron", 8.0, "mg", IV, 1)], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
+             sign=[card("interaction", "warning", "inotuzumab-ozogamicin", "interaction.DDI-27")], sign_topics=IA),
+    # -- item 13: pancreatitis is critical only with prior asparaginase therapy -------------------------
+    Scenario("population.pegaspargase.pancreatitis-no-prior", "pancreatitis recorded, no asparaginase ever given, pegaspargase",
+             "issue 13 item 13: SP-28 warning without prior L-asparaginase therapy (false-alarm check)", **CHILD,
+             extra=[condition("75694006", "Pancreatitis (disorder)", 60)], orders=[Order("pegaspargase", 2400.0, "[iU]", "iv", ONCE)],
+             sign=[card("population", "warning", "pegaspargase", "population.SP-28")], sign_topics=POP),
+    Scenario("population.pegaspargase.pancreatitis-after-asparaginase", "pancreatitis after a recorded pegaspargase dose, pegaspargase again",
+             "issue 13 item 13 (other side): Oncaspar label section 4 contraindication -> critical", **CHILD,
+             extra=[condition("75694006", "Pancreatitis (disorder)", 20)], administrations=[("pegaspargase", ORDER - timedelta(days=30), 2400.0, "[iU]", "iv")],
+             orders=[Order("pegaspargase", 2400.0, "[iU]", "iv", ONCE)],
+             sign=[card("population", "critical", "pegaspargase", "population.SP-28")], sign_topics=POP),
+    # -- item 12: RA-08 anthracycline in NCI SR induction is protocol-dependent --------------------------
+    Scenario("regimen.nci-standard.daunorubicin-bfm-induction-info", "NCI SR B-ALL 6 y, AIEOP-BFM induction with daunorubicin",
+             "issue 13 item 12: BFM induction includes an anthracycline for every risk group (seed): RA-08 info (false-alarm check)",
+             birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000, phase="Induction (AIEOP-BFM ALL 2017)",
+             orders=[Order("daunorubicin", 20.5, "mg", "iv", WEEKLY), Order("methotrexate-it", 12.0, "mg", "it", ONCE)],
+             sign=[card("regimen", "info", "daunorubicin", "regimen.nci-sr.anthracycline-induction")], sign_topics=("regimen",)),
+    # -- item 7: cumulative doxorubicin 400 mg/m2 with cyclophosphamide; daunorubicin counts x 0.6 ------
+    Scenario("cumulative.doxorubicin.cyclophosphamide-401", "adult, prior doxorubicin 341 mg/m2, doxorubicin 60 mg/m2 with cyclophosphamide",
+             "issue 13 item 7: doxorubicin label 400 mg/m2 with concomitant cardiotoxic therapy (cyclophosphamide)", **ADULT, phase="Induction",
+             administrations=[("doxorubicin", ORDER - timedelta(days=30), 341.0, "mg/m2", "iv")],
+             orders=[Order("doxorubicin", 118.3, "mg", "iv", ONCE), Order("cyclophosphamide", 1183.0, "mg", "iv", ONCE)],
+             sign=[card("cumulative-dose", "critical", "doxorubicin", "cumulative.doxorubicin.cardiotoxic")], sign_topics=("cumulative-dose",)),
+    Scenario("cumulative.doxorubicin.no-cyclophosphamide-401", "same doxorubicin total (401 mg/m2) without any cyclophosphamide",
+             "issue 13 item 7 (other side): 550 mg/m2 applies; 401 < 90% -> no card", **ADULT, phase="Induction",
+             administrations=[("doxorubicin", ORDER - timedelta(days=30), 341.0, "mg/m2", "iv")],
+             orders=[Order("doxorubicin", 118.3, "mg", "iv", ONCE)], sign=[], sign_topics=("cumulative-dose",)),
+    # -- item 6: cyclophosphamide 40-50 mg/kg is a course -------------------------------------------------
+    Scenario("dose.cyclophosphamide.1000mg-m2-single-child", "child 26 kg, cyclophosphamide 1,000 mg/m2 (961 mg = 37 mg/kg) once",
+             "issue 13 item 6: a standard single protocol dose; only a course total above 50 mg/kg is flagged (false-alarm check)",
+             **CHILD, phase="Consolidation", orders=[Order("cyclophosphamide", 961.5, "mg", "iv", ONCE)], sign=[], sign_topics=DOSE),
+    Scenario("dose.cyclophosphamide.course-62mg-kg", "child 26 kg, cyclophosphamide 540 mg on days -2, -1 and 540 mg today (1,620 mg = 62 mg/kg)",
+             "issue 13 item 6 (other side): course total > 50 mg/kg -> dose.cyclophosphamide.course-total (soft row: warning)",
+             **CHILD, phase="Consolidation",
+             administrations=[("cyclophosphamide", ORDER - timedelta(days=2), 540.0, "mg", "iv"), ("cyclophosphamide", ORDER - timedelta(days=1), 540.0, "mg", "iv")],
+             orders=[Order("cyclophosphamide", 540.0, "mg", "iv", ONCE)],
+             sign=[card("dose", "warning", "cyclophosphamide", "dose.cyclophosphamide.course-total")], sign_topics=DOSE),
 ]

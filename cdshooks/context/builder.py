@@ -19,10 +19,13 @@ from typing import Any, Mapping, Sequence
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
+from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import mosteller, read_observations
+from .plan import read_plan
+from .read import conform
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -97,6 +100,12 @@ def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -
     return facts
 
 
+def careplan_text(cp: Mapping[str, Any]) -> str:
+    """Title, description and category texts of a CarePlan, as sent (the phase and any protocol name)."""
+    texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
+    return " ".join(t for t in texts if isinstance(t, str))
+
+
 def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tuple[str | None, str | None]:
     """Treatment phase from the newest active CarePlan whose text names one; else (None, None)."""
     def start(cp: Mapping[str, Any]) -> date:
@@ -105,8 +114,7 @@ def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tupl
 
     plans = [cp for cp in careplans if cp.get("resourceType") == "CarePlan" and cp.get("status") in (None, "active", "on-hold")]
     for cp in sorted(plans, key=start, reverse=True):
-        texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
-        text = " " + " ".join(re.findall(r"[a-z0-9]+", " ".join(t for t in texts if isinstance(t, str)).lower())) + " "
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", careplan_text(cp).lower())) + " "
         for phase, patterns in codes.phases:
             if any(f" {' '.join(re.findall(r'[a-z0-9]+', p))} " in text for p in patterns):
                 return phase, ref(cp)
@@ -119,6 +127,13 @@ def _resources(prefetch: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     return entries(prefetch.get(key))
 
 
+def _medications_in(value: Any) -> list[dict[str, Any]]:
+    """The Medication resources of a prefetch value, as `entries` gives them, without conforming
+    (copying) the hundreds of other resources a chart carries to find them."""
+    return [normalize(m) for r in raw_entries(value)
+            if r.get("resourceType") == "Medication" and (m := conform(r)) is not None]
+
+
 def build_context(
     prefetch: Mapping[str, Any],
     *,
@@ -128,7 +143,9 @@ def build_context(
     kb: Knowledge,
     now: datetime,
     missing_prefetch: frozenset[str] = frozenset(),
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PatientContext:
+    """`medications`: Medication resources fetched by reference ('Medication/x' -> resource)."""
     drugs, codes = drugs_view(kb), codes_view(kb)
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
@@ -137,7 +154,10 @@ def build_context(
     requests = _resources(prefetch, "medicationRequests")
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
-    included = included_medications(drafts_raw, requests, statements, admins_raw)
+    # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
+    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))
+    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
@@ -210,12 +230,16 @@ def build_context(
     diagnosis_date = min(diagnosis_dates) if diagnosis_dates else None
     age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
 
-    phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
+    careplans = _resources(prefetch, "carePlans")
+    phase, phase_source = read_phase(careplans, codes)
+    phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
+    plan = read_plan(careplans, template_library(kb), order_date, administrations)
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
         weight=weight, height=height, bsa=bsa, weights=weights, heights=heights, labs=labs, facts=facts,
-        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
+        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source, phase_text=phase_text,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
+        plan=plan,
     )

@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .conformant import conformant
 from .memo import validation_memo
+from .read import conform, objects_of, problems_of, without_marker
 from .units import UnitError, is_valid
 
 UCUM = "http://unitsofmeasure.org"
@@ -106,6 +108,9 @@ def model_class(resource_type: str) -> Any:
 def validate(resource: Mapping[str, Any]) -> list[str]:
     """Validate with the R4B model; return problems as short strings (no values, no PHI).
 
+    Elements `read.conform` dropped (wrong JSON kind, implausible number, too deep) come first:
+    the resource as sent was not valid, even though what is left may be.
+
     Remembered per resource content (`validation_memo`): an EHR re-sends the same chart on every
     hook call for a patient, and one fhir.resources validation costs ~0.1-0.3 ms.
     """
@@ -116,12 +121,15 @@ def _validate(resource: Mapping[str, Any]) -> list[str]:
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         return ["resource has no resourceType"]
+    dropped = [f"invalid FHIR {p}" for p in problems_of(resource)]
+    if dropped:
+        return dropped
     try:
         cls = model_class(rtype)
-    except (ImportError, AttributeError):
-        return [f"unknown resourceType {rtype!r}"]
+    except (ImportError, AttributeError, ValueError):
+        return [f"unknown resourceType {rtype[:40]!r}"]
     try:
-        cls.model_validate(dict(resource))
+        cls.model_validate(without_marker(resource))
     except ValidationError as exc:
         problems = []
         for err in exc.errors()[:5]:
@@ -137,28 +145,31 @@ def _validate(resource: Mapping[str, Any]) -> list[str]:
 
 
 def entries(bundle: Any) -> list[dict[str, Any]]:
-    """Resources of a searchset Bundle (type optional), or [resource] for a single resource."""
+    """Resources of a searchset Bundle (type optional), or [resource] for a single resource.
+
+    Every resource passes `read.conform` first (wrong JSON kinds dropped and recorded), so the
+    readers after this never meet a list where a string belongs."""
     if not isinstance(bundle, Mapping):
         return []
     if bundle.get("resourceType") != "Bundle":
-        return [dict(bundle)] if bundle.get("resourceType") else []
-    raw = bundle.get("entry") or []
-    if isinstance(raw, Mapping):
-        raw = [raw]
+        single = _conformed(bundle)
+        return [normalize(single)] if single else []
     out = []
-    for entry in raw:
-        if isinstance(entry, Mapping):
-            resource = entry.get("resource")
-            if type(resource) is dict:
-                out.append(normalize(resource))
-            elif isinstance(resource, Mapping):
-                out.append(normalize(dict(resource)))
+    for entry in objects_of(bundle, "entry"):
+        resource = _conformed(entry.get("resource"))
+        if resource is not None:
+            out.append(normalize(resource))
     return out
 
 
+def _conformed(resource: Any) -> Any:
+    """`conform(resource)`, or the resource as sent when that is what conform would give (no copy)."""
+    return resource if conformant(resource) else conform(resource)
+
+
 def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
-    """Like `entries` but neither normalized nor copied: for readers that read defensively
-    (`as_list`, `codings`) and normalize only what they keep or validate."""
+    """Like `entries` but neither conformed, normalized nor copied: for readers that check the
+    elements they read themselves and `conform` only what is not clean (observations.py)."""
     if not isinstance(bundle, Mapping):
         return []
     if bundle.get("resourceType") != "Bundle":

@@ -145,11 +145,30 @@ def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings, kb: Knowle
         note = (row.get("drug_notes") or {}).get(drug)
         msg = f"{row['message']}{': ' + note if note else ''}"
         severity = row["severity"]
+        prior = _prior_therapy(ctx, row.get("critical_with_prior_therapy"))
+        if prior:
+            severity, msg = "critical", f"{msg}. Prior asparaginase therapy on record: {prior}"
+        elif row.get("critical_with_prior_therapy"):
+            msg = f"{msg}. No prior asparaginase therapy on record: warning, not a hard stop"
         if no_all and drug in escalate["drugs"]:
             severity, msg = escalate["severity"], f"{escalate['message']}; {msg}"
         yield _finding(row, order, drug, severity, f"{drug}: {hit[0]} - {msg}",
                        [f"**{drug}** ({order.ref}) with **{hit[0]}** recorded: {hit[1]}.", "", msg + "."],
                        {"fact": hit[0], "source": hit[1], "all_diagnosis": not no_all if escalate else None})
+
+
+def _prior_therapy(ctx: PatientContext, drugs: list[str] | None) -> str | None:
+    """A past administration or a non-draft medication of one of `drugs`, described; else None."""
+    if not drugs:
+        return None
+    wanted = set(drugs)
+    for a in ctx.administrations:
+        if wanted.intersection(a.drug_ids) and a.date <= ctx.order_date and a.status not in ("entered-in-error", "not-done"):
+            return f"{a.ref} ({'/'.join(a.drug_ids)}, {a.date})"
+    for m in ctx.active_medications:
+        if wanted.intersection(m.drug_ids):
+            return f"{m.ref} ({m.display})"
+    return None
 
 
 def _stale_status(ctx: PatientContext, row: Row, key: str, status: _Status) -> Iterator[Finding]:

@@ -7,6 +7,7 @@ one `missing-data.phase` finding names the checks that could not run.
 
 from __future__ import annotations
 
+import re
 from functools import wraps
 from typing import Any, Iterator
 
@@ -196,6 +197,17 @@ def _phase_checks(ctx: PatientContext, kb: Knowledge) -> Iterator[tuple[Check, s
         yield rv.check("regimen.cns3.intensification"), "CNS3 at diagnosis: intrathecal intensification ± cranial radiation", "CNS3 at diagnosis.", orders
 
 
+def _protocol_level(ctx: PatientContext, check: Check) -> tuple[str, str]:
+    """RA-08: warning only when the treatment plan names a COG-style protocol (regimen.json params)."""
+    patterns = check.params.get("warning_if_plan_matches")
+    if not patterns:
+        return check.indicator, ""
+    named = next((p for p in patterns if ctx.phase_text and re.search(p, ctx.phase_text, re.IGNORECASE)), None)
+    if named:
+        return "warning", f" The plan names a COG-style protocol ('{ctx.phase_text}')."
+    return check.indicator, " The plan names no COG-style protocol: BFM-type inductions include an anthracycline for every risk group (info)."
+
+
 @rule("regimen")
 def phase_dependent(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-07..RA-12 in the phase they name; phase unknown -> one `missing-data.phase` finding."""
@@ -207,7 +219,8 @@ def phase_dependent(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) 
         if ctx.phase is None and not drug_free_phase:
             blocked.append((check, orders))
         elif drug_free_phase or ctx.phase in check.phases:
-            yield _card(check, summary, f"{detail} Phase: {ctx.phase or 'not recorded'} ({ctx.phase_source or 'no CarePlan'}).", orders, phase=ctx.phase)
+            level, protocol = _protocol_level(ctx, check)
+            yield _card(check, summary, f"{detail} Phase: {ctx.phase or 'not recorded'} ({ctx.phase_source or 'no CarePlan'}).{protocol}", orders, indicator=level, phase=ctx.phase)
     if blocked:
         refs = tuple(dict.fromkeys(r.ref for _, orders in blocked for r in orders))
         names = ", ".join(f"{c.ref} ({c.message})" for c, _ in blocked)

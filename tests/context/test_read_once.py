@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cdshooks.context.builder import build_context
-from cdshooks.context.fhir import as_list, codings, normalize, raw_entries
+from cdshooks.context.fhir import as_list, codings, entries, normalize, raw_entries
 from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
 from cdshooks.knowledge.codes import codes_view
 from ctx_fhirdata import LOINC, UCUM, obs, qty
@@ -61,12 +61,17 @@ def test_quirky_observation_is_read_as_sent_like_its_normalized_form(kb):
 
 
 def _three_walks(body, others, codes):
+    """The reference: every resource conformed and normalized by `entries`, then the readers."""
+    body, others = entries({"resourceType": "Bundle", "entry": [{"resource": r} for r in body]}), \
+        entries({"resourceType": "Bundle", "entry": [{"resource": r} for r in others]})
     weight = body_measurement("weight", body + others, codes, ORDER, UPPER)
     height = body_measurement("height", body + others, codes, ORDER, UPPER)
     return weight, height, read_labs(others, codes, ORDER, UPPER)
 
 
 def _same_series(reading, body, others, codes):
+    body, others = entries({"resourceType": "Bundle", "entry": [{"resource": r} for r in body]}), \
+        entries({"resourceType": "Bundle", "entry": [{"resource": r} for r in others]})
     assert reading.weights == body_series("weight", body + others, codes, UPPER)
     assert reading.heights == body_series("height", body + others, codes, UPPER)
 
@@ -160,3 +165,31 @@ def test_effective_date_fast_path_agrees_with_parse_date(value):
     from cdshooks.context.observations import effective_date
 
     assert effective_date({"effectiveDateTime": value}) == parse_date(value)
+
+
+HOSTILE = [
+    {"status": {"x": 1}}, {"status": ["final"]}, {"effectiveDateTime": 20240301}, {"id": 5},
+    {"code": {"coding": [{"system": "http://loinc.org", "code": 6690}]}},
+    {"code": {"coding": {"system": "http://loinc.org", "code": "6690-2"}}},
+    {"code": {"coding": [7, {"system": "http://loinc.org", "code": "6690-2"}]}},
+    {"code": "6690-2"}, {"valueQuantity": {"value": "3.1", "unit": "10*3/uL"}},
+    {"valueQuantity": {"value": 1e300, "system": "http://unitsofmeasure.org", "code": "10*3/uL"}},
+    {"valueQuantity": {"value": True}}, {"valueQuantity": [1]}, {"valueQuantity": {"value": 3.1, "code": ["x"]}},
+    {"referenceRange": {"high": {"value": 11, "system": "http://unitsofmeasure.org", "code": "10*3/uL"}}},
+    {"referenceRange": [{"high": {"value": "11"}}]}, {"referenceRange": True},
+    {"effectivePeriod": {"start": 5}}, {"effectivePeriod": "2024"}, {"status": None}, {"resourceType": 5},
+]
+
+
+@pytest.mark.parametrize("n", range(len(HOSTILE)))
+def test_hostile_observations_read_as_entries_would_conform_them(kb, n):
+    codes = codes_view(kb)
+    base = obs("wbc", "6690-2", {"value": 3.1, "system": UCUM, "code": "10*3/uL"}, "2024-03-04")
+    bad = dict(base, **HOSTILE[n])
+    weight = obs("w", "29463-7", qty(30, "kg"), "2024-03-05", **HOSTILE[n])
+    body, others = [weight], [bad, base]
+    w, h, labs = _three_walks(body, others, codes)
+    reading = read_observations(body, others, codes, ORDER, UPPER)
+    assert (reading.weight, reading.height, reading.labs) == (w[0], h[0], labs)
+    assert reading.gaps == tuple(w[1] + h[1])
+    _same_series(reading, body, others, codes)

@@ -20,7 +20,8 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 RX = {  # verified RxNorm codes (fhir_fixtures/fixture_model.py RX)
     "vincristine": "1863354", "methotrexate-oral": "105585", "methotrexate-iv": "311625", "mercaptopurine": "197931",
     "pegaspargase": "240906", "daunorubicin": "309650", "doxorubicin": "1790099", "cyclophosphamide": "1734919",
-    "inotuzumab-ozogamicin": "1942954", "rituximab": "121191", "clofarabine": "486419", "prednisone": "312615", "leucovorin": "6313", "allopurinol": "519",
+    "inotuzumab-ozogamicin": "1942954", "rituximab": "121191", "clofarabine": "486419",
+    "ondansetron": "26225", "prednisone": "312615", "leucovorin": "6313", "allopurinol": "519",
 }
 ROUTES = {"iv": ("47625008", "Intravenous route"), "po": ("26643006", "Oral route"), "it": ("72607000", "Intrathecal route")}
 ALL_ICD = ("C91.00", "Acute lymphoblastic leukemia not having achieved remission")
@@ -84,11 +85,16 @@ def wbc(value: float, on: date) -> dict[str, Any]:
     return quantity("6690-2", value, "/uL", on)
 
 
+def med(drug: str) -> dict[str, Any]:
+    """A verified RxNorm coding, or (drugs with no verified code, e.g. febuxostat) the name as text."""
+    return cc(RXNORM, RX[drug], drug) if drug in RX else {"text": drug}
+
+
 def order(drug: str, dose: float, unit: str, route: str = "iv", timing: dict[str, Any] | None = None, *, status: str = "draft",
           authored: date = ORDER, rid: str | None = None) -> dict[str, Any]:
     return {
         "resourceType": "MedicationRequest", "id": rid or _id("mr"), "status": status, "intent": "order",
-        "medicationCodeableConcept": cc(RXNORM, RX[drug], drug), "subject": {"reference": "Patient/p1"}, "authoredOn": authored.isoformat(),
+        "medicationCodeableConcept": med(drug), "subject": {"reference": "Patient/p1"}, "authoredOn": authored.isoformat(),
         "dosageInstruction": [{"timing": {"repeat": timing or {"count": 1}}, "route": cc(SCT, *ROUTES[route]),
                                "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit, "system": UCUM, "code": unit}}]}],
     }
@@ -96,7 +102,7 @@ def order(drug: str, dose: float, unit: str, route: str = "iv", timing: dict[str
 
 def given(drug: str, on: date, dose: float, unit: str, route: str = "iv") -> dict[str, Any]:
     return {"resourceType": "MedicationAdministration", "id": _id("ma"), "status": "completed",
-            "medicationCodeableConcept": cc(RXNORM, RX[drug], drug), "subject": {"reference": "Patient/p1"},
+            "medicationCodeableConcept": med(drug), "subject": {"reference": "Patient/p1"},
             "effectiveDateTime": f"{on.isoformat()}T10:00:00Z", "dosage": {"route": cc(SCT, *ROUTES[route]), "dose": {"value": dose, "unit": unit, "system": UCUM, "code": unit}}}
 
 

@@ -92,7 +92,9 @@ def test_pegaspargase_bilirubin_is_left_to_population_sp06(f, kb, settings):
 
 
 def test_pegaspargase_stop_facts_and_lipase(f, kb, settings):
-    assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "pancreatitis"), targets=[f.order("pegaspargase")]), kb, settings) == {("monitoring.pegaspargase.stop", "critical")}
+    # issue 13 item 13: recorded pancreatitis is population SP-28 (critical only with prior asparaginase): one card per finding
+    assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "pancreatitis"), targets=[f.order("pegaspargase")]), kb, settings) == set()
+    assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "asparaginase-hypersensitivity"), targets=[f.order("pegaspargase")]), kb, settings) == {("monitoring.pegaspargase.stop", "critical")}
     assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "thrombosis"), targets=[f.order("pegaspargase")]), kb, settings) == {("monitoring.pegaspargase.hold", "warning")}
     lip = f.make_ctx(labs=[f.lab("lipase", 181, "U/L", uln=60)], targets=[f.order("pegaspargase")])
     assert ids(M.pegaspargase_stop, lip, kb, settings) == {("monitoring.pegaspargase.lipase", "warning")}
