@@ -177,7 +177,8 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
     raw = bundle.get("entry") or []
     if isinstance(raw, Mapping):
         raw = [raw]
-    return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
+    return [r for e in raw if (type(e) is dict or isinstance(e, Mapping))
+            and (type(r := e.get("resource")) is dict or isinstance(r, Mapping))]
 
 
 def ref(resource: Mapping[str, Any]) -> str:
