@@ -133,14 +133,18 @@ def induction_administrations(now: datetime, total: int) -> list[dict[str, Any]]
     administrations = []
     for n, (drug, days_ago) in enumerate(plan[:total]):
         _, rxnorm, display, dose, unit, route, _ = by_drug[drug]
-        administrations.append({
-            "resourceType": "MedicationAdministration", "id": f"admin-{n}", "status": "completed",
-            "medicationCodeableConcept": _cc(RXNORM, rxnorm, display),
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "effectiveDateTime": (now - timedelta(days=days_ago)).isoformat(),
-            "dosage": {"route": _cc(SNOMED, *ROUTES[route]), "dose": _qty(dose, unit)},
-        })
+        administrations.append(_administration(n, rxnorm, display, dose, unit, route, now - timedelta(days=days_ago)))
     return administrations
+
+
+def _administration(n: int, rxnorm: str, display: str, dose: float, unit: str, route: str, when: datetime) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationAdministration", "id": f"admin-{n}", "status": "completed",
+        "medicationCodeableConcept": _cc(RXNORM, rxnorm, display),
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "effectiveDateTime": when.isoformat(),
+        "dosage": {"route": _cc(SNOMED, *ROUTES[route]), "dose": _qty(dose, unit)},
+    }
 
 
 def order_sign_request(today: date | None = None, *, n_observations: int = 400,
@@ -231,13 +235,7 @@ def _maintenance_administrations(now: datetime, count: int, days: int) -> list[d
             _, rxnorm, display, dose, unit, route = extra[drug]
         else:
             _, rxnorm, display, dose, unit, route, _ = by_drug[drug]
-        out.append({
-            "resourceType": "MedicationAdministration", "id": f"admin-{n}", "status": "completed",
-            "medicationCodeableConcept": _cc(RXNORM, rxnorm, display),
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "effectiveDateTime": (now - timedelta(days=days_ago)).isoformat(),
-            "dosage": {"route": _cc(SNOMED, *ROUTES[route]), "dose": _qty(dose, unit)},
-        })
+        out.append(_administration(n, rxnorm, display, dose, unit, route, now - timedelta(days=days_ago)))
     return out
 
 
