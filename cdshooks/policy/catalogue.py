@@ -29,6 +29,8 @@ CODE_RULE_IDS = frozenset(
         "missing-data.dose-inputs",
         "missing-data.route",
         "missing-data.schedule",
+        "missing-data.order-medication",
+        "missing-data.sig-text-only",
     }
 )
 

@@ -58,6 +58,8 @@ def test_sandbox_daily_methotrexate_without_route_gets_the_critical_schedule_car
     schedule = cards_of(answer, "schedule")
     assert [c["extension"]["all-cds"]["ruleId"] for c in schedule] == ["schedule.methotrexate.oral-weekly"]
     assert schedule[0]["indicator"] == "critical"
+    assert "1 {pill} × 2.5 mg/tablet = 2.5 mg" in schedule[0]["detail"]
+    assert "implied by the dose form 'Oral Tablet'" in schedule[0]["detail"]
     assert not cards_of(answer, "dose")  # never "84% below the expected 16 mg once weekly"
     recognised = answer["extension"]["all-cds"]["orders"][0]
     assert recognised["identifiedBy"] == "rxnorm-product" and recognised["route"] == {"kind": "oral", "impliedBy": "dose form 'Oral Tablet'"}
@@ -182,3 +184,19 @@ def test_text_only_sig_boundaries():
     assert not text_only_sig(MedicationOrder(**base, dosage_text="t", dose=Dose(quantity=Quantity(50, "mg"))))
     assert not text_only_sig(MedicationOrder(**base, dosage_text="t", timing=Timing(code="QD")))
     assert not text_only_sig(MedicationOrder(**base, dosage_text="t", route=Route("oral", "sct|26643006")))
+
+
+def test_max_dose_per_period_above_the_range_is_a_dose_warning(live_service):
+    draft = sandbox_draft("197931", "mercaptopurine 50 MG Oral Tablet", 1)
+    draft["dosageInstruction"][0]["maxDosePerPeriod"] = {
+        "numerator": {"value": 2, "system": "http://unitsofmeasure.org", "code": "{pill}"},
+        "denominator": {"value": 1, "system": "http://unitsofmeasure.org", "code": "d"}}
+    within = copy.deepcopy(draft)
+    within["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"] = 1
+    with live_service() as base:
+        answer = post(base, draft)
+        clean = post(base, within)
+    (dose,) = cards_of(answer, "dose")
+    assert dose["indicator"] == "warning" and "100 mg per day" in dose["summary"]
+    assert "2 {pill} × 50 mg/tablet = 100 mg" in dose["detail"]
+    assert cards_of(clean, "dose") == []
