@@ -90,6 +90,30 @@ def dose_range(low: float, high: float) -> Callable[[dict[str, Any]], dict[str, 
     return edit
 
 
+def name_only(text: str, route_text: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """No code at all: the product name as text, the route as EHR text ("IV push", "intrathecal")."""
+
+    def edit(r: dict[str, Any]) -> dict[str, Any]:
+        r["medicationCodeableConcept"] = {"text": text}
+        r["dosageInstruction"][0]["route"] = {"text": route_text}
+        return r
+
+    return edit
+
+
+def contained_suspension(r: dict[str, Any]) -> dict[str, Any]:
+    """A compounded product: a contained Medication with an ingredient code, its strength and form."""
+    del r["medicationCodeableConcept"]
+    r["contained"] = [{"resourceType": "Medication", "id": "susp", "code": {"text": "mercaptopurine oral suspension (pharmacy compounded)"},
+                       "form": {"text": "oral suspension"},
+                       "ingredient": [{"itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "103", "display": "mercaptopurine"}]},
+                                       "strength": {"numerator": {"value": 20, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"},
+                                                    "denominator": {"value": 1, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}}}]}]
+    r["medicationReference"] = {"reference": "#susp"}
+    r["dosageInstruction"][0].pop("route", None)
+    return r
+
+
 def no_route(r: dict[str, Any]) -> dict[str, Any]:
     r["dosageInstruction"][0].pop("route", None)
     return r
@@ -156,6 +180,20 @@ SCENARIOS: list[Scenario] = [
              "1.5 mL x 1 mg/mL = 1.5 mg in 1.44-1.92 mg (no dose card); 'Injection' is parenteral, not IV vs IT -> missing-data route card",
              **CHILD26, orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=no_route)],
              sign=[card("missing-data", "warning", "vincristine", "missing-data.route")], sign_topics=DOSE_TOPICS + ("missing-data",)),
+    # -- names and EHR route text, no codes; a contained Medication with ingredient.strength ----------
+    Scenario("name.vincristine.product-name-iv-infusion-clean", "'1 ML vincristine sulfate 1 MG/ML Injection' as text only, 1.5 mL, route text 'IV infusion'",
+             "name -> vincristine, strength 1 mg/mL parsed from the name: 1.5 mL = 1.5 mg in 1.44-1.92 mg; 'IV infusion' = intravenous: no card "
+             "('IV push' would rightly get VER-VINCA-01, minibag only)",
+             **CHILD26, orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("1 ML vincristine sulfate 1 MG/ML Injection", "IV infusion"))],
+             sign=[], sign_topics=DOSE_TOPICS + ("missing-data",)),
+    Scenario("name.vincristine.route-text-intrathecal", "vincristine by name, route text 'intrathecal'",
+             "route.vincristine.iv-only: intrathecal -> critical", **CHILD26,
+             orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("vincristine sulfate 1 MG/ML Injection", "intrathecal"))],
+             sign=[card("route", "critical", "vincristine", "route.vincristine.iv-only")]),
+    Scenario("medication.mercaptopurine.contained-20mg-ml-2.5ml-clean", "contained Medication: mercaptopurine 20 mg/mL suspension, 2.5 mL daily",
+             "Medication.ingredient (RxNorm 103) + strength 20 mg/mL: 2.5 mL = 50 mg in 30-50 mg; form 'oral suspension' implies oral: no card",
+             **CHILD20, orders=[Order("mercaptopurine", 2.5, "mL", "po", DAILY, edit=contained_suspension)], sign=[],
+             sign_topics=DOSE_TOPICS + ("missing-data",)),
     # -- free-text directions only ----------------------------------------------------------------
     Scenario("sig.mercaptopurine.text-only", "mercaptopurine with only free-text directions",
              "never a silent pass: one missing-data card quotes the text; no separate dose/route/schedule card",

@@ -200,3 +200,22 @@ def test_max_dose_per_period_above_the_range_is_a_dose_warning(live_service):
     assert dose["indicator"] == "warning" and "100 mg per day" in dose["summary"]
     assert "2 {pill} × 50 mg/tablet = 100 mg" in dose["detail"]
     assert cards_of(clean, "dose") == []
+
+
+def test_scaled_suggestions_give_half_tablets_or_none():
+    from cdshooks.context.model import MedicationOrder
+    from cdshooks.rules._order_doses import scaled_resource
+
+    def order(value, code):
+        resource = {"resourceType": "MedicationRequest", "id": "a", "dosageInstruction": [
+            {"doseAndRate": [{"doseQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": code}}]}]}
+        return MedicationOrder(ref="MedicationRequest/a", resource=resource, drug_ids=("mercaptopurine",), identified_by="name", display="x")
+
+    def dose(r):
+        return r["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] if r else None
+
+    assert dose(scaled_resource(order(3, "{pill}"), 1 / 3)) == 1.0
+    assert dose(scaled_resource(order(2, "{pill}"), 0.75)) == 1.5
+    assert dose(scaled_resource(order(1, "{pill}"), 1 / 3)) is None  # 0.33 tablet: no half-tablet step near it
+    assert dose(scaled_resource(order(2.5, "mL"), 1 / 3)) == 0.8
+    assert dose(scaled_resource(order(75, "mg"), 1 / 3)) == 25.0
