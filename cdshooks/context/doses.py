@@ -138,6 +138,8 @@ def dose_of(dosage: Mapping[str, Any] | None, problems: list[str], product: Prod
     dar = dosage.get("doseAndRate") or []
     if isinstance(dar, Mapping):
         dar = [dar]
+    if not isinstance(dar, list):
+        dar = []
     first = dar[0] if dar and isinstance(dar[0], Mapping) else {}
     rng = first.get("doseRange") if isinstance(first.get("doseRange"), Mapping) else {}
     dose = Dose(

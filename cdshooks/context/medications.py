@@ -49,6 +49,13 @@ class Identification:
     unresolved: str | None = None  # "Medication/x" referenced but not had
 
 
+def _items(value: Any) -> list[Any]:
+    """A FHIR 0..* element as a list: a single object wrapped, any other JSON kind empty (never raises)."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, Mapping) else []
+
+
 def _index_medications(resources: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {f"Medication/{r.get('id')}": r for r in resources if isinstance(r, Mapping) and r.get("resourceType") == "Medication"}
 
@@ -72,7 +79,7 @@ def _medication(resource: Mapping[str, Any], included: Mapping[str, Mapping[str,
     if target is None:
         return None
     if target.startswith("#"):
-        for contained in resource.get("contained") or []:
+        for contained in _items(resource.get("contained")):
             if isinstance(contained, Mapping) and contained.get("resourceType") == "Medication" and contained.get("id") == target[1:]:
                 return contained
         return None
@@ -105,7 +112,7 @@ def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[st
     unresolved = target if target and med is None else None
     concepts = [concept] + ([med.get("code")] if med else [])
     texts = [t for c in concepts for t in concept_texts(c)] + _reference_display(resource)
-    ingredients = [i for i in (med.get("ingredient") or []) if isinstance(i, Mapping)] if med else []
+    ingredients = [i for i in _items(med.get("ingredient")) if isinstance(i, Mapping)] if med else []
     ingredient_concepts = [i.get("itemCodeableConcept") for i in ingredients]
     texts += [t for c in ingredient_concepts for t in concept_texts(c)]
     display = texts[0] if texts else "(unnamed medication)"
@@ -185,7 +192,7 @@ def timing_of(timing: Any) -> Timing | None:
     return Timing(
         frequency=_int(rep.get("frequency")), period=number(rep.get("period")), period_unit=rep.get("periodUnit"),
         count=_int(rep.get("count")), duration=number(rep.get("duration")), duration_unit=rep.get("durationUnit"),
-        day_of_week=tuple(d for d in rep.get("dayOfWeek") or [] if isinstance(d, str)),
+        day_of_week=tuple(d for d in _items(rep.get("dayOfWeek")) if isinstance(d, str)),
         code=code_value, text=code.get("text"),
         bounds_start=parse_date(bounds.get("start")), bounds_end=parse_date(bounds.get("end")),
     )

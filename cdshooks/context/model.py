@@ -58,6 +58,7 @@ class LabResult:
     original: str | None = None
     identified_by: str = "code"  # "code" (LOINC) | "text" (no LOINC exists, e.g. MRD: matched on code.text)
     timepoint: str | None = None  # e.g. "day29", "end_of_induction" (MRD), read from the Observation text
+    value_source: str | None = None  # coded results: "answer" (a known answer code) | "text" (read from valueString/text)
 
     @property
     def times_uln(self) -> float | None:
@@ -97,6 +98,7 @@ class ClinicalFact:
     code: str  # "system|code" that matched
     onset: date | None = None
     recorded: date | None = None
+    clinical_status: str | None = None  # Condition.clinicalStatus code as sent ("active", ...); None = not sent / Observation
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,32 @@ class Administration:
 
 
 @dataclass(frozen=True)
+class TreatmentPlan:
+    """The patient's regimen, course and day from an active CarePlan (`context.plan`).
+
+    Present when an active CarePlan names a loaded regimen template (or tries to: an
+    instantiatesCanonical/identifier we do not know). Whatever could not be read is in `problems`,
+    each naming the FHIR field that would let the plan checks run; rules then fall back to the
+    label ranges and say so (`missing-data.plan`).
+    """
+
+    source: str  # "CarePlan/<id>" (or several, comma-separated, when ambiguous)
+    regimen: str | None = None  # template id
+    named_by: str | None = None  # "instantiatesCanonical" | "identifier" | "title"
+    phase: str | None = None  # template phase id ("course-a", "maintenance")
+    course: int | None = None  # course number when recorded ("course 3")
+    course_start: date | None = None  # day 1 of the current course
+    start_from: str | None = None  # the field course_start was read from
+    day: int | None = None  # day of the course on the order date (course_start = day 1)
+    given: tuple["Administration", ...] = ()  # administrations since course_start, newest first
+    problems: tuple[str, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems and self.regimen is not None and self.phase is not None and self.course_start is not None
+
+
+@dataclass(frozen=True)
 class PatientContext:
     patient_id: str
     order_date: date  # authoredOn of the draft orders under review, else today
@@ -217,12 +245,14 @@ class PatientContext:
     age_at_diagnosis: Age | None = None
     phase: str | None = None  # "induction" | "consolidation" | "maintenance" | "reinduction" | ... ; None = unknown
     phase_source: str | None = None
+    phase_text: str | None = None  # that CarePlan's title/description/category text (names the protocol, e.g. "COG AALL0932")
     draft_orders: tuple[MedicationOrder, ...] = ()
     targets: tuple[MedicationOrder, ...] = ()  # the orders under review (selections, or all drafts)
     active_medications: tuple[MedicationOrder, ...] = ()
     administrations: tuple[Administration, ...] = ()
     gaps: tuple[DataGap, ...] = ()
     missing_prefetch: frozenset[str] = frozenset()  # prefetch keys that could not be had
+    plan: TreatmentPlan | None = None  # regimen/course/day from a CarePlan naming a regimen template
 
     # -- small readers the rules share ---------------------------------------------------
     def lab(self, key: str) -> LabResult | None:

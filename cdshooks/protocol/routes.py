@@ -4,7 +4,7 @@
     POST /cds-services/<id>             call a service          -> services.pipeline.call_service
     POST /cds-services/<id>/feedback    2.0 feedback            -> protocol.feedback.handle_feedback
     OPTIONS on all of the above         CORS preflight (no auth, as browsers send none)
-    GET  /health, GET /metrics
+    GET  /health (ready), GET /health/live (alive), GET /metrics
 """
 
 from __future__ import annotations
@@ -126,6 +126,13 @@ def health() -> Response:
     return json_response(
         {"status": "ok", "version": __version__, "knowledge": rt.knowledge.version, "auth": rt.settings.auth}
     )
+
+
+@bp.route("/health/live", methods=["GET"])
+def health_live() -> Response:
+    """Liveness: the process answers HTTP. No database or knowledge check, so a slow database
+    makes pods unready (/health), never restarts them."""
+    return json_response({"status": "alive"})
 
 
 @bp.route("/metrics", methods=["GET"])

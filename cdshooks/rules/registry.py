@@ -44,6 +44,15 @@ class RuleSettings:
 
 
 RuleFn = Callable[["PatientContext", "Knowledge", RuleSettings], Iterable[Finding]]
+PostStep = Callable[[list[Finding], "PatientContext", "Knowledge", RuleSettings], list[Finding]]
+_POST_STEPS: list[PostStep] = []
+
+
+def post_step(fn: PostStep) -> PostStep:
+    """Register a step that sees all findings of a call before merging (e.g. plan vs label doses)."""
+    if fn not in _POST_STEPS:
+        _POST_STEPS.append(fn)
+    return fn
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,8 @@ def run_rules(
                 continue
             seen.add(key)
             findings.append(finding)
+    for step in _POST_STEPS:
+        findings = step(findings, ctx, kb, settings)
     outcome = apply_policy(merge_missing_data(findings), settings.policy, settings.disabled_rules)
     if silenced is not None:
         silenced.extend(outcome.silenced)

@@ -95,7 +95,7 @@ def call_service(
         draft_orders=request.draft_orders if service.needs_draft_orders else None,
         selections=request.selections if service.hook == "order-select" else None,
         kb=knowledge,
-        now=now or datetime.now(timezone.utc),
+        now=now or settings.now(),
         missing_prefetch=frozenset(prefetch.missing),
         medications=medications,
     )
