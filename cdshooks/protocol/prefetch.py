@@ -308,7 +308,7 @@ def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
     raw = value.get("entry") or []
     raw = [raw] if isinstance(raw, Mapping) else raw
     if not isinstance(raw, list):
-        return []  # any JSON kind may appear anywhere: a malformed entry is no Medication, never an exception
+        return []  # a malformed `entry` (a number, a string) is the context reader's data problem, not ours
     return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
 
 

@@ -16,7 +16,7 @@ from cdshooks.knowledge.products import Strength
 from cdshooks.context.model import Quantity
 from cdshooks.rules.finding import Finding
 from cdshooks.rules.registry import merge_missing_data
-from support.requests import default_prefetch, order_sign_request
+from support.requests import all_prefetch, default_prefetch, order_sign_request
 from support.servers import fhir_server
 
 SIGN = "/cds-services/all-order-sign"
@@ -40,22 +40,8 @@ def sandbox_draft(code: str, text: str, pills: float, repeat: dict | None = None
     return draft
 
 
-ALL_CONDITION = {
-    "resourceType": "Condition", "id": "dx-all", "subject": {"reference": "Patient/pt-1"}, "onsetDateTime": "2026-10-01",
-    "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "277572006"}]},
-}
-
-
-def all_prefetch() -> dict:
-    """The default prefetch of a patient with B-ALL (ALL-only dose rows apply only with the diagnosis)."""
-    pre = default_prefetch()
-    pre["conditions"] = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": ALL_CONDITION}]}
-    return pre
-
-
 def post(base: str, *drafts: dict, **kw) -> dict:
-    kw.setdefault("prefetch", all_prefetch())
+    kw.setdefault("prefetch", all_prefetch())  # an ALL patient: protocol dose bands apply (issue 13 item 2)
     body = order_sign_request(list(drafts), **kw)
     del body["context"]["draftOrders"]["type"]  # the sandbox's Bundle has no type
     response = requests.post(base + SIGN, json=body, timeout=20)
@@ -127,7 +113,7 @@ def test_antiemetic_and_unchosen_drafts_stay_silent(live_service):
     ondansetron = sandbox_draft("0", "ondansetron 4 MG Oral Tablet", 1, id="r-ond")
     unchosen = {"resourceType": "MedicationRequest", "id": "r-new", "status": "draft", "subject": {"reference": "Patient/pt-1"}}
     with live_service() as base:
-        answer = post(base, ondansetron, unchosen)
+        answer = post(base, ondansetron, unchosen)  # an ALL patient, as in practice
     about = [c for c in answer["cards"] if set(c["extension"]["all-cds"]["orders"]) & {"MedicationRequest/r-ond", "MedicationRequest/r-new"}]
     # order rules (dose, route, schedule, never-silent) say nothing; the regimen family's phase check
     # still counts an antiemetic as "an order under review" (reported as a separate issue)
