@@ -139,12 +139,23 @@ def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spe
         yield _finding(ctx, order, drug, spec, f"adult regimen, last given {past[0].isoformat()} (the day before)", {**data, "last_given": past[0].isoformat()})
 
 
+def _order_lines(order: MedicationOrder) -> list[str]:
+    """The dose and route as read, so the card shows what was judged (a derived dose, an implied route)."""
+    lines = []
+    amount = order.dose.amount if order.dose else None
+    if amount is not None:
+        lines.append(f"- Dose per administration: {amount.derivation or f'{fmt(amount.value)} {amount.unit}'}")
+    if order.route is not None and order.route.implied_by:
+        lines.append(f"- Route: {order.route.kind or 'parenteral, not stated'} (no route on the order; implied by the {order.route.implied_by})")
+    return lines
+
+
 def _finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, why: str, data: dict[str, Any], indicator: str | None = None) -> Finding:
     indicator = indicator or spec.indicator
     if spec.status != "verified":
         indicator = "warning"
     detail = "\n".join(
-        [f"**{drug} schedule** – {order.display} ({order.ref})", "", f"- Found: {why}", f"- Expected: {spec.expected}",
+        [f"**{drug} schedule** – {order.display} ({order.ref})", "", f"- Found: {why}", *_order_lines(order), f"- Expected: {spec.expected}",
          f"- Phase: {ctx.phase or 'not recorded'}", f"- Rule: `{spec.id}`", "", *patient_lines(ctx), "", f"Source: {spec.citation}"]
     )
     action = ActionSpec("delete", f"Remove this {drug} order and re-order {spec.expected}", resource_id=order.ref)
