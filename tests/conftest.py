@@ -20,7 +20,8 @@ SHARED = Path(os.environ.get("CDSHOOKS_SHARED_DIR") or ROOT.parent / "shared").r
 TEST_ONLY_PREFIXES = ("CDSHOOKS_REQUIRE_", "CDSHOOKS_TEST_")
 TEST_ONLY_NAMES = ("CDSHOOKS_SHARED_DIR",)
 # marker -> the variable that turns its skips into failures
-REQUIRE = {"browser": "CDSHOOKS_REQUIRE_BROWSER", "postgres": "CDSHOOKS_REQUIRE_POSTGRES", "shared": "CDSHOOKS_REQUIRE_SHARED"}
+REQUIRE = {"browser": "CDSHOOKS_REQUIRE_BROWSER", "postgres": "CDSHOOKS_REQUIRE_POSTGRES", "haproxy": "CDSHOOKS_REQUIRE_HAPROXY",
+           "shared": "CDSHOOKS_REQUIRE_SHARED"}
 
 
 def is_test_only(name: str) -> bool:
@@ -93,9 +94,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
-    """In CI (CDSHOOKS_REQUIRE_BROWSER / _POSTGRES / _SHARED = 1) a skipped browser, PostgreSQL or
-    reference-directory test is a failure: CI provides all three, so a skip there means a broken
-    install. The variables survive _clean_cdshooks_env (is_test_only), which runs first."""
+    """In CI (CDSHOOKS_REQUIRE_BROWSER / _POSTGRES / _HAPROXY / _SHARED = 1) a skipped browser,
+    PostgreSQL, HAProxy or reference-directory test is a failure: CI provides all four, so a skip
+    there means a broken install. The variables survive _clean_cdshooks_env (is_test_only), which runs first."""
     outcome = yield
     report = outcome.get_result()
     if not report.skipped or hasattr(report, "wasxfail"):
