@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -72,7 +73,18 @@ class Settings:
     policy: SitePolicy | None = None  # CDSHOOKS_POLICY; ids checked against the knowledge at start-up
     bind_host: str = DEFAULT_BIND_HOST
     regimen_dir: Path | None = None  # CDSHOOKS_REGIMEN_DIR: the site's regimen templates (*.json), added to the shipped ones
+    # The clinical "now" (ages on patient-view, measurement windows without an order date).
+    # None = the wall clock. Deliberately NOT read from the environment, so no deployment can
+    # freeze it by accident: only code sets it (tests pin it to the fixtures' reference date,
+    # `cdshooks check --as-of` to a chosen day). Token lifetimes always use the real clock.
+    fixed_now: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """The clinical "now": `fixed_now` when set (timezone-aware), else the wall clock in UTC."""
+        if self.fixed_now is None:
+            return datetime.now(timezone.utc)
+        return self.fixed_now if self.fixed_now.tzinfo else self.fixed_now.replace(tzinfo=timezone.utc)
 
     @property
     def auth_required(self) -> bool:

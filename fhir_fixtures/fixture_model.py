@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
 
 ORDER = date(2026, 11, 2)  # authoredOn of every draft order
@@ -65,6 +65,7 @@ RX: dict[str, tuple[str, str]] = {
     "warfarin": ("11289", "warfarin"),
     "phenytoin": ("8183", "phenytoin"),
     "leucovorin": ("6313", "leucovorin"),
+    "methylprednisolone": ("6902", "methylprednisolone"),
 }
 ROUTES = {
     "iv": ("47625008", "Intravenous route"),
@@ -129,6 +130,7 @@ class Order:
     rate: tuple[float, str] | None = None
     text: str = ""
     method: str = ""  # dosageInstruction.method text, e.g. "IV push" (order verification)
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # reshape the built MedicationRequest (EHR-shaped orders)
 
 
 @dataclass
@@ -160,6 +162,12 @@ class Scenario:
     view_topics: tuple[str, ...] = ()
     select: bool = False  # also write request-order-select.json (selection = first draft)
     extra: list[dict[str, Any]] = field(default_factory=list)  # further raw resources (subject and id filled in), e.g. dated statuses
+    # data this fixture lacks ON PURPOSE (keys of `cdshooks validate` gaps: weight, height,
+    # weight-stale, ...): written to expected.json `expectedGaps` so validate lists them without failing
+    expected_gaps: tuple[str, ...] = ()
+    resources: list[dict[str, Any]] = field(default_factory=list)  # extra resources for the bundle (e.g. a Medication)
+    sign_noprefetch: list[dict[str, Any]] | None = None  # golden of the no-prefetch variant when it differs
+    careplan: dict[str, Any] | None = None  # CarePlan fields (title, period, instantiatesCanonical, activity...) replacing the phase CarePlan
 
 
 def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
@@ -273,7 +281,9 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "category": _category("laboratory", "Laboratory"), "code": {"text": s.mrd_text},
             "subject": subject, "effectiveDateTime": s.measured.isoformat(), "valueQuantity": _qty(0.5, "%"),
         })
-    if s.phase:
+    if s.careplan is not None:
+        resources.append({"resourceType": "CarePlan", "id": rid("plan"), "status": "active", "intent": "plan", "subject": subject, **s.careplan})
+    elif s.phase:
         resources.append({
             "resourceType": "CarePlan", "id": rid("plan"), "status": "active", "intent": "plan",
             "title": f"ALL {s.phase}", "description": f"Acute lymphoblastic leukemia treatment: {s.phase.lower()} phase",
@@ -287,6 +297,7 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "effectiveDateTime": f"{when.isoformat()}T10:00:00Z",
             "dosage": {"route": _cc(SCT, *ROUTES[route]), "dose": _qty(dose, unit)},
         })
+    resources.extend(s.resources)
     for o in s.orders:
         code, display = RX[o.drug]
         dose_and_rate: dict[str, Any] = {"doseQuantity": _qty(o.dose, o.unit)}
@@ -305,6 +316,8 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
                 "doseAndRate": [dose_and_rate],
             }],
         })
+        if o.edit:
+            resources[-1] = o.edit(resources[-1])
     for raw in s.extra:
         resources.append({**raw, "id": rid(raw["resourceType"][:4].lower()), "subject": subject})
     return {

@@ -71,10 +71,10 @@ SCENARIOS: list[Scenario] = [
              sign=[card("dose-limit", "critical", "vincristine")]),
     Scenario("missing.weight.vincristine", "no body weight at all: dose cannot be checked", "contract: missing-data; clinical-rules §2.0",
              **{**CHILD, "weight": None}, orders=[vcr(1.4)], sign=[card("missing-data", "warning", "vincristine")],
-             sign_topics=("dose", "dose-limit", "missing-data")),
+             sign_topics=("dose", "dose-limit", "missing-data"), expected_gaps=("weight",)),
     Scenario("missing.weight-stale.vincristine", "weight and height 45 days before the order (window 30 days)", "codes.json freshness_days weight/height 30",
              **CHILD, measured=ORDER - timedelta(days=45), orders=[vcr(1.4)], sign=[card("missing-data", "warning", "vincristine")],
-             sign_topics=("dose", "dose-limit", "missing-data")),
+             sign_topics=("dose", "dose-limit", "missing-data"), expected_gaps=("weight-stale", "height-stale")),
     # -- methotrexate schedule ----------------------------------------------------------------------
     Scenario("schedule.methotrexate.oral-daily", "oral methotrexate 20 mg/m2 once DAILY in maintenance", "clinical-rules §7 T21; §2.1 methotrexate weekly, never daily",
              birth=born(12), weight=(40.0, "kg"), height=(150.0, "cm"), phase="Maintenance",
@@ -251,3 +251,10 @@ SCENARIOS += _i17
 from scenarios_i13 import SCENARIOS as _i13  # noqa: E402  (issue 13 clinical corrections)
 
 SCENARIOS += _i13
+
+from scenarios_i10 import SCENARIOS as _i10  # noqa: E402  (issue 10: orders as EHRs send them)
+SCENARIOS += _i10
+
+from scenarios_i14 import SCENARIOS as _i14  # noqa: E402  (regimen templates, issue 14)
+
+SCENARIOS += _i14

@@ -19,10 +19,12 @@ from typing import Any, Mapping, Sequence
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
+from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import body_measurement, body_series, mosteller, read_labs
+from .plan import read_plan
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -133,7 +135,9 @@ def build_context(
     kb: Knowledge,
     now: datetime,
     missing_prefetch: frozenset[str] = frozenset(),
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PatientContext:
+    """`medications`: Medication resources fetched by reference ('Medication/x' -> resource)."""
     drugs, codes = drugs_view(kb), codes_view(kb)
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
@@ -142,7 +146,10 @@ def build_context(
     requests = _resources(prefetch, "medicationRequests")
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
-    included = included_medications(drafts_raw, requests, statements, admins_raw)
+    # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
+    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    included = included_medications(drafts_raw, *(entries(v) for v in prefetch.values()))
+    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
@@ -219,6 +226,7 @@ def build_context(
     careplans = _resources(prefetch, "carePlans")
     phase, phase_source = read_phase(careplans, codes)
     phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
+    plan = read_plan(careplans, template_library(kb), order_date, administrations)
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
@@ -226,4 +234,5 @@ def build_context(
         diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source, phase_text=phase_text,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
+        plan=plan,
     )

@@ -88,8 +88,9 @@ def first_on_or_after(ctx: PatientContext, key: str, start: date | None) -> LabR
 
 
 def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
-    """Order hooks: the orders under review; patient-view (no targets): the active medications."""
-    return ctx.targets if ctx.targets else ctx.active_medications
+    """Order hooks: the identified orders under review (a draft with no medication chosen yet is not a
+    treatment); patient-view (no targets): the active medications."""
+    return tuple(o for o in ctx.targets if o.drug_ids) if ctx.targets else ctx.active_medications
 
 
 def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple[MedicationOrder, ...]:
