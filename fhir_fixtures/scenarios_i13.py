@@ -183,4 +183,13 @@ SCENARIOS: list[Scenario] = [
              administrations=[("cyclophosphamide", ORDER - timedelta(days=2), 540.0, "mg", "iv"), ("cyclophosphamide", ORDER - timedelta(days=1), 540.0, "mg", "iv")],
              orders=[Order("cyclophosphamide", 540.0, "mg", "iv", ONCE)],
              sign=[card("dose", "warning", "cyclophosphamide", "dose.cyclophosphamide.course-total")], sign_topics=DOSE),
+    # -- item 9: duplicate same-day vincristine; HD-MTX in plain mg with no BSA --------------------------
+    Scenario("schedule.vincristine.two-drafts-same-day", "two vincristine 1.4 mg drafts signed together for the same day",
+             "issue 13 item 9: schedule.vincristine.weekly check_other_drafts (seed Table 1 weekly)", **CHILD,
+             orders=[Order("vincristine", 1.4, "mg", "iv", ONCE), Order("vincristine", 1.4, "mg", "iv", ONCE)],
+             sign=[card("schedule", "warning", "vincristine", "schedule.vincristine.weekly")], sign_topics=DOSE),
+    Scenario("missing.height.methotrexate-iv-5000mg", "IV methotrexate 5,000 mg in plain mg, no height (no BSA), no leucovorin",
+             "issue 13 item 9: missing-data.hdmtx-bsa instead of a silent pass (HDMTX-1)", **{**CHILD, "height": None}, phase="Consolidation",
+             orders=[Order("methotrexate-iv", 5000.0, "mg", "iv", ONCE)],
+             sign=[card("missing-data", "warning", "methotrexate", "missing-data.hdmtx-bsa")], sign_topics=("missing-data", "monitoring")),
 ]
