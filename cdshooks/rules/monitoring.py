@@ -214,22 +214,6 @@ def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSetting
         yield _card(low, f"{drug}: LVEF {format_number(value)}% < 50% before an anthracycline", f"LVEF {describe(lab, value, '%')}.", orders, drug, lvef=lab_input(lab, value, "%"))
 
 
-def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
-    amount = order.dose.amount if order.dose else None
-    if amount is None or amount.comparator:
-        return None
-    try:
-        return convert(amount.value, amount.unit, "mg/m2")
-    except UnitError:
-        pass
-    if ctx.bsa is None:
-        return None
-    try:
-        return convert(amount.value, amount.unit, "mg") / ctx.bsa.value
-    except UnitError:
-        return None
-
-
 def _in_mg(order: MedicationOrder) -> float | None:
     """The order's amount in plain mg (None when it is per m2/kg, missing or not a mass)."""
     amount = order.dose.amount if order.dose else None
@@ -239,6 +223,18 @@ def _in_mg(order: MedicationOrder) -> float | None:
         return convert(amount.value, amount.unit, "mg")
     except UnitError:
         return None
+
+
+def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
+    amount = order.dose.amount if order.dose else None
+    if amount is None or amount.comparator:
+        return None
+    try:
+        return convert(amount.value, amount.unit, "mg/m2")
+    except UnitError:
+        pass
+    mg = _in_mg(order)
+    return mg / ctx.bsa.value if mg is not None and ctx.bsa is not None else None
 
 
 @rule("monitoring")
