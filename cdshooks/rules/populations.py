@@ -74,11 +74,12 @@ def _fact_source(ctx: PatientContext, keys: list[str]) -> tuple[str, str] | None
 # -- kind: fact -----------------------------------------------------------------------------
 def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings, kb: Knowledge) -> Iterator[Finding]:
     keys = list(row["facts"])
-    status = status_evidence(ctx, kb, keys[0]) if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else None
+    is_status = len(keys) == 1 and keys[0] in (kb.table("populations").get("status_currency") or {})  # pregnant, lactating
+    status = status_evidence(ctx, kb, keys[0]) if is_status else None
     if status is not None and status.state == "stale":
         yield from _stale_status(ctx, row, keys[0], status)
         return
-    hit = (keys[0], status.source) if status else (None if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else _fact_source(ctx, keys))
+    hit = (keys[0], status.source) if status else (None if is_status else _fact_source(ctx, keys))
     if not hit or (row.get("proxy_for") and ctx.has_fact(row["proxy_for"])):
         return  # a proxy row (retention for obstruction) is silent when the real fact is recorded
     escalate = row.get("escalate_without_all_diagnosis")
