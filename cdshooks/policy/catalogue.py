@@ -29,6 +29,7 @@ CODE_RULE_IDS = frozenset(
         "missing-data.dose-inputs",
         "missing-data.route",
         "missing-data.schedule",
+        "missing-data.hdmtx-bsa",  # rules/monitoring.py (issue 13 item 9)
     }
 )
 
