@@ -92,7 +92,8 @@ def _other_drafts(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
         if gap < spec.min_interval_days:
             when = "the same day" if gap == 0 else f"{gap} d apart"
             finding = _finding(ctx, order, drug, spec, f"two {drug} orders signed together for {when} ({other.ref})", {"other_order": other.ref, "days_apart": gap})
-            yield replace(finding, orders=tuple(dict.fromkeys(finding.orders + (other.ref,))))
+            both = finding.orders + ((other.ref,) if other.ref in targets else ())  # order-select: only the selections
+            yield replace(finding, orders=tuple(dict.fromkeys(both)))
             return
 
 

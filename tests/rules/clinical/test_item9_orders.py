@@ -22,6 +22,17 @@ def test_two_vincristine_drafts(run, fx, days_apart, expected):
         assert set(cards[0].orders) == {"MedicationRequest/v1", "MedicationRequest/v2"}
 
 
+def test_order_select_names_only_the_selected_order(run, fx, kb, settings):
+    from cdshooks.context.builder import build_context
+    from cdshooks.rules.registry import run_rules
+
+    ctx, _ = run(child(fx), [fx.order("vincristine", 1.4, "mg", rid="v1"), fx.order("vincristine", 1.4, "mg", rid="v2")], ["schedule"])
+    selected = build_context({}, patient_id="p1", draft_orders={"resourceType": "Bundle", "entry": [{"resource": o.resource} for o in ctx.draft_orders]},
+                             selections=["MedicationRequest/v2"], kb=kb, now=ctx.now)
+    cards = [f for f in run_rules(selected, kb, settings, ["schedule"]) if f.rule_id == "schedule.vincristine.weekly"]
+    assert [c.orders for c in cards] == [("MedicationRequest/v2",)]
+
+
 def test_one_vincristine_draft_is_clean(run, fx):
     _, findings = run(child(fx), [fx.order("vincristine", 1.4, "mg")], ["schedule"])
     assert findings == []
