@@ -34,6 +34,7 @@ DEFAULT_JWKS_CACHE_SECONDS = 300
 DEFAULT_GRACEFUL_TIMEOUT = 20  # seconds a SIGTERMed worker may finish in-flight requests (< k8s grace)
 MIN_AUDIT_KEY_CHARS = 32  # the generated key is 64 hex characters; a configured one must not be weak
 MIGRATE_MODES = ("auto", "never")
+DEFAULT_JWT_MAX_LIFETIME_SECONDS = 300  # CDS Hooks best practice: exp at most 5 minutes after iat
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Settings:
     enabled_soft_rules: frozenset[str] = frozenset()
     jwt_leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
+    jwt_max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_SECONDS
     audit_key: str | None = None
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
     migrate: str = "auto"  # "auto": serve runs `db upgrade` at start; "never": it only checks
@@ -249,6 +251,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         graceful_timeout=_int(env, "CDSHOOKS_GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1),
         migrate=(env.get("CDSHOOKS_MIGRATE") or "auto").strip().lower(),
         policy=read_site_policy(env.get("CDSHOOKS_POLICY")),
+        jwt_max_lifetime_seconds=_int(env, "CDSHOOKS_JWT_MAX_LIFETIME_SECONDS", DEFAULT_JWT_MAX_LIFETIME_SECONDS, 1),
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
         regimen_dir=Path(env["CDSHOOKS_REGIMEN_DIR"]) if env.get("CDSHOOKS_REGIMEN_DIR") else None,
     )

@@ -212,3 +212,4 @@ SCENARIOS: list[Scenario] = [
              "issue 13 item 14: a text negative is read (no verified negative code) -> no SP-03 card (false-alarm check)", **{**WOMAN, "phase": "Consolidation"},
              extra=[breastfeeding({"text": "No"})], orders=[Order("vincristine", 1.4, "mg", "iv", ONCE)], sign=[], sign_topics=POP),
 ]
+

@@ -119,8 +119,8 @@ class DoseRule:
     routes: tuple[str, ...] = ()
     cap: Cap | None = None
     scope: str = "any"  # "ALL": protocol/indication band, only with an ALL diagnosis (the cap applies to everyone)
-    course: Mapping[str, Any] | None = None  # {"id", "max", "unit", "days"}: the dose is a course total (rules/course.py)
     period_days: float | None = None  # once per this many days (weekly 7, daily 1); None = per dose
+    course: Mapping[str, Any] | None = None  # {"id", "max", "unit", "days"}: the dose is a course total (rules/course.py)
 
     @property
     def verified(self) -> bool:
@@ -292,8 +292,8 @@ def _dose_rule(row: Mapping[str, Any]) -> DoseRule:
         routes=tuple(row.get("routes", ())),
         cap=Cap(cap["id"], cap["value"], cap["unit"], cap["citation"], cap["status"]) if cap else None,
         scope=row.get("scope", "any"),
-        course=dict(row["course"]) if row.get("course") else None,
         period_days=row.get("period_days"),
+        course=dict(row["course"]) if row.get("course") else None,
     )
 
 

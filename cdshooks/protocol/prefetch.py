@@ -86,6 +86,24 @@ def is_operation_outcome(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
 
+def expected_type(template: str) -> tuple[str, bool]:
+    """(resource type, is a search) the template asks for: "Patient/{{..}}" or "Observation?..."."""
+    head = re.split(r"[/?]", template, maxsplit=1)[0]
+    return head, "?" in template and "/" not in template.split("?", 1)[0]
+
+
+def wrong_type(key: PrefetchKey, value: Any) -> str | None:
+    """Why `value` cannot be what `key` asks for (a resource of the wrong type is not data), else None."""
+    rtype, search = expected_type(key.template)
+    got = value.get("resourceType") if isinstance(value, dict) else None
+    if search and got in ("Bundle", rtype):
+        return None
+    if not search and got == rtype:
+        return None
+    shown = got if isinstance(got, str) and len(got) <= 40 else type(value).__name__
+    return f"a {shown} was given where {'a Bundle of ' + rtype if search else 'a ' + rtype} was expected"
+
+
 def trusted_base(fhir_server: str | None, settings: Settings, iss: str | None) -> str | None:
     """The configured base URL that `fhirServer` names, or None when it is not trusted."""
     if not fhir_server:
@@ -232,6 +250,10 @@ def _resolve_key(
             result.missing.add(name)
             result.notes[name] = "the EHR reported an error retrieving it (OperationOutcome)"
             return "sent-operation-outcome"
+        if (why := wrong_type(key, value)) is not None:
+            result.missing.add(name)
+            result.notes[name] = f"the EHR sent unusable data ({why})"
+            return "sent-wrong-type"
         if _has_next(value) and fetcher is not None:
             try:
                 value = fetcher.follow_pages(value)
@@ -258,6 +280,8 @@ def _resolve_key(
             value = fetcher.follow_pages(value)
         if is_operation_outcome(value):
             raise FetchError("FHIR server returned an OperationOutcome")
+        if (why := wrong_type(key, value)) is not None:
+            raise FetchError(f"FHIR server sent unusable data ({why})")
     except FetchError as exc:
         result.missing.add(name)
         result.notes[name] = str(exc)
@@ -283,6 +307,8 @@ def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
         return [value]
     raw = value.get("entry") or []
     raw = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(raw, list):
+        return []  # a malformed `entry` (a number, a string) is the context reader's data problem, not ours
     return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
 
 

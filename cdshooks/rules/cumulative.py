@@ -5,7 +5,10 @@ past administration of the counted drug (MedicationAdministration, mg converted 
 `context.units`; mg/m2 as given) to this order (dose x planned doses) and compares with the
 label limit for this patient (adult 550 / 400 with chest radiation, doxorubicin 400 also with
 previous or concomitant cyclophosphamide, child >=2 y 300 mg/m2, <2 y 10 mg/kg). Doxorubicin rows count
-prior daunorubicin at 0.6 doxorubicin-equivalents (Feijen 2019, cumulative.json). Past mg are normalized with the CURRENT BSA or weight, and the card says so.
+prior daunorubicin at 0.6 doxorubicin-equivalents (Feijen 2019, cumulative.json).
+A past dose in mg is normalized with the BSA or weight of the day it was given (the newest weight
+and height on or before that date); only when the record has none is the current BSA or weight
+used, and the card's line for that dose says which one was used.
 Over the limit = critical; at or above 90% = warning. A past dose that cannot be read makes the
 total a lower bound: said in a `missing-data` finding, never ignored. For a daunorubicin order with
 prior doxorubicin, a separate soft rule (warning only) adds both as doxorubicin-equivalents.
@@ -14,9 +17,11 @@ prior doxorubicin, a separate soft rule (warning only) adds both as doxorubicin-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Iterator
 
 from ..context.model import MedicationOrder, PatientContext, Quantity
+from ..context.observations import measurement_on_or_before, mosteller
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import CumulativeRule, DosingView, dosing_view
@@ -39,11 +44,35 @@ class _Total:
         return self.prior + self.this_order
 
 
-def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str) -> float | None:
-    """A quantity as mg/m2 or mg/kg of the current patient (None if it cannot be read)."""
+def _size_on(ctx: PatientContext, unit: str, when: date | None) -> tuple[float | None, str]:
+    """BSA (mg/m2) or weight (mg/kg) on `when` from the record's series, else today's, and which."""
+    if when is not None:
+        weight = measurement_on_or_before(ctx.weights, when)
+        height = measurement_on_or_before(ctx.heights, when)
+        if unit == "mg/kg" and weight:
+            return weight.value, f"weight {weight.value:g} kg of {weight.date.isoformat()}"
+        if unit == "mg/m2" and weight and height:
+            value = mosteller(weight, height).value
+            return value, f"BSA {value:.2f} m² of {max(weight.date, height.date).isoformat()}"
+    if unit == "mg/m2":
+        return (ctx.bsa.value, f"current BSA {ctx.bsa.value:.2f} m² (no earlier weight/height)") if ctx.bsa else (None, "")
+    return (ctx.weight.value, f"current weight {ctx.weight.value:g} kg (no earlier weight)") if ctx.weight else (None, "")
+
+
+def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> float | None:
+    """A quantity as mg/m2 or mg/kg: past doses with the size of their day, this order with today's."""
+    return _per_basis_how(ctx, q, unit, when)[0]
+
+
+def _per_basis_how(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> tuple[float | None, str]:
     if q is None or q.comparator or not q.unit:
-        return None
-    size = {"mg/m2": ctx.bsa.value if ctx.bsa else None, "mg/kg": ctx.weight.value if ctx.weight else None}[unit]
+        return None, ""
+    size, how = _size_on(ctx, unit, when)
+    value = _to_basis(ctx, q, unit, size)
+    return value, (how if value is not None and not q.unit.endswith(unit[2:]) else "")
+
+
+def _to_basis(ctx: PatientContext, q: Quantity, unit: str, size: float | None) -> float | None:
     try:
         return convert(q.value, q.unit, unit)
     except UnitError:
@@ -74,13 +103,14 @@ def _sum(ctx: PatientContext, order: MedicationOrder, counted: dict[str, float],
         drug = next((d for d in adm.drug_ids if d in counted), None)
         if drug is None or adm.status in _DONE:
             continue
-        value = _per_basis(ctx, adm.dose, unit)
+        value, how = _per_basis_how(ctx, adm.dose, unit, adm.date)
         if value is None:
             unreadable.append(adm.ref)
             continue
         prior += value * counted[drug]
         factor = f" × {counted[drug]:g}" if counted[drug] != 1 else ""
-        lines.append(f"- {adm.date.isoformat()} {drug} {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit}{factor} ({adm.ref})")  # type: ignore[union-attr]
+        by = f", {how}" if how else ""
+        lines.append(f"- {adm.date.isoformat()} {drug} {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit}{factor} ({adm.ref}{by})")  # type: ignore[union-attr]
     drug = next((d for d in order.drug_ids if d in counted), None)
     this = _per_basis(ctx, order.dose.amount if order.dose else None, unit)
     if drug is None or this is None:

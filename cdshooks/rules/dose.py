@@ -44,6 +44,7 @@ from ._stratify import in_scope
 from .corrections import Rounded, corrected_dose_request, corrected_quantity_request, round_dose, round_for_order
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
+from .verification import capped_bsa_note
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
 _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
@@ -94,7 +95,13 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
     per_day = amount_unit.endswith("/d")
     q = (dose.rate if per_day and dose and dose.rate else None) or (dose.amount if dose else None)
     if q is None:
+        dropped = [p for p in order.problems if "doseAndRate" in p or ".dose." in p]
+        if dropped:  # a dose was sent but read.conform refused it (wrong type, absurd number)
+            path, _, why = dropped[0].partition(": ")
+            raise _Unreadable(f"the dose is unreadable or implausible ({'.'.join(path.split('.')[-2:])}: {why})")
         raise _Unreadable("the order has no structured dose" + (f" ('{order.dosage_text}')" if order.dosage_text else ""))
+    if q.value <= 0:
+        raise _Unreadable(f"the dose {q.value:g} {q.unit or ''} is not a positive amount (implausible; check the order)")
     if q.comparator:
         raise _Unreadable(f"the dose has a comparator ('{q.comparator}')")
     if not q.unit:
@@ -154,12 +161,12 @@ def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
             limits = tuple(lim for lim in view.limits_for(drug) if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
             if rows or limits:
                 schedules = tuple(x for x in view.schedules_for(drug) if x.status == "verified" or settings.soft_rule_enabled(x.id))
-                yield from _check_order(ctx, order, drug, rows, limits, settings, schedules, in_scope("ALL", ctx, kb))
+                yield from _check_order(ctx, order, drug, rows, limits, settings, schedules, in_scope("ALL", ctx, kb), kb)
 
 
 def _check_order(
     ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings,
-    schedules: tuple = (), all_dx: bool = True,
+    schedules: tuple = (), all_dx: bool = True, kb: Knowledge | None = None,
 ) -> Iterator[Finding]:
     if text_only_sig(order):
         return  # one card quotes the free text and names every check it blocks (rules/orders.py)
@@ -220,7 +227,7 @@ def _check_order(
     indicator = "warning"
     if best.pct > settings.dose_critical_pct and neighbour is None and best.row.verified:
         indicator = "critical"
-    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings, period_note)
+    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings, period_note, kb)
 
 
 def _schedule_speaks(schedules, order: MedicationOrder, candidates: tuple[DoseRule, ...]) -> bool:
@@ -364,7 +371,8 @@ def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Find
     )
 
 
-def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: str | None = None) -> Finding:
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: str | None = None,
+                  kb: Knowledge | None = None) -> Finding:
     direction = "above" if b.pct > 0 else "below"
     not_per = f", not per {order_basis}" if b.row.basis == "fixed" and order_basis != "fixed" else ""
     amount = f"{fmt(b.ordered)} {unit_text(b.row.amount_unit)}"
@@ -385,6 +393,10 @@ def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neigh
             f"but this patient is in '{b.row.branch}' ({b.row.bands.text}): warning, not critical."
         )
         inputs["matches_branch"] = neighbour.row.id
+    if kb is not None and b.pct < 0 and b.row.basis == "m2" and b.size:
+        note, extra = capped_bsa_note(kb, ctx, b.low / b.size, b.high / b.size, b.ordered, unit_text(b.row.amount_unit))
+        lines += note
+        inputs.update(extra)
     if not b.row.verified:
         lines.append("- This rule is from UNVERIFIED material (soft rule): warning only.")
     lines += ["", f"Source: {b.row.citation}"]

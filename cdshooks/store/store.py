@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -31,7 +33,8 @@ if TYPE_CHECKING:  # the store sits below protocol/: only the type is needed
     from ..protocol.auth import Caller
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process
+PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process,
+PURGE_EVERY_SECONDS = 60.0  # ... or on the first claim this long after the last purge
 # RFC 3339 section 5.6 date-time (feedback outcomeTimestamp); the calendar is checked on parse.
 RFC3339_DATE_TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -114,6 +117,8 @@ class Store:
             data_dir = Path(sqlite_file).parent if sqlite_file else Path("./var")
         self._data_dir = data_dir
         self._claims = 0
+        self._last_purge = time.monotonic()
+        self.purge_every_seconds = PURGE_EVERY_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Store":
@@ -171,8 +176,10 @@ class Store:
         )
         with self._engine.begin() as conn:
             self._claims += 1
-            if self._claims % PURGE_EVERY_CLAIMS == 0:
+            if self._claims % PURGE_EVERY_CLAIMS == 0 or time.monotonic() - self._last_purge >= self.purge_every_seconds:
+                # expires_at is the token's exp, at most CDSHOOKS_JWT_MAX_LIFETIME_SECONDS away
                 conn.execute(delete(seen_jti).where(seen_jti.c.expires_at <= now))
+                self._last_purge = time.monotonic()
             # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT (psycopg says -1).
             if conn.execute(statement).first() is not None:
                 return True

@@ -37,7 +37,10 @@ def spec_token(spec_dir: Path) -> str:
 
 
 def _verifier(jwks: dict[str, Any], iss: str, store: Store, tmp_path: Path, clock: float | None = None) -> JwtVerifier:
-    settings = Settings(trusted_issuers=(TrustedIssuer(iss=iss, jwks=jwks),), data_dir=tmp_path / "var")
+    # The spec's example token lives ~3.5 years (iat 2011 -> exp 2015); our default maximum lifetime
+    # is 300 s, so these signature-path tests raise CDSHOOKS_JWT_MAX_LIFETIME_SECONDS to admit it.
+    settings = Settings(trusted_issuers=(TrustedIssuer(iss=iss, jwks=jwks),), data_dir=tmp_path / "var",
+                        jwt_max_lifetime_seconds=10**9)
     if clock is None:
         return JwtVerifier(settings, store, requests.Session())
     return JwtVerifier(settings, store, requests.Session(), clock=lambda: clock)
@@ -91,3 +94,14 @@ def test_sandbox_jwks_is_a_usable_es384_key_but_not_the_spec_key(
     # Even with the kid forced to match, the sandbox key does not verify the spec signature.
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(spec_token, public, algorithms=["ES384"], options={"verify_exp": False, "verify_aud": False})
+
+
+def test_spec_token_is_refused_at_the_default_lifetime_limit(
+    spec_token: str, spec_dir: Path, sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Even on a 2015 clock the example token's multi-year lifetime is over the 300 s default."""
+    jwks = _load(spec_dir, "examples", "spec-2.0.1", "jwks-public.json")
+    settings = Settings(trusted_issuers=(TrustedIssuer(iss=SPEC_ISS, jwks=jwks),), data_dir=tmp_path / "var")
+    verifier = JwtVerifier(settings, sqlite_store, requests.Session(), clock=lambda: SPEC_EXP - 60)
+    with pytest.raises(Unauthorized, match="lifetime"):
+        verifier.verify(f"Bearer {spec_token}", SPEC_AUD)
