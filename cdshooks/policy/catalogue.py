@@ -29,12 +29,7 @@ CODE_RULE_IDS = frozenset(
         "missing-data.dose-inputs",
         "missing-data.route",
         "missing-data.schedule",
-<<<<<<< HEAD
-=======
         "missing-data.hdmtx-bsa",  # rules/monitoring.py (issue 13 item 9)
-        "missing-data.order-medication",
-        "missing-data.sig-text-only",
->>>>>>> i13
         "missing-data.intrathecal-age",
         "missing-data.intrathecal-dose",
         "missing-data.order-medication",
