@@ -39,7 +39,8 @@ def _check_startup(env: dict[str, str]) -> Any:
 
 @click.command()
 @click.option("--host", default=None, help=f"bind address (default {DEFAULT_BIND_HOST})")
-@click.option("--port", default=DEFAULT_BIND_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=DEFAULT_BIND_PORT, show_default=True, type=click.IntRange(1, 65535), envvar="CDSHOOKS_PORT",
+              help="listen port (or CDSHOOKS_PORT)")
 @click.option("--workers", default=None, type=click.IntRange(1, 64), help="gunicorn workers (default: CDSHOOKS_WORKERS or 2)")
 @click.option("--dev", is_flag=True, help="try-it-out mode: auth disabled, loopback only")
 def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:

@@ -157,7 +157,7 @@ def build_context(
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
     # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))
-    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
+    included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
