@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Multi-instance proof with real parts, all on 127.0.0.1: one PostgreSQL, three (--instances N) `cdshooks serve`
-(gunicorn, 2 workers each, CDSHOOKS_MIGRATE=never after one `cdshooks db upgrade`) and HAProxy in
-front with /health checks. Then:
+"""Multi-instance proof with real parts, all on 127.0.0.1: one PostgreSQL, three `cdshooks serve`
+(--instances N; gunicorn with PROOF_WORKERS workers each, default 1; CDSHOOKS_MIGRATE=never after
+one `cdshooks db upgrade`) and HAProxy in front with /health checks. Then:
 
 1. replay: one signed token sent to every instance at the same instant -> exactly one 200;
 2. feedback through the balancer -> every acknowledged item is a row, exactly once, and every
