@@ -102,7 +102,7 @@ def service_route(service_id: str) -> Response:
     for card in result.cards:
         metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
     metrics.REQUESTS.labels("service", service.id, "200").inc()
-    return json_response({"cards": result.cards})
+    return json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
 
 
 @bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])
