@@ -109,3 +109,11 @@ def test_serve_with_migrate_never_refuses_an_empty_database(tmp_path: Path) -> N
     assert result.returncode == 2, result.stderr
     assert "cdshooks db upgrade" in result.stderr and "AUTH DISABLED" not in result.stderr
     assert not (tmp_path / "var" / "cdshooks.sqlite3").exists() or _run(tmp_path, "db", "check").returncode == 1
+
+
+def test_feedback_report_with_migrate_never_does_not_upgrade(tmp_path: Path) -> None:
+    """An operator's `feedback report` against a shared database must not migrate it either."""
+    report = _run(tmp_path, "feedback", "report", CDSHOOKS_MIGRATE="never")
+    assert report.returncode == 2 and "cdshooks db upgrade" in report.stderr
+    assert _run(tmp_path, "db", "check").returncode == 1  # still behind: nothing was migrated
+    assert _run(tmp_path, "feedback", "report", "--json").returncode == 0  # auto (default) migrates
