@@ -51,7 +51,9 @@ def authenticate() -> Caller:
     rt = _rt()
     if not rt.settings.auth_required:
         return ANONYMOUS
-    return rt.verifier.verify(request.headers.get("Authorization"), audience_url())
+    caller = rt.verifier.verify(request.headers.get("Authorization"), audience_url())
+    request_log.note(iss=caller.iss, tenant=caller.tenant)  # which EHR / hospital: no PHI
+    return caller
 
 
 def read_body() -> dict[str, Any]:
