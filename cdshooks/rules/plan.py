@@ -32,7 +32,7 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view, per_unit
 from ..knowledge.regimen_templates import Phase, PlanItem, RegimenTemplate, template_library
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, missing_data_finding, missing_items_text, order_day, patient_inputs, patient_lines, patient_values, unit_text
+from ._dose_common import OVERRIDE_REASONS, clip_summary, deviation_pct, fmt, missing_data_finding, missing_items_text, order_day, patient_inputs, patient_lines, patient_values, size_for, unit_text
 from .corrections import corrected_dose_request
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, post_step, rule
@@ -64,24 +64,12 @@ class _Fit:
 
     @property
     def pct(self) -> float:
-        if self.ordered > self.high:
-            return round((self.ordered - self.high) / self.high * 100, 6)
-        if self.ordered < self.low:
-            return round((self.ordered - self.low) / self.low * 100, 6)
-        return 0.0
+        return deviation_pct(self.ordered, self.low, self.high)
 
     @property
     def expected_text(self) -> str:
         unit = unit_text(self.item.dose.amount_unit)
         return f"{fmt(self.low)} {unit}" if self.low == self.high else f"{fmt(self.low)}–{fmt(self.high)} {unit}"
-
-
-def _size(ctx: PatientContext, basis: str) -> float | None:
-    if basis == "m2":
-        return ctx.bsa.value if ctx.bsa else None
-    if basis == "kg":
-        return ctx.weight.value if ctx.weight else None
-    return 1.0
 
 
 def _round(value: float, increment: float) -> float:
@@ -98,7 +86,7 @@ def _ordered(ctx: PatientContext, order: MedicationOrder, amount_unit: str) -> f
             value = convert(q.value, q.unit, per_unit(amount_unit, basis))
         except UnitError:
             continue
-        size = _size(ctx, basis)
+        size = size_for(ctx, basis)
         if size is None:
             raise _Missing((_SIZE_ITEM[basis],), None)
         return value * size
@@ -106,7 +94,7 @@ def _ordered(ctx: PatientContext, order: MedicationOrder, amount_unit: str) -> f
 
 
 def _fit(ctx: PatientContext, item: PlanItem, ordered: float) -> _Fit:
-    size = _size(ctx, item.dose.basis)
+    size = size_for(ctx, item.dose.basis)
     if size is None:
         raise _Missing((_SIZE_ITEM[item.dose.basis],), None)
     low, high = item.dose.low * size, item.dose.high * size
