@@ -119,9 +119,11 @@ def _label(phase: Phase) -> str:
 def _plan_lines(plan: TreatmentPlan, template: RegimenTemplate, phase: Phase, day: int) -> list[str]:
     course = f", course {plan.course}" if plan.course else ""
     cycle = f" (cycle day {phase.cycle_day(day)})" if phase.repeat_days else ""
+    today = [f"{i.drug} {i.dose.text} {'/'.join(i.routes)}" for i in phase.items if phase.cycle_day(day) in i.days]
     return [
         f"- Plan: {template.title} – `{template.id}` ({plan.source}, named by {plan.named_by})",
         f"- Phase: {phase.name}{course}; day {day}{cycle} (day 1 = {plan.course_start.isoformat() if plan.course_start else '?'}, from {plan.start_from})",
+        f"- Planned that day: {'; '.join(today) or 'nothing'}",
     ]
 
 
@@ -160,7 +162,7 @@ def _fit_line(fit: _Fit, ctx: PatientContext) -> str:
     d = fit.item.dose
     size = f" × {ctx.bsa.value:.2f} m²" if d.basis == "m2" and ctx.bsa else (f" × {fmt(ctx.weight.value)} kg" if d.basis == "kg" and ctx.weight else "")
     cap = f", capped at {fmt(fit.item.cap)} {unit_text(d.amount_unit)}" if fit.item.cap is not None else ""
-    return f"- Template row `{fit.item.id}`: {d.text}{size}{cap}, rounded to {fmt(fit.item.rounding)} {unit_text(d.amount_unit)} = **{fit.expected_text}** ({fit.item.frequency}, days {fit.item.days_text})"
+    return f"- Template row `{fit.item.id}`: {d.text}{size}{cap}, rounded to {fmt(fit.item.rounding)} {unit_text(d.amount_unit)} = **{fit.expected_text}** ({fit.item.frequency or f'{fit.item.doses_per_day}/day'}; days {fit.item.days_text})"
 
 
 def _other_phase(ctx, template: RegimenTemplate, drug: str, route: str, ordered: float, exclude: set[str], tol: float) -> _Fit | None:
@@ -236,6 +238,9 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
         other = _other_phase(ctx, template, drug, route, ordered, {phase.id}, tol)
         if other is not None:
             return _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other, fit_lines, inputs)
+        n = best.item.doses_per_day
+        if n > 1 and abs(deviation_pct(ordered, best.low * n, best.high * n)) <= tol:
+            fit_lines.append(f"- {fmt(ordered)} {unit} is the day's total of {n} doses; the plan gives {best.expected_text} per dose ({best.item.frequency}).")
         direction = "above" if best.pct > 0 else "below"
         indicator = "critical" if best.pct > crit else "warning"
         summary = f"{drug} {fmt(ordered)} {unit} is {abs(best.pct):.0f}% {direction} the {_label(phase)} {dlabel} dose ({best.item.dose.text} = {best.expected_text})"

@@ -125,3 +125,10 @@ def test_site_template_from_the_configured_directory(tmp_path, live_service):
 def test_no_plan_card_without_chemotherapy_orders(title):
     _, found = findings(scenario({"title": title, "period": {"start": start(1)}}, [Order("allopurinol", 300.0, "mg", "po", DAILY)]))
     assert not [f for f in found if "plan" in f.rule_id]
+
+
+def test_a_daily_total_ordered_as_one_dose_is_named():
+    _, found = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("cyclophosphamide", 1184.0, "mg", "iv", DAILY)]))
+    card = next(f for f in found if f.rule_id == "plan.dose.hyper-cvad.a.cyclophosphamide")
+    assert card.indicator == "critical" and "day's total of 2 doses" in card.detail
+    assert "Planned that day: cyclophosphamide 300 mg/m² intravenous; dexamethasone 40 mg oral/intravenous" in card.detail
