@@ -214,6 +214,8 @@ def build_context(
 
     phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
     plan = read_plan(_resources(prefetch, "carePlans"), template_library(kb), order_date, administrations)
+    if phase is None and plan is not None and plan.treatment_phase:  # "Hyper-CVAD course 1" is induction
+        phase, phase_source = plan.treatment_phase, f"{plan.source} ({plan.regimen} {plan.phase})"
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,

@@ -132,3 +132,8 @@ def test_a_daily_total_ordered_as_one_dose_is_named():
     card = next(f for f in found if f.rule_id == "plan.dose.hyper-cvad.a.cyclophosphamide")
     assert card.indicator == "critical" and "day's total of 2 doses" in card.detail
     assert "Planned that day: cyclophosphamide 300 mg/m² intravenous; dexamethasone 40 mg oral/intravenous" in card.detail
+
+
+def test_the_plan_gives_the_phase_the_regimen_checks_read():
+    ctx, _ = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("doxorubicin", 99.0, "mg", "iv", ONCE)]))
+    assert ctx.phase == "induction" and ctx.phase_source.startswith("CarePlan/")
