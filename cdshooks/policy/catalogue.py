@@ -65,7 +65,9 @@ def known_rule_ids(kb: "Knowledge") -> frozenset[str]:
         equivalence = data.get("equivalence")
         if isinstance(equivalence, dict) and isinstance(equivalence.get("id"), str):
             ids.add(equivalence["id"])
-    return frozenset(ids)
+    from ..knowledge.regimen_templates import plan_rule_ids  # plan.* ids follow the loaded templates
+
+    return frozenset(ids | plan_rule_ids(kb))
 
 
 def covers(key: str, rule_id: str) -> bool:

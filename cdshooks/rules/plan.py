@@ -222,6 +222,8 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
         return Verdict(order.ref, drug, "unchecked", finding=missing_data_finding(
             ctx, order, drug, "missing-data.plan-dose", "the plan dose", f"needs {phrase}" if items else why, template.citation, lines, {"missing": gaps}))
     lines = _plan_lines(plan, template, phase, day)
+    given = [f"{a.date.isoformat()} {fmt(a.dose.value) + ' ' + unit_text(a.dose.unit) if a.dose else 'dose not recorded'} ({a.ref})" for a in plan.given if drug in a.drug_ids]
+    lines.append(f"- {drug} given this course: {'; '.join(given) or 'none recorded (MedicationAdministration)'}")
     unit = unit_text(amount_unit)
     if fits:
         best = min(fits, key=lambda f: (abs(f.pct), not f.item.verified))

@@ -89,6 +89,14 @@ def test_already_given_yields_to_the_label_interval_card():
     assert [i for i in ids(found) if "vincristine" in i] == ["schedule.vincristine.weekly"]
 
 
+def test_given_this_course_is_shown():
+    _, found = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(2)}}, [Order("cyclophosphamide", 592.0, "mg", "iv", {"frequency": 2, "period": 1, "periodUnit": "d"})],
+                                 administrations=[(("cyclophosphamide"), ORDER - timedelta(days=1), 592.0, "mg", "iv"), ("cyclophosphamide", ORDER, 592.0, "mg", "iv"),
+                                                  ("cyclophosphamide", ORDER, 592.0, "mg", "iv")]))
+    card = next(f for f in found if f.rule_id == "plan.already-given.hyper-cvad.a.cyclophosphamide")
+    assert card.detail.count("2026-11-02 592 mg") == 2 and "2026-11-01 592 mg" in card.detail
+
+
 def _site_body(dex_mg: float, block: int, canonical: str = SITE) -> dict:
     s = Scenario("plan.site", "site", "test", **CHILD, phase=None, orders=[Order("dexamethasone", dex_mg, "mg", "po", DAILY)],
                  careplan={"instantiatesCanonical": [canonical], "title": f"Block {block}", "period": {"start": start(3)}})
