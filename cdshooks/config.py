@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ DEFAULT_JWKS_CACHE_SECONDS = 300
 DEFAULT_GRACEFUL_TIMEOUT = 20  # seconds a SIGTERMed worker may finish in-flight requests (< k8s grace)
 MIN_AUDIT_KEY_CHARS = 32  # the generated key is 64 hex characters; a configured one must not be weak
 MIGRATE_MODES = ("auto", "never")
+DEFAULT_JWT_MAX_LIFETIME_SECONDS = 300  # CDS Hooks best practice: exp at most 5 minutes after iat
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,25 @@ class Settings:
     enabled_soft_rules: frozenset[str] = frozenset()
     jwt_leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
+    jwt_max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_SECONDS
     audit_key: str | None = None
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
     migrate: str = "auto"  # "auto": serve runs `db upgrade` at start; "never": it only checks
     policy: SitePolicy | None = None  # CDSHOOKS_POLICY; ids checked against the knowledge at start-up
     bind_host: str = DEFAULT_BIND_HOST
     regimen_dir: Path | None = None  # CDSHOOKS_REGIMEN_DIR: the site's regimen templates (*.json), added to the shipped ones
+    # The clinical "now" (ages on patient-view, measurement windows without an order date).
+    # None = the wall clock. Deliberately NOT read from the environment, so no deployment can
+    # freeze it by accident: only code sets it (tests pin it to the fixtures' reference date,
+    # `cdshooks check --as-of` to a chosen day). Token lifetimes always use the real clock.
+    fixed_now: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """The clinical "now": `fixed_now` when set (timezone-aware), else the wall clock in UTC."""
+        if self.fixed_now is None:
+            return datetime.now(timezone.utc)
+        return self.fixed_now if self.fixed_now.tzinfo else self.fixed_now.replace(tzinfo=timezone.utc)
 
     @property
     def auth_required(self) -> bool:
@@ -237,6 +251,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         graceful_timeout=_int(env, "CDSHOOKS_GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1),
         migrate=(env.get("CDSHOOKS_MIGRATE") or "auto").strip().lower(),
         policy=read_site_policy(env.get("CDSHOOKS_POLICY")),
+        jwt_max_lifetime_seconds=_int(env, "CDSHOOKS_JWT_MAX_LIFETIME_SECONDS", DEFAULT_JWT_MAX_LIFETIME_SECONDS, 1),
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
         regimen_dir=Path(env["CDSHOOKS_REGIMEN_DIR"]) if env.get("CDSHOOKS_REGIMEN_DIR") else None,
     )

@@ -89,13 +89,20 @@ def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -
         period = cond.get("onsetPeriod") if isinstance(cond.get("onsetPeriod"), Mapping) else {}
         onset = parse_date(cond.get("onsetDateTime")) or parse_date(period.get("start"))
         recorded = parse_date(cond.get("recordedDate"))
+        clinical = _status_code(cond.get("clinicalStatus"))
         seen: set[str] = set()
         for coding, keys in matched:
             for key in keys:
                 if key not in seen:
                     seen.add(key)
-                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded))
+                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded, clinical))
     return facts
+
+
+def careplan_text(cp: Mapping[str, Any]) -> str:
+    """Title, description and category texts of a CarePlan, as sent (the phase and any protocol name)."""
+    texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
+    return " ".join(t for t in texts if isinstance(t, str))
 
 
 def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tuple[str | None, str | None]:
@@ -106,8 +113,7 @@ def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tupl
 
     plans = [cp for cp in careplans if cp.get("resourceType") == "CarePlan" and cp.get("status") in (None, "active", "on-hold")]
     for cp in sorted(plans, key=start, reverse=True):
-        texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
-        text = " " + " ".join(re.findall(r"[a-z0-9]+", " ".join(t for t in texts if isinstance(t, str)).lower())) + " "
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", careplan_text(cp).lower())) + " "
         for phase, patterns in codes.phases:
             if any(f" {' '.join(re.findall(r'[a-z0-9]+', p))} " in text for p in patterns):
                 return phase, ref(cp)
@@ -129,7 +135,9 @@ def build_context(
     kb: Knowledge,
     now: datetime,
     missing_prefetch: frozenset[str] = frozenset(),
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PatientContext:
+    """`medications`: Medication resources fetched by reference ('Medication/x' -> resource)."""
     drugs, codes = drugs_view(kb), codes_view(kb)
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
@@ -138,7 +146,10 @@ def build_context(
     requests = _resources(prefetch, "medicationRequests")
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
-    included = included_medications(drafts_raw, requests, statements, admins_raw)
+    # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
+    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    included = included_medications(drafts_raw, *(entries(v) for v in prefetch.values()))
+    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
@@ -212,15 +223,17 @@ def build_context(
     diagnosis_date = min(diagnosis_dates) if diagnosis_dates else None
     age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
 
-    phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
-    plan = read_plan(_resources(prefetch, "carePlans"), template_library(kb), order_date, administrations)
+    careplans = _resources(prefetch, "carePlans")
+    phase, phase_source = read_phase(careplans, codes)
+    phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
+    plan = read_plan(careplans, template_library(kb), order_date, administrations)
     if phase is None and plan is not None and plan.treatment_phase:  # "Hyper-CVAD course 1" is induction
         phase, phase_source = plan.treatment_phase, f"{plan.source} ({plan.regimen} {plan.phase})"
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
         weight=weight, height=height, bsa=bsa, weights=weights, heights=heights, labs=labs, facts=facts,
-        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
+        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source, phase_text=phase_text,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
         plan=plan,

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping
 
 from pydantic import ValidationError
 
+from .read import conform, objects_of, problems_of, without_marker
 from .units import UnitError, is_valid
 
 UCUM = "http://unitsofmeasure.org"
@@ -68,16 +69,22 @@ def model_class(resource_type: str) -> Any:
 
 
 def validate(resource: Mapping[str, Any]) -> list[str]:
-    """Validate with the R4B model; return problems as short strings (no values, no PHI)."""
+    """Validate with the R4B model; return problems as short strings (no values, no PHI).
+
+    Elements `read.conform` dropped (wrong JSON kind, implausible number, too deep) come first:
+    the resource as sent was not valid, even though what is left may be."""
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         return ["resource has no resourceType"]
+    dropped = [f"invalid FHIR {p}" for p in problems_of(resource)]
+    if dropped:
+        return dropped
     try:
         cls = model_class(rtype)
-    except (ImportError, AttributeError):
-        return [f"unknown resourceType {rtype!r}"]
+    except (ImportError, AttributeError, ValueError):
+        return [f"unknown resourceType {rtype[:40]!r}"]
     try:
-        cls.model_validate(dict(resource))
+        cls.model_validate(without_marker(resource))
     except ValidationError as exc:
         problems = []
         for err in exc.errors()[:5]:
@@ -93,18 +100,20 @@ def validate(resource: Mapping[str, Any]) -> list[str]:
 
 
 def entries(bundle: Any) -> list[dict[str, Any]]:
-    """Resources of a searchset Bundle (type optional), or [resource] for a single resource."""
+    """Resources of a searchset Bundle (type optional), or [resource] for a single resource.
+
+    Every resource passes `read.conform` first (wrong JSON kinds dropped and recorded), so the
+    readers after this never meet a list where a string belongs."""
     if not isinstance(bundle, Mapping):
         return []
     if bundle.get("resourceType") != "Bundle":
-        return [dict(bundle)] if bundle.get("resourceType") else []
-    raw = bundle.get("entry") or []
-    if isinstance(raw, Mapping):
-        raw = [raw]
+        single = conform(bundle)
+        return [normalize(single)] if single else []
     out = []
-    for entry in raw:
-        if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping):
-            out.append(normalize(dict(entry["resource"])))
+    for entry in objects_of(bundle, "entry"):
+        resource = conform(entry.get("resource"))
+        if resource is not None:
+            out.append(normalize(resource))
     return out
 
 

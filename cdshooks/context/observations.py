@@ -258,9 +258,9 @@ def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order
                 found += [result] if result else []
                 gaps += [gap] if gap else []
             else:
-                _, value = _coded_value(obs, codes)
+                answers_for, value = _coded_value(obs, codes)
                 if value:
-                    found.append(LabResult(lab.key, when, ref(obs), code_value=value))
+                    found.append(LabResult(lab.key, when, ref(obs), code_value=value, value_source="answer" if answers_for else "text"))
                     if lab.key == "pregnancy_status" and value == "positive":
                         facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
         elif lab is None:

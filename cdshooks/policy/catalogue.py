@@ -3,7 +3,7 @@
 Why a catalogue: a policy entry with a typo ("dose.vincristin") would silently do nothing, and the
 CMIO would believe a rule is off when it still fires (or the reverse). Rule ids come from the
 knowledge tables (each row's id, prefixed the way its rule module prefixes it) plus the few ids
-that rules write in code. ``tests/policy`` replays every fixture and checks that every emitted rule
+that rules write in code. ``tests/replay`` replays every fixture and checks that every emitted rule
 id is covered here, so a new rule cannot escape the catalogue unnoticed.
 """
 
@@ -29,42 +29,40 @@ CODE_RULE_IDS = frozenset(
         "missing-data.dose-inputs",
         "missing-data.route",
         "missing-data.schedule",
+        "missing-data.order-medication",
+        "missing-data.sig-text-only",
     }
 )
 
-# knowledge table -> (list keys holding rule rows, prefix the rule module adds to a row id)
-_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "dosing": (("rules", "label_limits"), ""),
-    "cumulative": (("rules",), ""),
-    "monitoring": (("checks",), ""),
-    "regimen": (("checks",), ""),
-    "routes": (("rules", "notes"), ""),
-    "schedules": (("rules",), ""),
-    "interactions": (("rules",), "interaction."),
-    "populations": (("populations",), "population."),
-}
+# Tables that hold no rule rows, and sections of the others that list sources or classes, not rules.
+_NOT_RULES = frozenset({"manifest", "drugs", "codes"})
+_NOT_RULE_SECTIONS = frozenset({"sources", "classes", "combinations"})
+# Rule modules that prefix a row's id: table -> prefix.
+_PREFIXED = {"interactions": "interaction.", "populations": "population."}
 
 
-def _row_ids(rows: Any) -> Iterable[str]:
-    for row in rows if isinstance(rows, list) else ():
-        if isinstance(row, dict) and isinstance(row.get("id"), str):
-            yield row["id"]
-            cap = row.get("cap")
-            if isinstance(cap, dict) and isinstance(cap.get("id"), str):
-                yield cap["id"]
+def _ids(node: Any, skip: bool = False) -> Iterable[str]:
+    """Every ``id`` string in a table, at any depth (rows, caps, bands, single-row sections)."""
+    if isinstance(node, dict):
+        if not skip and isinstance(node.get("id"), str):
+            yield node["id"]
+        for key, value in node.items():
+            if key not in _NOT_RULE_SECTIONS:
+                yield from _ids(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _ids(value)
 
 
 def known_rule_ids(kb: "Knowledge") -> frozenset[str]:
+    """Generous on purpose (a row id that is not a rule id only widens what a policy may name);
+    ``tests/replay`` fails when a rule emits an id this misses."""
     ids = set(CODE_RULE_IDS)
-    for table, (keys, prefix) in _TABLES.items():
-        data = kb.tables.get(table)
-        if not isinstance(data, dict):
+    for table, data in kb.tables.items():
+        if table in _NOT_RULES:
             continue
-        for key in keys:
-            ids.update(prefix + i for i in _row_ids(data.get(key)))
-        equivalence = data.get("equivalence")
-        if isinstance(equivalence, dict) and isinstance(equivalence.get("id"), str):
-            ids.add(equivalence["id"])
+        prefix = _PREFIXED.get(table, "")
+        ids.update(prefix + i for i in _ids(data, skip=True))
     from ..knowledge.regimen_templates import plan_rule_ids  # plan.* ids follow the loaded templates
 
     return frozenset(ids | plan_rule_ids(kb))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ MAX_JTI_CHARS = 255  # the replay table's column width
 # A forced JWKS refetch for an unknown kid happens at most this often per issuer, so a stream of
 # tokens with random kids cannot turn us into a request amplifier against the EHR.
 DEFAULT_MIN_REFETCH_SECONDS = 10.0
+# The last second a datetime can hold (9999-12-31T23:59:59Z). A NumericDate beyond it (or below the
+# epoch, or not finite) cannot be a real token time: 401, never an OverflowError.
+MAX_NUMERIC_DATE = 253402300799
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,12 @@ class JwtVerifier:
         iat = _numeric(payload, "iat")
         if iat > now + leeway:
             raise Unauthorized(f"iat in the future beyond {leeway}s leeway")
+        if iat > exp:
+            raise Unauthorized("iat is after exp")
+        # CDS Hooks best practice: exp no more than 5 minutes after iat. A long-lived token is a
+        # stolen-token risk and would make the replay table hold its jti for that long.
+        if exp - iat > self._settings.jwt_max_lifetime_seconds:
+            raise Unauthorized(f"token lifetime {exp - iat:.0f}s exceeds {self._settings.jwt_max_lifetime_seconds}s")
         if "nbf" in payload and _numeric(payload, "nbf") > now + leeway:
             raise Unauthorized("nbf in the future")
         tenant = payload.get("tenant")
@@ -283,10 +293,17 @@ def _unverified_claims(token: str) -> dict[str, Any]:
 
 
 def _numeric(payload: Mapping[str, Any], name: str) -> float:
+    """A NumericDate claim as float; Unauthorized if missing, not a number or out of range."""
     value = payload.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Unauthorized(f"{name} claim missing or not a number")
-    return float(value)
+    try:
+        out = float(value)
+    except OverflowError:
+        raise Unauthorized(f"{name} claim out of range") from None
+    if not math.isfinite(out) or not 0 <= out <= MAX_NUMERIC_DATE:
+        raise Unauthorized(f"{name} claim out of range")
+    return out
 
 
 def _keyset(data: Any, iss: str) -> _KeySet:

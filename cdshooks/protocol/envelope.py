@@ -20,6 +20,9 @@ from jsonschema.exceptions import best_match
 from ..errors import EnvelopeInvalid, MalformedJson, PayloadTooLarge, UnsupportedMediaType
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+# A CDS Hooks body is < 20 levels deep (prefetch -> Bundle -> entry -> resource -> dosage ...).
+# Far deeper JSON is refused up front: schema validation and error formatting recurse per level.
+MAX_JSON_DEPTH = 64
 
 
 @lru_cache(maxsize=None)
@@ -72,7 +75,24 @@ def parse_json_object(raw: bytes, *, max_bytes: int, what: str = "request body")
         raise MalformedJson(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedJson(f"{what} must be a JSON object, got {type(body).__name__}")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise MalformedJson(f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels")
     return body
+
+
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of parsed JSON, without recursion; stops counting just past `limit`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
 
 
 def validate(name: str, body: Any) -> None:

@@ -86,6 +86,24 @@ def is_operation_outcome(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
 
+def expected_type(template: str) -> tuple[str, bool]:
+    """(resource type, is a search) the template asks for: "Patient/{{..}}" or "Observation?..."."""
+    head = re.split(r"[/?]", template, maxsplit=1)[0]
+    return head, "?" in template and "/" not in template.split("?", 1)[0]
+
+
+def wrong_type(key: PrefetchKey, value: Any) -> str | None:
+    """Why `value` cannot be what `key` asks for (a resource of the wrong type is not data), else None."""
+    rtype, search = expected_type(key.template)
+    got = value.get("resourceType") if isinstance(value, dict) else None
+    if search and got in ("Bundle", rtype):
+        return None
+    if not search and got == rtype:
+        return None
+    shown = got if isinstance(got, str) and len(got) <= 40 else type(value).__name__
+    return f"a {shown} was given where {'a Bundle of ' + rtype if search else 'a ' + rtype} was expected"
+
+
 def trusted_base(fhir_server: str | None, settings: Settings, iss: str | None) -> str | None:
     """The configured base URL that `fhirServer` names, or None when it is not trusted."""
     if not fhir_server:
@@ -232,6 +250,10 @@ def _resolve_key(
             result.missing.add(name)
             result.notes[name] = "the EHR reported an error retrieving it (OperationOutcome)"
             return "sent-operation-outcome"
+        if (why := wrong_type(key, value)) is not None:
+            result.missing.add(name)
+            result.notes[name] = f"the EHR sent unusable data ({why})"
+            return "sent-wrong-type"
         if _has_next(value) and fetcher is not None:
             try:
                 value = fetcher.follow_pages(value)
@@ -258,6 +280,8 @@ def _resolve_key(
             value = fetcher.follow_pages(value)
         if is_operation_outcome(value):
             raise FetchError("FHIR server returned an OperationOutcome")
+        if (why := wrong_type(key, value)) is not None:
+            raise FetchError(f"FHIR server sent unusable data ({why})")
     except FetchError as exc:
         result.missing.add(name)
         result.notes[name] = str(exc)
@@ -269,3 +293,74 @@ def _resolve_key(
 
 def host_of(url: str) -> str:
     return urlsplit(url).netloc
+
+
+# -- Medications referenced by draft orders ---------------------------------------------------
+
+MAX_MEDICATION_FETCHES = 10  # distinct Medication/{id} reads per request, on top of the prefetch
+
+
+def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, Mapping):
+        return []
+    if value.get("resourceType") != "Bundle":
+        return [value]
+    raw = value.get("entry") or []
+    raw = [raw] if isinstance(raw, Mapping) else raw
+    return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
+
+
+def unresolved_medication_refs(draft_orders: Any, prefetch: Mapping[str, Any]) -> list[str]:
+    """'Medication/x' that draft orders reference and neither the drafts nor any prefetch carry."""
+    drafts = _bundle_resources(draft_orders)
+    had = {f"Medication/{r.get('id')}" for v in [draft_orders, *prefetch.values()] for r in _bundle_resources(v)
+           if r.get("resourceType") == "Medication"}
+    wanted: list[str] = []
+    for order in drafts:
+        reference = order.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, Mapping) else None
+        if not isinstance(target, str) or target.startswith("#"):
+            continue
+        parts = target.rstrip("/").split("/")
+        if len(parts) < 2 or parts[-2] != "Medication" or not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", parts[-1]):
+            continue
+        key = f"Medication/{parts[-1]}"
+        if key not in had and key not in wanted:
+            wanted.append(key)
+    return wanted
+
+
+def fetch_medications(request: HookRequest, prefetch: Mapping[str, Any], settings: Settings,
+                      session: requests.Session, iss: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read each unresolved Medication/{id} from the trusted fhirServer: (resources, why-not per ref).
+
+    Only a server the configuration trusts for this issuer is asked (as for prefetch), at most
+    MAX_MEDICATION_FETCHES reads; a failure is a note, never an exception, and the order that needed
+    it gets a missing-data card. Logs name the outcome only, never the reference or URL.
+    """
+    wanted = unresolved_medication_refs(request.draft_orders, prefetch)
+    found: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    if not wanted:
+        return found, notes
+    base = trusted_base(request.fhir_server, settings, iss)
+    if base is None:
+        return found, {ref: "not sent and no trusted fhirServer to read it from" for ref in wanted}
+    fetcher = FhirFetcher(session, settings, base, request.access_token)
+    for i, ref in enumerate(wanted):
+        if i >= MAX_MEDICATION_FETCHES:
+            notes[ref] = f"more than {MAX_MEDICATION_FETCHES} referenced Medications; not read"
+            continue
+        try:
+            value = fetcher.get(ref)
+        except FetchError as exc:
+            notes[ref] = str(exc)
+            log.info("medication fetch outcome=failed")
+            continue
+        if isinstance(value, Mapping) and value.get("resourceType") == "Medication" and f"Medication/{value.get('id')}" == ref:
+            found[ref] = value
+            log.info("medication fetch outcome=fetched")
+        else:
+            notes[ref] = "the FHIR server did not return that Medication"
+            log.info("medication fetch outcome=not-found")
+    return found, notes

@@ -4,7 +4,7 @@
     POST /cds-services/<id>             call a service          -> services.pipeline.call_service
     POST /cds-services/<id>/feedback    2.0 feedback            -> protocol.feedback.handle_feedback
     OPTIONS on all of the above         CORS preflight (no auth, as browsers send none)
-    GET  /health, GET /metrics
+    GET  /health (ready), GET /health/live (alive), GET /metrics
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def service_route(service_id: str) -> Response:
     for card in result.cards:
         metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
     metrics.REQUESTS.labels("service", service.id, "200").inc()
-    return json_response({"cards": result.cards})
+    return json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
 
 
 @bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])
@@ -126,6 +126,13 @@ def health() -> Response:
     return json_response(
         {"status": "ok", "version": __version__, "knowledge": rt.knowledge.version, "auth": rt.settings.auth}
     )
+
+
+@bp.route("/health/live", methods=["GET"])
+def health_live() -> Response:
+    """Liveness: the process answers HTTP. No database or knowledge check, so a slow database
+    makes pods unready (/health), never restarts them."""
+    return json_response({"status": "alive"})
 
 
 @bp.route("/metrics", methods=["GET"])

@@ -132,22 +132,28 @@ def run_rules(
     return findings
 
 
+SUMMARY_LIMIT = 140  # a card summary is < 140 characters (contract)
+
+
 def merge_missing_data(findings: list[Finding]) -> list[Finding]:
-    """One `missing-data` card per order (or per patient), naming everything that is missing.
+    """One finding, one card - unless one summary can name every problem of the same order.
 
     Several rule families may each find that the same order cannot be checked (no weight for the
-    dose, no bilirubin for the hepatic rule); the clinician needs one card that lists them all.
+    dose, no bilirubin for the hepatic rule). A clinician reads summaries, so problems share a card
+    only when the joined summary, naming each of them, stays under 140 characters; otherwise each
+    keeps its own card (never "(+2 more)").
     """
     groups: dict[tuple[str, ...], list[Finding]] = {}
     others: list[Finding] = []
     for f in findings:
-        if f.topic == "missing-data" and f.rule_id != "missing-data.prefetch":
+        if f.topic == "missing-data" and f.rule_id != "missing-data.prefetch" and f.orders:
             groups.setdefault(f.orders, []).append(f)
         else:
             others.append(f)
     for orders, group in groups.items():
-        if len(group) == 1:
-            others.append(group[0])
+        summary = _joined_summary(group)
+        if len(group) == 1 or summary is None:
+            others.extend(group)
             continue
         worst = min(group, key=lambda f: _SEVERITY[f.indicator])
         inputs: dict = {}
@@ -158,7 +164,7 @@ def merge_missing_data(findings: list[Finding]) -> list[Finding]:
                 rule_id=worst.rule_id,
                 topic="missing-data",
                 indicator=worst.indicator,
-                summary=worst.summary if len(group) == 1 else f"{worst.summary} (+{len(group) - 1} more)",
+                summary=summary,
                 detail="\n\n---\n\n".join(f.detail for f in group),
                 citation="; ".join(dict.fromkeys(f.citation for f in group)),
                 orders=orders,
@@ -167,6 +173,21 @@ def merge_missing_data(findings: list[Finding]) -> list[Finding]:
             )
         )
     return others
+
+
+def _joined_summary(group: list[Finding]) -> str | None:
+    """'drug: a; b' naming every problem, when that fits; None when it does not (keep separate cards)."""
+    drugs = {f.drug for f in group}
+    parts = []
+    for f in group:
+        text = f.summary.rstrip("…")
+        if f.summary.endswith("…"):
+            return None  # a clipped summary already does not name its whole problem
+        prefix = f"{f.drug}: "
+        parts.append(text[len(prefix):] if len(drugs) == 1 and f.drug and text.startswith(prefix) else text)
+    lead = f"{group[0].drug}: " if len(drugs) == 1 and group[0].drug else ""
+    joined = lead + "; ".join(dict.fromkeys(parts))
+    return joined if len(joined) < SUMMARY_LIMIT else None
 
 
 def _import_families() -> None:

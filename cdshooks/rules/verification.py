@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any, Iterable, Iterator
 
 from ..context.model import Administration, MedicationOrder, Measurement, PatientContext
-from ..context.observations import measurement_on_or_before
+from ..context.observations import measurement_on_or_before, mosteller
 from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view
 from ..knowledge.drugs import drugs_view
@@ -183,7 +183,7 @@ def _size_dosed(kb: Knowledge, drug: str, order: MedicationOrder) -> str | None:
 
 
 def _bsa(weight: Measurement | None, height: Measurement | None) -> float | None:
-    return (height.value * weight.value / 3600.0) ** 0.5 if weight and height else None
+    return mosteller(weight, height).value if weight and height else None
 
 
 @rule("dose")
@@ -393,3 +393,35 @@ def vinca_and_intrathecal_apart(ctx: PatientContext, kb: Knowledge, settings: Ru
         citation=row.citation, orders=involved, drug=vinca,
         inputs={"rule_row": row.id, "intrathecal_orders": [o.ref for o in intrathecal]},
     )
+
+
+# -- under-doses that match a capped BSA (called by the dose rule for its own card) -------
+
+def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float, unit: str) -> tuple[list[str], dict[str, Any]]:
+    """Lines and inputs for a dose card when an under-dose equals the dose for a capped BSA.
+
+    Why in the dose card and not a card of its own: it explains the under-dose the dose rule
+    already reports (one finding, one card). Empty when the BSA is at or under every cap or the
+    ordered amount does not match the capped dose within the row's `match_pct`.
+    """
+    row = verification_view(kb).bsa_cap
+    if ctx.bsa is None or not _enabled_default(row):
+        return [], {}
+    for cap in sorted(row.caps_m2):
+        if ctx.bsa.value <= cap:
+            continue
+        low, high = low_per_m2 * cap, high_per_m2 * cap
+        tol = row.match_pct / 100
+        if low * (1 - tol) <= ordered <= high * (1 + tol):
+            expected = f"{fmt(low)}" if low == high else f"{fmt(low)}–{fmt(high)}"
+            return ([
+                f"- The ordered dose matches a BSA capped at {cap:g} m² ({expected} {unit} for {cap:g} m²) "
+                f"while the patient's BSA is {ctx.bsa.value:.2f} m².",
+                "- Full doses on actual body weight are recommended for obese adults; capping the BSA is a common "
+                "cause of under-dosing. If the cap is intended (toxicity, protocol), say so in the order.",
+            ], {"matches_capped_bsa_m2": cap, "capped_bsa_row": row.id, "capped_bsa_citation": row.citation})
+    return [], {}
+
+
+def _enabled_default(row: RowMeta) -> bool:
+    return True  # the note only explains an existing dose card; switching the dose rule off removes both

@@ -198,3 +198,14 @@ def test_policy_version_on_cards_and_in_the_audit(make_app: Any, tmp_path: Path)
     with guarded.extensions["cdshooks"].store.engine.begin() as conn:
         actions = conn.execute(select(card_audit.c.topic, card_audit.c.policy_action)).all()
     assert ("dose-limit", "lowered") in [tuple(a) for a in actions]
+
+
+def test_readme_example_policy_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```yaml\nversion:", 1)[1].split("```", 1)[0]
+    path = tmp_path / "site-policy.yaml"
+    path.write_text("version:" + example)
+    result = run_check(path)
+    assert result.exit_code == 0, result.output
+    p = load_policy(path)
+    assert p.version == "2026-12-a" and p.rules["regimen.blinatumomab.lineage"] == "info" and p.allowances

@@ -23,8 +23,15 @@ DRUGS = {
     "methotrexate-it": ("1946772", "methotrexate 25 MG/ML Injectable Solution"),
     "mercaptopurine": ("197931", "mercaptopurine 50 MG Oral Tablet"),
     "cytarabine": ("249364", "20 ML cytarabine 100 MG/ML Injection"),
+    "daunorubicin": ("309650", "4 ML daunorubicin 5 MG/ML Injection"),
+    "doxorubicin": ("1790099", "10 ML doxorubicin hydrochloride 2 MG/ML Injection"),
 }
-FAMILIES = ("dose", "route", "schedule", "missing-data")
+ALL_CONDITION = {  # precursor B-ALL (verified SNOMED CT code), onset before every date used here
+    "resourceType": "Condition", "id": "dx", "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2026-01-05",
+    "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+    "code": {"coding": [{"system": SCT, "code": "277572006", "display": "Precursor B-cell acute lymphoblastic leukemia"}]},
+}
+FAMILIES = ("dose", "route", "schedule", "missing-data", "cumulative-dose")
 
 
 def _born(years: float, at: date = ORDER) -> str:
@@ -71,6 +78,7 @@ def _cards(kb: Any, drafts: list[dict], *, years: float = 8, weights: list[tuple
         "patient": {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": _born(years)},
         "bodyMeasurements": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in body]},
         "medicationAdministrations": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in given]},
+        "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": ALL_CONDITION}]},
     }
     ctx = build_context(prefetch, patient_id="p1", draft_orders={"resourceType": "Bundle", "entry": [{"resource": r} for r in drafts]},
                         selections=None, kb=kb, now=datetime(2026, 11, 2, 9, tzinfo=timezone.utc))
@@ -223,3 +231,43 @@ def test_verification_rows_load_with_citations(kb) -> None:
             view.vinca_minibag, view.vinca_apart, view.bsa_cap]
     assert all(r.citation and r.id for r in rows)
     assert all(r.indicator_above != "critical" for r in view.intrathecal.values() if not r.verified)
+
+
+# -- cumulative anthracycline: each past dose with the BSA of its day ------------------------
+
+def test_cumulative_uses_the_bsa_of_each_past_dose(kb) -> None:
+    # 9 x 25 mg daunorubicin given at 20 kg / 128 cm (BSA 0.8433 m2) = 266.8 mg/m2; this order 25 mg at
+    # 26 kg (BSA 0.9615) = 26.0 -> 292.8 mg/m2 = 97.6% of the child limit 300 -> warning. With today's BSA for
+    # the past doses it would be 260 mg/m2 (86.7%, no card): the card proves which BSA was used.
+    past = [_given(f"a{i}", "daunorubicin", 25, "mg", "iv", ORDER - timedelta(days=200 - 7 * i)) for i in range(9)]
+    found = _cards(kb, [_order("o1", "daunorubicin", 25, "mg", "iv")], given=past,
+                   weights=[(26.0, ORDER - timedelta(days=2)), (20.0, ORDER - timedelta(days=220))])
+    cards = [f for f in found if f.topic == "cumulative-dose"]
+    assert [(c.indicator, c.drug) for c in cards] == [("warning", "daunorubicin")]
+    assert "BSA 0.84 m²" in cards[0].detail
+
+
+def test_cumulative_says_when_it_falls_back_to_todays_bsa(kb) -> None:
+    past = [_given(f"a{i}", "daunorubicin", 30, "mg", "iv", ORDER - timedelta(days=100 - 7 * i)) for i in range(9)]
+    found = _cards(kb, [_order("o1", "daunorubicin", 25, "mg", "iv")], given=past)  # weights only from 3 days ago
+    cards = [f for f in found if f.topic == "cumulative-dose"]
+    assert cards and "current BSA 0.96 m² (no earlier weight/height)" in cards[0].detail
+
+
+# -- an adult under-dose that matches a BSA capped at 2.0 m2 ----------------------------------
+
+def _adult_doxorubicin(kb, dose_mg: float) -> list:
+    # 110 kg / 180 cm -> BSA 2.345 m2; doxorubicin adult 40-75 mg/m2 (dosing.json)
+    return _cards(kb, [_order("o1", "doxorubicin", dose_mg, "mg", "iv")], years=40, weights=[(110.0, ORDER - timedelta(days=2))], height=180.0)
+
+
+def test_under_dose_matching_a_capped_bsa_is_named_in_the_dose_card(kb) -> None:
+    # 40 mg/m2 x 2.0 m2 = 80 mg; the branch low end for 2.345 m2 is 93.8 mg
+    card = next(f for f in _adult_doxorubicin(kb, 80) if f.topic == "dose")
+    assert card.inputs["matches_capped_bsa_m2"] == 2.0
+    assert "BSA capped at 2 m²" in card.detail
+
+
+def test_under_dose_not_matching_a_capped_bsa_says_nothing_about_caps(kb) -> None:
+    card = next(f for f in _adult_doxorubicin(kb, 60) if f.topic == "dose")  # 25.6 mg/m2: far below even a capped BSA
+    assert "matches_capped_bsa_m2" not in card.inputs and "capped at 2" not in card.detail

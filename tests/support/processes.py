@@ -87,6 +87,14 @@ class Instance:
                 self.proc.wait(timeout=10)
         return self.proc.returncode
 
+    def kill_all(self) -> None:
+        """SIGKILL the whole process group (master and workers): no drain, no goodbye."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
 
 def serve_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The developer's environment minus every CDSHOOKS_* setting, plus a private data dir."""
@@ -98,6 +106,9 @@ def serve_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def start_serve(env: dict[str, str], log_path: Path, *, port: int | None = None, workers: int = 1) -> Instance:
     port = port or free_port()
     with open(log_path, "ab") as log:
+        # its own session: kill_all() takes the gunicorn master and its workers down together, as
+        # a node failure or an OOM-killed pod would
         proc = subprocess.Popen([CDSHOOKS, "serve", "--port", str(port), "--workers", str(workers)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
     return Instance(proc, port, log_path)

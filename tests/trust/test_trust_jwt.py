@@ -142,9 +142,9 @@ def test_expired_and_exp_boundary(verifier: JwtVerifier, keys: dict[str, KeyPair
 
 def test_future_iat_and_leeway_boundary(verifier: JwtVerifier, keys: dict[str, KeyPair]) -> None:
     """iat may be up to the leeway ahead (clock skew), not one second more."""
-    ok = mint(keys["ES384"], claims(iat=int(NOW) + LEEWAY, exp=int(NOW) + 600))
+    ok = mint(keys["ES384"], claims(iat=int(NOW) + LEEWAY, exp=int(NOW) + LEEWAY + 300))
     assert verifier.verify(bearer(ok), SERVICE_URL).iss == ISS
-    bad = mint(keys["ES384"], claims(iat=int(NOW) + LEEWAY + 1, exp=int(NOW) + 600))
+    bad = mint(keys["ES384"], claims(iat=int(NOW) + LEEWAY + 1, exp=int(NOW) + LEEWAY + 301))
     assert "iat" in refused(verifier, bearer(bad)).message
 
 
@@ -171,8 +171,14 @@ def test_same_jti_from_another_issuer_is_not_a_replay(
         data_dir=tmp_path / "var",
     )
     verifier = JwtVerifier(settings, sqlite_store, session, clock=lambda: NOW)
-    verifier.verify(bearer(mint(keys["ES384"], claims(jti="shared-nonce"))), SERVICE_URL)
-    verifier.verify(bearer(mint(keys["RS384"], claims(iss=other, jti="shared-nonce"))), SERVICE_URL)
+    first = verifier.verify(bearer(mint(keys["ES384"], claims(jti="shared-nonce"))), SERVICE_URL)
+    second = verifier.verify(bearer(mint(keys["RS384"], claims(iss=other, jti="shared-nonce"))), SERVICE_URL)
+    assert (first.iss, first.jti) == (ISS, "shared-nonce")
+    assert (second.iss, second.jti) == (other, "shared-nonce")
+    # the replay cache is keyed per issuer, and it does hold both: each one again IS a replay
+    for key, iss in ((keys["ES384"], ISS), (keys["RS384"], other)):
+        with pytest.raises(Unauthorized, match="replayed jti"):
+            verifier.verify(bearer(mint(key, claims(iss=iss, jti="shared-nonce"))), SERVICE_URL)
 
 
 def test_replay_across_two_workers_sharing_the_database(
@@ -204,7 +210,7 @@ def test_jti_is_reusable_once_the_first_token_expired(
     exp = int(time.time()) + 2
     first = mint(keys["ES384"], claims(jti="nonce-1", iat=exp - 10, exp=exp))
     verifier.verify(bearer(first), SERVICE_URL)
-    second = mint(keys["ES384"], claims(jti="nonce-1", iat=exp - 10, exp=exp + 300))
+    second = mint(keys["ES384"], claims(jti="nonce-1", iat=exp, exp=exp + 300))
     assert "replayed" in refused(verifier, bearer(second)).message  # first token still alive
     while time.time() <= exp + 0.05:
         time.sleep(0.05)
@@ -297,10 +303,10 @@ def test_jwks_url_fetched_once_then_cached(
         verifier.verify(bearer(mint(keys["ES384"])), SERVICE_URL)
     assert jwks_server.hits == 1
     clock["now"] = NOW + 299
-    verifier.verify(bearer(mint(keys["ES384"])), SERVICE_URL)
+    verifier.verify(bearer(mint(keys["ES384"], claims(iat=int(NOW) + 290, exp=int(NOW) + 590))), SERVICE_URL)
     assert jwks_server.hits == 1
     clock["now"] = NOW + 300  # TTL reached: refetch
-    verifier.verify(bearer(mint(keys["ES384"], claims(iat=int(NOW) + 300, exp=int(NOW) + 900))), SERVICE_URL)
+    verifier.verify(bearer(mint(keys["ES384"], claims(iat=int(NOW) + 300, exp=int(NOW) + 600))), SERVICE_URL)
     assert jwks_server.hits == 2
 
 
@@ -387,7 +393,7 @@ def test_stale_keys_serve_when_refresh_fails(
     verifier.verify(bearer(mint(keys["ES384"])), SERVICE_URL)
     jwks_server.status = 503
     clock["now"] = NOW + 400
-    token = mint(keys["ES384"], claims(iat=int(NOW) + 400, exp=int(NOW) + 900))
+    token = mint(keys["ES384"], claims(iat=int(NOW) + 400, exp=int(NOW) + 700))
     assert verifier.verify(bearer(token), SERVICE_URL).iss == ISS
     assert jwks_server.hits == 2
 

@@ -30,7 +30,8 @@ class KeyPair:
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    base = {"iss": ISS, "aud": SERVICE_URL, "iat": int(NOW) - 5, "exp": int(NOW) + 300, "jti": str(uuid.uuid4())}
+    # a 300 s lifetime (the CDS Hooks best-practice maximum, CDSHOOKS_JWT_MAX_LIFETIME_SECONDS)
+    base = {"iss": ISS, "aud": SERVICE_URL, "iat": int(NOW) - 5, "exp": int(NOW) + 295, "jti": str(uuid.uuid4())}
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
