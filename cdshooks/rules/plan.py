@@ -31,7 +31,7 @@ from ..context.model import MedicationOrder, PatientContext, TreatmentPlan
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view, per_unit
-from ..knowledge.regimen_templates import Phase, PlanItem, RegimenTemplate, template_library
+from ..knowledge.regimen_templates import Phase, PlanItem, RegimenTemplate, days_text, template_library
 from ._dose_common import OVERRIDE_REASONS, clip_summary, deviation_pct, fmt, missing_data_finding, missing_items_text, order_day, patient_inputs, patient_lines, patient_values, size_for, unit_text
 from .corrections import corrected_dose_request
 from .finding import ActionSpec, Finding, SuggestionSpec
@@ -212,10 +212,16 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
     dlabel = f"cycle day {cday}" if phase.repeat_days else f"day {day}"
     today = [i for i in phase.items if i.drug == drug and cday in i.days]
     amount_unit = next((i.dose.amount_unit for i in template.items() if i.drug == drug), "mg")
+    ordered: float | None = None
     try:
         today = [i for i in today if _applies(ctx, i, route)]
-        ordered = _ordered(ctx, order, amount_unit)
-        fits = [_fit(ctx, i, ordered) for i in today]
+        if today or drug in template.drugs:
+            try:
+                ordered = _ordered(ctx, order, amount_unit)
+            except _Missing:
+                if today:
+                    raise  # the dose check needs it; a not-in-plan card does not
+        fits = [_fit(ctx, i, ordered) for i in today]  # type: ignore[arg-type]
     except _Missing as exc:
         items, why = exc.args
         phrase, lines, gaps = missing_items_text(ctx, items) if items else (why, [], {})
@@ -249,15 +255,17 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
         f = _finding(ctx, order, drug, f"plan.dose.{best.item.id}", "dose", indicator, summary, fit_lines, best, template, inputs, suggest=True)
         return Verdict(order.ref, drug, "deviation", best.item, f)
     # the same phase's dose on another day is a wrong-day order; only then look at other phases
-    other = None if _other_phase(ctx, template, drug, route, ordered, {p.id for p in template.phases} - {phase.id}, tol) else \
-        _other_phase(ctx, template, drug, route, ordered, {phase.id}, tol)
+    other = None
+    if ordered is not None and not _other_phase(ctx, template, drug, route, ordered, {p.id for p in template.phases} - {phase.id}, tol):
+        other = _other_phase(ctx, template, drug, route, ordered, {phase.id}, tol)
     if other is not None:
         return _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other, [*lines, f"- Ordered: {fmt(ordered)} {unit} ({route})"], {})
     planned = sorted({d for i in phase.items if i.drug == drug and route in i.routes for d in i.days})
-    where = f"{drug} ({route}) is given on day {', '.join(map(str, planned))} of {_label(phase)}" if planned else f"{drug} ({route}) is not part of {_label(phase)}"
-    summary = f"{drug} is not in today's plan: {template.id} {_label(phase)} {dlabel}" + (f" (scheduled day {', '.join(map(str, planned))})" if planned else "")
+    where = f"{drug} ({route}) is given on day {days_text(planned)} of {_label(phase)}" if planned else f"{drug} ({route}) is not part of {_label(phase)}"
+    summary = f"{drug} is not in today's plan: {template.id} {_label(phase)} {dlabel}" + (f" (scheduled day {days_text(planned)})" if planned else "")
+    amount = f"{fmt(ordered)} {unit}" if ordered is not None else (order.dosage_text or "dose not readable")
     f = _finding(ctx, order, drug, f"plan.not-in-plan.{template.id}.{phase.id}", "regimen", "warning", summary,
-                 [*lines, f"- {where}.", f"- Ordered: {fmt(ordered)} {unit} on {day_date.isoformat()}"], None, template,
+                 [*lines, f"- {where}.", f"- Ordered: {amount} on {day_date.isoformat()}"], None, template,
                  {"plan": {"regimen": template.id, "phase": phase.id, "course": plan.course, "day": day}, "scheduled_days": planned})
     return Verdict(order.ref, drug, "not-in-plan", None, f)
 

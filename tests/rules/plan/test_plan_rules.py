@@ -145,3 +145,10 @@ def test_a_daily_total_ordered_as_one_dose_is_named():
 def test_the_plan_gives_the_phase_the_regimen_checks_read():
     ctx, _ = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("doxorubicin", 99.0, "mg", "iv", ONCE)]))
     assert ctx.phase == "induction" and ctx.phase_source.startswith("CarePlan/")
+
+
+def test_a_chemotherapy_drug_outside_the_regimen_is_not_in_plan_whatever_its_unit():
+    _, found = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("pegaspargase", 4000.0, "[iU]", "iv", ONCE)]))
+    card = next(f for f in found if f.rule_id.startswith("plan."))
+    assert card.rule_id == "plan.not-in-plan.hyper-cvad.course-a" and "is not part of Course A" in card.detail
+    assert not [f for f in found if f.rule_id == "missing-data.plan-dose" or "missing-data.plan-dose" in (f.inputs.get("mergedRuleIds") or [])]
