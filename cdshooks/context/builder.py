@@ -234,6 +234,8 @@ def build_context(
     phase, phase_source = read_phase(careplans, codes)
     phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
     plan = read_plan(careplans, template_library(kb), order_date, administrations)
+    if phase is None and plan is not None and plan.treatment_phase:  # "Hyper-CVAD course 1" is induction
+        phase, phase_source = plan.treatment_phase, f"{plan.source} ({plan.regimen} {plan.phase})"
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,

@@ -228,6 +228,7 @@ class TreatmentPlan:
     day: int | None = None  # day of the course on the order date (course_start = day 1)
     given: tuple["Administration", ...] = ()  # administrations since course_start, newest first
     problems: tuple[str, ...] = ()
+    treatment_phase: str | None = None  # the template's phase name for the RA-xx checks ("induction" ...)
 
     @property
     def usable(self) -> bool:
