@@ -12,6 +12,12 @@ For each key the service declares (services.descriptor.PrefetchKey):
 Unobtainable + failure "412" -> PreconditionFailed (the route answers 412 + OperationOutcome).
 Unobtainable + failure "missing-data" -> listed in `missing`, the checks that need it say so.
 
+Unobtainable includes: any non-2xx answer (a 404 on a read is not "no data"), a redirect (never
+followed), a resource of the wrong type, an answer not complete within the request's ONE fetch
+deadline (CDSHOOKS_FETCH_DEADLINE_SECONDS, all keys fetched concurrently on a small pool), and a
+Bundle whose later pages could not be read (its first pages are kept, and it is listed as missing
+so no check claims that something is absent).
+
 Logging names the prefetch key and the outcome only: never the URL (it holds the patient id),
 the token, or the resource.
 """
@@ -20,8 +26,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import orjson
@@ -115,14 +124,57 @@ def trusted_base(fhir_server: str | None, settings: Settings, iss: str | None) -
     return None
 
 
-class FhirFetcher:
-    """GETs from one trusted FHIR base with timeouts, a size cap and bounded pagination."""
+class Deadline:
+    """One wall-clock budget for all fallback fetching of a request (CDSHOOKS_FETCH_DEADLINE_SECONDS).
 
-    def __init__(self, session: requests.Session, settings: Settings, base: str, access_token: str | None):
+    Per-socket timeouts alone let a server that drips a byte every few seconds hold a request
+    for ever; every fetch checks this deadline before it starts and after every chunk, and the
+    request stops waiting for its fetches when it passes."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return self._end - self._clock()
+
+    @property
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+    @property
+    def message(self) -> str:
+        return f"not received within the {self.seconds:g} s fetch deadline"
+
+
+class ByteBudget:
+    """Total bytes all fetches of one request may read (CDSHOOKS_FETCH_MAX_TOTAL_BYTES); thread-safe."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> None:
+        with self._lock:
+            self.used += n
+            if self.used > self.limit:
+                raise FetchError(f"FHIR responses for this request exceed {self.limit} bytes in all")
+
+
+class FhirFetcher:
+    """GETs from one trusted FHIR base under the request's deadline and byte budget, with bounded,
+    loop-free pagination. Every failure is a FetchError whose message is safe to log."""
+
+    def __init__(self, session: requests.Session, settings: Settings, base: str, access_token: str | None,
+                 *, deadline: Deadline | None = None, budget: ByteBudget | None = None):
         self.session = session
         self.settings = settings
         self.base = base
         self.access_token = access_token
+        self.deadline = deadline or Deadline(settings.fetch_deadline_seconds)
+        self.budget = budget or ByteBudget(settings.fetch_max_total_bytes)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": FHIR_ACCEPT}
@@ -137,26 +189,29 @@ class FhirFetcher:
     def get_json(self, url: str) -> Any:
         if not self._on_base(url):
             raise FetchError("link points outside the trusted FHIR server")
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise FetchError(self.deadline.message)
+        # No single socket wait may outlast the deadline; the chunk loop checks it between reads.
+        timeout = (min(self.settings.fetch_connect_timeout, remaining), min(self.settings.fetch_read_timeout, remaining))
+        chunks: list[bytes] = []
         try:
-            with self.session.get(
-                url,
-                headers=self._headers(),
-                timeout=(self.settings.fetch_connect_timeout, self.settings.fetch_read_timeout),
-                stream=True,
-                allow_redirects=False,
-            ) as response:
-                if response.status_code == 404:
-                    return None
-                if response.status_code != 200:
+            with self.session.get(url, headers=self._headers(), timeout=timeout, stream=True, allow_redirects=False) as response:
+                if not 200 <= response.status_code < 300:
+                    # 404 on a read is NOT "no data": the resource could not be had (issue 11)
                     raise FetchError(f"FHIR server answered HTTP {response.status_code}")
-                chunks: list[bytes] = []
                 size = 0
-                for chunk in response.iter_content(65536):
+                for chunk in response.iter_content(16384):
+                    if self.deadline.passed:
+                        raise FetchError(self.deadline.message)
                     size += len(chunk)
                     if size > self.settings.fetch_max_bytes:
                         raise FetchError(f"response larger than {self.settings.fetch_max_bytes} bytes")
+                    self.budget.take(len(chunk))
                     chunks.append(chunk)
         except requests.RequestException as exc:
+            if self.deadline.passed:
+                raise FetchError(self.deadline.message) from None
             raise FetchError(f"FHIR request failed: {type(exc).__name__}") from None
         try:
             return orjson.loads(b"".join(chunks))
@@ -166,39 +221,73 @@ class FhirFetcher:
     def get(self, relative: str) -> Any:
         return self.get_json(urljoin(self.base + "/", relative.lstrip("/")))
 
-    def follow_pages(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        """Append the entries of `next` pages (up to fetch_max_pages in all) to the first page."""
+    def follow_pages(self, bundle: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """(first page + its `next` pages merged, why it is incomplete or None).
+
+        At most fetch_max_pages pages in all; each `next` URL is fetched once (a server that links
+        back to a page it already sent does not get its entries merged twice). A failure after the
+        first page keeps what was read and says so."""
         pages = 1
         merged = dict(bundle)
-        entries = list(bundle.get("entry") or [])
+        entries = list(_objects(bundle.get("entry")))
+        seen: set[str] = set()
         current = bundle
-        while pages < self.settings.fetch_max_pages:
-            next_url = next(
-                (l.get("url") for l in current.get("link") or [] if isinstance(l, dict) and l.get("relation") == "next"),
-                None,
-            )
+        incomplete: str | None = None
+        while True:
+            next_url = _next_link(current)
             if not next_url:
                 break
-            page = self.get_json(next_url)
+            if pages >= self.settings.fetch_max_pages:
+                incomplete = f"more than {self.settings.fetch_max_pages} pages; only those were read"
+                break
+            if next_url in seen:
+                incomplete = "the FHIR server's next links loop; each page was read once"
+                log.warning("prefetch next-link loop stopped")
+                break
+            seen.add(next_url)
+            try:
+                page = self.get_json(next_url)
+            except FetchError as exc:
+                incomplete = f"only {pages} page(s) could be read ({exc})"
+                break
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
-                raise FetchError("next page is not a Bundle")
-            entries.extend(page.get("entry") or [])
+                incomplete = f"only {pages} page(s) could be read (next page is not a Bundle)"
+                break
+            entries.extend(_objects(page.get("entry")))
             current = page
             pages += 1
-        else:
-            if any(isinstance(l, dict) and l.get("relation") == "next" for l in current.get("link") or []):
-                merged["_truncated"] = True
+        if incomplete:
+            merged["_truncated"] = True
         merged["entry"] = entries
-        merged["link"] = [l for l in bundle.get("link") or [] if isinstance(l, dict) and l.get("relation") != "next"]
-        return merged
+        merged["link"] = [l for l in _objects(bundle.get("link")) if l.get("relation") != "next"]
+        return merged, incomplete
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value]
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _next_link(value: Any) -> str | None:
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return None
+    return next((l["url"] for l in _objects(value.get("link")) if l.get("relation") == "next" and isinstance(l.get("url"), str) and l["url"]), None)
 
 
 def _has_next(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and value.get("resourceType") == "Bundle"
-        and any(isinstance(l, dict) and l.get("relation") == "next" for l in value.get("link") or [])
-    )
+    return _next_link(value) is not None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one key resolved to; applied to the PrefetchResult by the request thread only."""
+
+    label: str
+    value: Any = None
+    note: str | None = None
+    missing: bool = False
+    fetched: bool = False
 
 
 def resolve_prefetch(
@@ -209,15 +298,30 @@ def resolve_prefetch(
     iss: str | None,
 ) -> PrefetchResult:
     result = PrefetchResult()
-    sent = request.prefetch or {}
+    sent = request.prefetch if isinstance(request.prefetch, Mapping) else {}
     base = trusted_base(request.fhir_server, settings, iss)
-    fetcher = FhirFetcher(session, settings, base, request.access_token) if base else None
+    deadline = Deadline(settings.fetch_deadline_seconds)
+    fetcher = (
+        FhirFetcher(session, settings, base, request.access_token, deadline=deadline, budget=ByteBudget(settings.fetch_max_total_bytes))
+        if base else None
+    )
     if request.fhir_server and not base:
         log.warning("fhirServer is not trusted for this issuer; no outbound request will be made")
 
+    outcomes: dict[str, _Outcome] = {}
+    jobs: dict[str, Callable[[], _Outcome]] = {}
     for key in service.prefetch:
-        outcome = _resolve_key(key, sent, request, fetcher, result)
-        log.info("prefetch key=%s outcome=%s", key.key, outcome)
+        now_or_later = _plan_key(key, sent, request, fetcher)
+        if isinstance(now_or_later, _Outcome):
+            outcomes[key.key] = now_or_later
+        else:
+            jobs[key.key] = now_or_later
+    if jobs:
+        outcomes.update(_run_jobs(jobs, settings, deadline))
+    for key in service.prefetch:
+        outcome = outcomes[key.key]
+        _apply(key, outcome, result)
+        log.info("prefetch key=%s outcome=%s", key.key, outcome.label)
 
     required_missing = [k.key for k in service.prefetch if k.failure == "412" and k.key in result.missing]
     if required_missing:
@@ -230,65 +334,89 @@ def resolve_prefetch(
     return result
 
 
-def _resolve_key(
+def _run_jobs(jobs: Mapping[str, Callable[[], _Outcome]], settings: Settings, deadline: Deadline) -> dict[str, _Outcome]:
+    """Run the fetches concurrently on a small pool; whatever is not back by the deadline is
+    unobtainable. Stragglers are abandoned (their own socket timeouts and deadline checks end them)."""
+    pool = ThreadPoolExecutor(max_workers=max(1, min(settings.fetch_workers, len(jobs))), thread_name_prefix="cdshooks-fetch")
+    try:
+        futures = {pool.submit(job): name for name, job in jobs.items()}
+        done, _ = wait(futures, timeout=max(deadline.remaining(), 0.0))
+        out: dict[str, _Outcome] = {}
+        for future, name in futures.items():
+            if future in done and future.exception() is None:
+                out[name] = future.result()
+            elif future in done:
+                log.error("prefetch key=%s fetch raised %s", name, type(future.exception()).__name__)
+                out[name] = _Outcome("fetch-failed", note="the fetch failed unexpectedly", missing=True)
+            else:
+                out[name] = _Outcome("deadline", note=deadline.message, missing=True)
+        return out
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _plan_key(
     key: PrefetchKey,
     sent: Mapping[str, Any],
     request: HookRequest,
     fetcher: FhirFetcher | None,
-    result: PrefetchResult,
-) -> str:
+) -> _Outcome | Callable[[], _Outcome]:
+    """The outcome if it is known without the network, else the job that fetches it."""
     name = key.key
     if name in sent:
         value = sent[name]
         if value is None:
-            result.data[name] = None
-            if key.failure == "412":  # "no data" for something we cannot do without
-                result.missing.add(name)
-                result.notes[name] = "the EHR sent null (no data)"
-            return "sent-null"
+            # "no data" is an answer, except for data we cannot do without
+            return _Outcome("sent-null", None, "the EHR sent null (no data)", missing=key.failure == "412")
         if is_operation_outcome(value):
-            result.missing.add(name)
-            result.notes[name] = "the EHR reported an error retrieving it (OperationOutcome)"
-            return "sent-operation-outcome"
+            return _Outcome("sent-operation-outcome", note="the EHR reported an error retrieving it (OperationOutcome)", missing=True)
         if (why := wrong_type(key, value)) is not None:
-            result.missing.add(name)
-            result.notes[name] = f"the EHR sent unusable data ({why})"
-            return "sent-wrong-type"
-        if _has_next(value) and fetcher is not None:
-            try:
-                value = fetcher.follow_pages(value)
-            except FetchError as exc:
-                result.notes[name] = f"only the first page could be read ({exc})"
-                value = dict(value, _truncated=True)
-        elif _has_next(value):
-            value = dict(value, _truncated=True)
-            result.notes[name] = "only the first page was sent and the FHIR server is not trusted"
-        result.data[name] = value
-        return "sent"
+            return _Outcome("sent-wrong-type", note=f"the EHR sent unusable data ({why})", missing=True)
+        if not _has_next(value):
+            return _Outcome("sent", value)
+        if fetcher is None:
+            return _Outcome("sent-first-page", dict(value, _truncated=True),
+                            "only the first page was sent and the FHIR server is not trusted", missing=True)
+
+        def complete() -> _Outcome:
+            merged, incomplete = fetcher.follow_pages(value)  # type: ignore[union-attr]
+            return _Outcome("sent-paged", merged, incomplete, missing=incomplete is not None)
+
+        return complete
     if fetcher is None:
-        result.missing.add(name)
-        result.notes[name] = "not sent as prefetch and no trusted fhirServer to fetch it from"
-        return "absent-no-trusted-server"
+        return _Outcome("absent-no-trusted-server", note="not sent as prefetch and no trusted fhirServer to fetch it from", missing=True)
     relative = fill_template(key.template, request)
     if relative is None:
-        result.missing.add(name)
-        result.notes[name] = "its template token could not be filled from the context"
-        return "absent-token-unfilled"
-    try:
-        value = fetcher.get(relative)
+        return _Outcome("absent-token-unfilled", note="its template token could not be filled from the context", missing=True)
+
+    def fetch() -> _Outcome:
+        try:
+            value = fetcher.get(relative)  # type: ignore[union-attr]
+            if is_operation_outcome(value):
+                raise FetchError("FHIR server returned an OperationOutcome")
+            if (why := wrong_type(key, value)) is not None:
+                raise FetchError(f"FHIR server sent unusable data ({why})")
+        except FetchError as exc:
+            return _Outcome("fetch-failed", note=str(exc), missing=True)
         if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            value = fetcher.follow_pages(value)
-        if is_operation_outcome(value):
-            raise FetchError("FHIR server returned an OperationOutcome")
-        if (why := wrong_type(key, value)) is not None:
-            raise FetchError(f"FHIR server sent unusable data ({why})")
-    except FetchError as exc:
-        result.missing.add(name)
-        result.notes[name] = str(exc)
-        return "fetch-failed"
-    result.data[name] = value
-    result.fetched.add(name)
-    return "fetched"
+            value, incomplete = fetcher.follow_pages(value)  # type: ignore[union-attr]
+            return _Outcome("fetched", value, incomplete, missing=incomplete is not None, fetched=True)
+        return _Outcome("fetched", value, fetched=True)
+
+    return fetch
+
+
+def _apply(key: PrefetchKey, outcome: _Outcome, result: PrefetchResult) -> None:
+    """A key with data keeps it even when incomplete (first pages are real data); `missing` then
+    also lists it, so the checks that would claim absence know they may not (issue 11)."""
+    if outcome.value is not None or outcome.label in ("sent-null",):
+        result.data[key.key] = outcome.value
+    if outcome.missing:
+        result.missing.add(key.key)
+    if outcome.note:
+        result.notes[key.key] = outcome.note
+    if outcome.fetched:
+        result.fetched.add(key.key)
 
 
 def host_of(url: str) -> str:
