@@ -1,7 +1,7 @@
 """The Flask app factory: `create_app(settings=None)`. No module-level app.
 
 Builds Settings once (environment -> frozen dataclass), loads and validates the knowledge base
-(refusing to start on a bad file), opens the store (running migrations), creates the JWT verifier
+(refusing to start on a bad file), opens the store (migrating, or with CDSHOOKS_MIGRATE=never checking, the schema), creates the JWT verifier
 and the outbound HTTP session, and registers the blueprints. Tests pass their own Settings.
 """
 
@@ -15,7 +15,8 @@ import requests
 from flask import Flask, current_app
 
 from .config import Settings, settings_from_env
-from .knowledge import Knowledge, default_knowledge
+from .errors import ConfigError
+from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
 from .store import Store
 
@@ -37,12 +38,25 @@ def runtime() -> Runtime:
     return current_app.extensions["cdshooks"]
 
 
+def check_policy_ids(settings: Settings, knowledge: Knowledge) -> None:
+    """Refuse to start when the site policy names a rule id the knowledge does not have."""
+    if settings.policy is None:
+        return
+    from .policy import check_known_ids
+
+    problems = check_known_ids(settings.policy, knowledge)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"CDSHOOKS_POLICY: {problems[0]}{more}")
+
+
 def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
     settings = settings or settings_from_env()
-    knowledge = knowledge or default_knowledge()
+    knowledge = knowledge or knowledge_for(settings.regimen_dir)
+    check_policy_ids(settings, knowledge)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
-    store.migrate()
+    store.prepare(settings.migrate)
     session = requests.Session()
     session.trust_env = False  # never route PHI through a proxy from the environment
     verifier = JwtVerifier(settings, store, session)
@@ -52,8 +66,9 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cdshooks"] = Runtime(settings, knowledge, store, verifier, session)
 
-    from .protocol import cors, routes
+    from .protocol import cors, request_log, routes
 
+    request_log.init_app(app)
     app.register_blueprint(routes.bp)
     cors.init_app(app, settings)
     routes.init_error_handlers(app)

@@ -12,11 +12,13 @@ import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .policy import PolicyError, SitePolicy, load_policy
 
 DEFAULT_BIND_HOST = "127.0.0.1"
 DEFAULT_BIND_PORT = 8080
@@ -33,6 +35,9 @@ DEFAULT_DOSE_TOLERANCE_PCT = 10.0
 DEFAULT_DOSE_CRITICAL_PCT = 25.0
 DEFAULT_JWT_LEEWAY_SECONDS = 60
 DEFAULT_JWKS_CACHE_SECONDS = 300
+DEFAULT_GRACEFUL_TIMEOUT = 20  # seconds a SIGTERMed worker may finish in-flight requests (< k8s grace)
+MIN_AUDIT_KEY_CHARS = 32  # the generated key is 64 hex characters; a configured one must not be weak
+MIGRATE_MODES = ("auto", "never")
 DEFAULT_JWT_MAX_LIFETIME_SECONDS = 300  # CDS Hooks best practice: exp at most 5 minutes after iat
 
 
@@ -72,8 +77,23 @@ class Settings:
     jwks_cache_seconds: int = DEFAULT_JWKS_CACHE_SECONDS
     jwt_max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_SECONDS
     audit_key: str | None = None
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
+    migrate: str = "auto"  # "auto": serve runs `db upgrade` at start; "never": it only checks
+    policy: SitePolicy | None = None  # CDSHOOKS_POLICY; ids checked against the knowledge at start-up
     bind_host: str = DEFAULT_BIND_HOST
+    regimen_dir: Path | None = None  # CDSHOOKS_REGIMEN_DIR: the site's regimen templates (*.json), added to the shipped ones
+    # The clinical "now" (ages on patient-view, measurement windows without an order date).
+    # None = the wall clock. Deliberately NOT read from the environment, so no deployment can
+    # freeze it by accident: only code sets it (tests pin it to the fixtures' reference date,
+    # `cdshooks check --as-of` to a chosen day). Token lifetimes always use the real clock.
+    fixed_now: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """The clinical "now": `fixed_now` when set (timezone-aware), else the wall clock in UTC."""
+        if self.fixed_now is None:
+            return datetime.now(timezone.utc)
+        return self.fixed_now if self.fixed_now.tzinfo else self.fixed_now.replace(tzinfo=timezone.utc)
 
     @property
     def auth_required(self) -> bool:
@@ -161,6 +181,40 @@ def load_trusted_issuers(path: str) -> tuple[TrustedIssuer, ...]:
     return tuple(issuers)
 
 
+def audit_key_from_env(env: Mapping[str, str]) -> str | None:
+    """CDSHOOKS_AUDIT_KEY, or the contents of CDSHOOKS_AUDIT_KEY_FILE (a mounted secret).
+
+    Every instance sharing one database must hash a patient id with the same key, so the key is
+    configuration, not something each process generates (see store/audit_key.py).
+    """
+    value, path = env.get("CDSHOOKS_AUDIT_KEY") or None, env.get("CDSHOOKS_AUDIT_KEY_FILE") or None
+    if value and path:
+        raise ConfigError("set CDSHOOKS_AUDIT_KEY or CDSHOOKS_AUDIT_KEY_FILE, not both")
+    name = "CDSHOOKS_AUDIT_KEY"
+    if path:
+        name = "CDSHOOKS_AUDIT_KEY_FILE"
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"CDSHOOKS_AUDIT_KEY_FILE: cannot read {path}: {exc.__class__.__name__}") from None
+    if value is not None and len(value) < MIN_AUDIT_KEY_CHARS:
+        raise ConfigError(f"{name} must be at least {MIN_AUDIT_KEY_CHARS} characters (e.g. `openssl rand -hex 32`)")
+    return value
+
+
+def is_postgresql(url: str) -> bool:
+    return url.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
+def read_site_policy(path: str | None) -> SitePolicy | None:
+    """CDSHOOKS_POLICY: schema and topics checked here, rule ids once the knowledge is loaded."""
+    if not path:
+        return None
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        more = f" (+{len(exc.problems) - 1} more; see `cdshooks policy check {path}`)" if len(exc.problems) > 1 else ""
+        raise ConfigError(f"CDSHOOKS_POLICY: {exc.problems[0]}{more}") from None
+
+
 def is_loopback(host: str) -> bool:
     if host in ("localhost",):
         return True
@@ -203,14 +257,25 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         enabled_soft_rules=_bool_list(env.get("CDSHOOKS_ENABLED_SOFT_RULES")),
         jwt_leeway_seconds=_int(env, "CDSHOOKS_JWT_LEEWAY_SECONDS", DEFAULT_JWT_LEEWAY_SECONDS, 0),
         jwks_cache_seconds=_int(env, "CDSHOOKS_JWKS_CACHE_SECONDS", DEFAULT_JWKS_CACHE_SECONDS, 0),
+        audit_key=audit_key_from_env(env),
+        graceful_timeout=_int(env, "CDSHOOKS_GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1),
+        migrate=(env.get("CDSHOOKS_MIGRATE") or "auto").strip().lower(),
+        policy=read_site_policy(env.get("CDSHOOKS_POLICY")),
         jwt_max_lifetime_seconds=_int(env, "CDSHOOKS_JWT_MAX_LIFETIME_SECONDS", DEFAULT_JWT_MAX_LIFETIME_SECONDS, 1),
-        audit_key=env.get("CDSHOOKS_AUDIT_KEY") or None,
         bind_host=env.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST,
+        regimen_dir=Path(env["CDSHOOKS_REGIMEN_DIR"]) if env.get("CDSHOOKS_REGIMEN_DIR") else None,
     )
     values.update(overrides)
     settings = Settings(**values)
     if settings.dose_critical_pct < settings.dose_tolerance_pct:
         raise ConfigError("CDSHOOKS_DOSE_CRITICAL_PCT must be >= CDSHOOKS_DOSE_TOLERANCE_PCT")
+    if settings.migrate not in MIGRATE_MODES:
+        raise ConfigError(f"CDSHOOKS_MIGRATE must be 'auto' or 'never', got {settings.migrate!r}")
+    if is_postgresql(settings.database_url) and not settings.audit_key:
+        raise ConfigError(
+            "CDSHOOKS_DATABASE_URL is PostgreSQL (shared by many instances) but no audit key is configured: "
+            "set CDSHOOKS_AUDIT_KEY or CDSHOOKS_AUDIT_KEY_FILE to the same secret on every instance"
+        )
     if not settings.auth_required and not is_loopback(settings.bind_host):
         raise ConfigError(
             f"CDSHOOKS_AUTH=disabled is allowed only on a loopback address, not {settings.bind_host!r}"

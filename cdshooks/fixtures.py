@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
@@ -72,6 +73,20 @@ class Fixture:
     @property
     def name(self) -> str:
         return self.path.name if self.path.is_dir() else self.path.stem
+
+    @property
+    def reference_date(self) -> date | None:
+        """The day the fixture's dates and goldens were written for (expected.json `referenceDate`)."""
+        raw = (self.expected or {}).get("referenceDate")
+        try:
+            return date.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            raise FixtureError(f"{self.path}: expected.json referenceDate {raw!r} is not a YYYY-MM-DD date") from None
+
+
+def clinical_now(day: date) -> datetime:
+    """The instant a pinned clinical clock shows on `day`: noon UTC, the same calendar day everywhere."""
+    return datetime.combine(day, time(12, 0), tzinfo=timezone.utc)
 
 
 def load_fixture(path: str | Path) -> Fixture:

@@ -1,7 +1,8 @@
 """`cdshooks serve`: the service under gunicorn on the embedded defaults.
 
-The master process validates configuration, the knowledge base and the store (running
-migrations once) before any worker starts, so bad config exits non-zero with a one-line reason.
+The master process validates configuration, the knowledge base and the store (migrating once,
+or with CDSHOOKS_MIGRATE=never only checking the schema is current) before any worker starts, so
+bad config exits non-zero with a one-line reason.
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ import click
 
 from .config import DEFAULT_BIND_HOST, DEFAULT_BIND_PORT, is_loopback, settings_from_env
 from .errors import CdsError
+from .protocol import request_log
 
 
 def _check_startup(env: dict[str, str]) -> Any:
-    from .knowledge import default_knowledge
+    from .app import check_policy_ids
+    from .knowledge import knowledge_for
     from .store import Store
 
     settings = settings_from_env(env)
-    knowledge = default_knowledge()
+    knowledge = knowledge_for(settings.regimen_dir)
+    check_policy_ids(settings, knowledge)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
-    store.migrate()
+    store.prepare(settings.migrate)
     store.close()
     return settings, knowledge
 
@@ -38,7 +42,12 @@ def _check_startup(env: dict[str, str]) -> Any:
 @click.option("--dev", is_flag=True, help="try-it-out mode: auth disabled, loopback only")
 def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     """Run the CDS service under gunicorn."""
-    logging.basicConfig(level=os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        fmt = request_log.log_format()
+    except CdsError as exc:
+        click.echo(f"cdshooks: {exc.message}", err=True)
+        sys.exit(2)
+    request_log.configure_logging(fmt, os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO"))
     host = host or os.environ.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST
     if dev:
         if not is_loopback(host):
@@ -57,13 +66,28 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     if not settings.auth_required:
         banner = "AUTH DISABLED: no JWT checked; loopback only; never use with real patient data"
-        click.echo("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), err=True)
+        _announce(fmt, "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), banner)
     n_workers = workers or int(os.environ.get("CDSHOOKS_WORKERS", "2"))
-    click.echo(f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)", err=True)
-    run_gunicorn(host, port, n_workers)
+    _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)")
+    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout)
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
+def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
+    """Start-up words on stderr; with CDSHOOKS_LOG_FORMAT=json as a log line like every other."""
+    if fmt == "json":
+        logging.getLogger("cdshooks.serve").warning(json_text or text)
+    else:
+        click.echo(text, err=True)
+
+
+def run_gunicorn(
+    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20
+) -> None:
+    """SIGTERM (Kubernetes, systemd) makes the gunicorn master close its listening socket at once
+    (new connections are refused, so the balancer moves on) and each sync worker finish the request
+    it is serving; after ``graceful_timeout`` seconds (CDSHOOKS_GRACEFUL_TIMEOUT) stragglers are
+    killed. Feedback and audit rows are committed before the response is written, so whatever a
+    client saw acknowledged is in the database whichever way the process ends."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -73,9 +97,11 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
                 "bind": bind,
                 "workers": workers,
                 "timeout": 30,
-                "graceful_timeout": 10,
+                "graceful_timeout": graceful_timeout,
                 "accesslog": None,  # access lines would carry URLs; our own log says what matters
                 "child_exit": _child_exit,
+                "worker_class": _draining_worker_class(),
+                "logconfig_dict": logconfig or {},
             }.items():
                 self.cfg.set(key, value)
 
@@ -93,6 +119,24 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             return app
 
     _App().run()
+
+
+def _draining_worker_class() -> type:
+    """gunicorn's sync worker, but SIGTERM also closes its copy of the listening socket.
+
+    The master closes its copy on SIGTERM; a worker busy with a request would otherwise keep the
+    socket open, so the kernel would go on queueing new connections that are reset when the worker
+    exits. With every copy closed, new connections are refused at once while in-flight ones finish.
+    """
+    from gunicorn.workers.sync import SyncWorker
+
+    class DrainingSyncWorker(SyncWorker):  # type: ignore[misc]
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            for listener in self.sockets:
+                listener.close()
+
+    return DrainingSyncWorker
 
 
 def _child_exit(server: Any, worker: Any) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
 
 ORDER = date(2026, 11, 2)  # authoredOn of every draft order
@@ -65,6 +65,7 @@ RX: dict[str, tuple[str, str]] = {
     "warfarin": ("11289", "warfarin"),
     "phenytoin": ("8183", "phenytoin"),
     "leucovorin": ("6313", "leucovorin"),
+    "methylprednisolone": ("6902", "methylprednisolone"),
 }
 ROUTES = {
     "iv": ("47625008", "Intravenous route"),
@@ -73,11 +74,13 @@ ROUTES = {
     "im": ("78421000", "Intramuscular route"),
     "sc": ("34206005", "Subcutaneous route"),
 }
-DIAGNOSES = {  # key -> (SNOMED code, display, ICD-10-CM code, display)
+DIAGNOSES = {  # key -> (SNOMED code or None, display, ICD-10-CM code, display)
     "b-all": ("277572006", "Precursor B-cell acute lymphoblastic leukemia", "C91.00", "Acute lymphoblastic leukemia not having achieved remission"),
     "ph-all": ("425688002", "Philadelphia chromosome-positive acute lymphoblastic leukemia", "C91.00", "Acute lymphoblastic leukemia not having achieved remission"),
     "t-all": ("277575008", "T-cell acute lymphoblastic leukemia", "C91.00", "Acute lymphoblastic leukemia not having achieved remission"),
-    "mature-b": ("118617000", "Burkitt's lymphoma", "C91.A0", "Mature B-cell leukemia Burkitt-type not having achieved remission"),
+    # mature B-ALL: ICD-10-CM C91.A0 only. SNOMED 118617000 is Burkitt LYMPHOMA, not leukemia (issue 13
+    # item 2); terminology.json verifies no SNOMED concept for mature B-cell leukemia Burkitt-type.
+    "mature-b": (None, None, "C91.A0", "Mature B-cell leukemia Burkitt-type not having achieved remission"),
     "b-all-relapse": ("12301000132103", "Acute lymphoid leukemia relapse", "C91.02", "Acute lymphoblastic leukemia, in relapse"),
 }
 COMORBIDITIES = {
@@ -126,6 +129,8 @@ class Order:
     status: str = "draft"
     rate: tuple[float, str] | None = None
     text: str = ""
+    method: str = ""  # dosageInstruction.method text, e.g. "IV push" (order verification)
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # reshape the built MedicationRequest (EHR-shaped orders)
 
 
 @dataclass
@@ -138,7 +143,7 @@ class Scenario:
     weight: tuple[float, str] | None = (26.0, "kg")
     height: tuple[float, str] | None = (128.0, "cm")
     measured: date = MEASURED
-    diagnosis: str = "b-all"
+    diagnosis: str | None = "b-all"  # None = no ALL diagnosis recorded (protocol rules silent, issue 13 item 2)
     onset: date = DX
     comorbid: tuple[str, ...] = ()
     labs: dict[str, float] = field(default_factory=dict)
@@ -147,6 +152,7 @@ class Scenario:
     phase: str | None = "Induction"
     orders: list[Order] = field(default_factory=list)
     administrations: list[tuple[str, date, float, str, str]] = field(default_factory=list)  # drug, date, dose, unit, route
+    past_weights: list[tuple[date, float]] = field(default_factory=list)  # earlier body weights (kg), height as `height`
     pregnancy_obs: bool = False
     tpmt: str | None = None
     mrd_text: str | None = None
@@ -155,6 +161,13 @@ class Scenario:
     view: list[dict[str, Any]] | None = None  # expected cards on patient-view
     view_topics: tuple[str, ...] = ()
     select: bool = False  # also write request-order-select.json (selection = first draft)
+    extra: list[dict[str, Any]] = field(default_factory=list)  # further raw resources (subject and id filled in), e.g. dated statuses
+    # data this fixture lacks ON PURPOSE (keys of `cdshooks validate` gaps: weight, height,
+    # weight-stale, ...): written to expected.json `expectedGaps` so validate lists them without failing
+    expected_gaps: tuple[str, ...] = ()
+    resources: list[dict[str, Any]] = field(default_factory=list)  # extra resources for the bundle (e.g. a Medication)
+    sign_noprefetch: list[dict[str, Any]] | None = None  # golden of the no-prefetch variant when it differs
+    careplan: dict[str, Any] | None = None  # CarePlan fields (title, period, instantiatesCanonical, activity...) replacing the phase CarePlan
 
 
 def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
@@ -202,28 +215,33 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
         "name": [{"family": "Fixture", "given": [s.id.split(".")[0].title()]}],
         "gender": s.sex, "birthDate": s.birth.isoformat(),
     })
-    for key in (s.diagnosis, *s.comorbid):
+    for key in ((s.diagnosis,) if s.diagnosis else ()) + tuple(s.comorbid):  # diagnosis None: no ALL recorded
         snomed, sd, icd, idisp = DIAGNOSES.get(key) or COMORBIDITIES[key]
         resources.append({
             "resourceType": "Condition", "id": rid("cond"),
             "clinicalStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
             "verificationStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed"),
             "category": [_cc("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item", "Problem List Item")],
-            "code": {"coding": [{"system": SCT, "code": snomed, "display": sd}, {"system": ICD, "code": icd, "display": idisp}], "text": sd},
+            "code": {"coding": ([{"system": SCT, "code": snomed, "display": sd}] if snomed else []) + [{"system": ICD, "code": icd, "display": idisp}],
+                     "text": sd or idisp},
             "subject": subject, "onsetDateTime": s.onset.isoformat(), "recordedDate": s.onset.isoformat(),
         })
 
-    def vital(code: str, display: str, value: float, unit: str) -> None:
+    def vital(code: str, display: str, value: float, unit: str, when: date | None = None) -> None:
         resources.append({
             "resourceType": "Observation", "id": rid("vs"), "status": "final",
             "category": _category("vital-signs", "Vital Signs"), "code": _cc(LOINC, code, display),
-            "subject": subject, "effectiveDateTime": s.measured.isoformat(), "valueQuantity": _qty(value, unit),
+            "subject": subject, "effectiveDateTime": (when or s.measured).isoformat(), "valueQuantity": _qty(value, unit),
         })
 
     if s.weight:
         vital("29463-7", "Body weight", *s.weight)
     if s.height:
         vital("8302-2", "Body height", *s.height)
+    for when, kg in s.past_weights:
+        vital("29463-7", "Body weight", kg, "kg", when)
+        if s.height:
+            vital("8302-2", "Body height", *s.height, when)
 
     def lab(key: str, value: float, when: date, unit_key: str | None = None) -> None:
         code, display, unit, high = LABS[unit_key or key]
@@ -263,7 +281,9 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "category": _category("laboratory", "Laboratory"), "code": {"text": s.mrd_text},
             "subject": subject, "effectiveDateTime": s.measured.isoformat(), "valueQuantity": _qty(0.5, "%"),
         })
-    if s.phase:
+    if s.careplan is not None:
+        resources.append({"resourceType": "CarePlan", "id": rid("plan"), "status": "active", "intent": "plan", "subject": subject, **s.careplan})
+    elif s.phase:
         resources.append({
             "resourceType": "CarePlan", "id": rid("plan"), "status": "active", "intent": "plan",
             "title": f"ALL {s.phase}", "description": f"Acute lymphoblastic leukemia treatment: {s.phase.lower()} phase",
@@ -277,6 +297,7 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
             "effectiveDateTime": f"{when.isoformat()}T10:00:00Z",
             "dosage": {"route": _cc(SCT, *ROUTES[route]), "dose": _qty(dose, unit)},
         })
+    resources.extend(s.resources)
     for o in s.orders:
         code, display = RX[o.drug]
         dose_and_rate: dict[str, Any] = {"doseQuantity": _qty(o.dose, o.unit)}
@@ -291,9 +312,14 @@ def build_bundle(s: Scenario) -> dict[str, Any]:
                 "text": o.text or f"{o.dose:g} {o.unit} {ROUTES[o.route][1].split()[0].lower()}",
                 "timing": {"repeat": o.timing},
                 "route": _cc(SCT, *ROUTES[o.route]),
+                **({"method": {"text": o.method}} if o.method else {}),
                 "doseAndRate": [dose_and_rate],
             }],
         })
+        if o.edit:
+            resources[-1] = o.edit(resources[-1])
+    for raw in s.extra:
+        resources.append({**raw, "id": rid(raw["resourceType"][:4].lower()), "subject": subject})
     return {
         "resourceType": "Bundle", "type": "transaction",
         "entry": [

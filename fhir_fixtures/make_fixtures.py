@@ -2,7 +2,9 @@
 
 Deterministic (no randomness, no clock): every date derives from the fixed order date 2026-11-02
 (`authoredOn` of every draft order) or the fixed diagnosis date, so ages at the NCI boundaries are
-exact; re-running reproduces every file byte for byte.
+exact; re-running reproduces every file byte for byte. That reference date is stored in every
+`expected.json` (`referenceDate`); whoever runs the service on a fixture pins its clinical clock to
+it (tests: tests/support/clock.py; CLI: `cdshooks check` does it by itself).
 
 Goldens (`expected.json`) are written by hand in `scenarios.py` from the clinical expectation in
 shared/reference/clinical-rules.md (§7 T01-T40, §2-§6) - never copied from service output. Each
@@ -25,7 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from cdshooks.fixtures import NOPREFETCH_FILE, PLACEHOLDER_FHIR_SERVER, REQUEST_FILES, build_request, dump_json  # noqa: E402
-from fixture_model import Scenario, build_bundle  # noqa: E402
+from fixture_model import ORDER, Scenario, build_bundle  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 
@@ -35,7 +37,15 @@ def write_scenario(s: Scenario, root: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     bundle = build_bundle(s)
     (out / "bundle.json").write_text(dump_json(bundle), encoding="utf-8")
-    expected: dict[str, Any] = {"scenario": s.id, "title": s.title, "source": s.source, "requests": {}}
+    expected: dict[str, Any] = {
+        "scenario": s.id, "title": s.title, "source": s.source,
+        # the day every date in bundle.json was computed from: tests and `cdshooks check` pin the
+        # service's clinical clock to it, so the goldens hold on any calendar day
+        "referenceDate": ORDER.isoformat(),
+        "requests": {},
+    }
+    if s.expected_gaps:
+        expected["expectedGaps"] = list(s.expected_gaps)
     if s.orders and any(o.status == "draft" for o in s.orders):
         sign = {"checkedTopics": sorted(set(s.sign_topics) | {c["topic"] for c in s.sign or []}), "cards": s.sign or []}
         (out / REQUEST_FILES["order-sign"]).write_text(dump_json(build_request(bundle, "order-sign")), encoding="utf-8")
@@ -44,7 +54,8 @@ def write_scenario(s: Scenario, root: Path) -> None:
             encoding="utf-8",
         )
         expected["requests"][REQUEST_FILES["order-sign"]] = sign
-        expected["requests"][NOPREFETCH_FILE] = sign
+        expected["requests"][NOPREFETCH_FILE] = sign if s.sign_noprefetch is None else {
+            "checkedTopics": sorted(set(s.sign_topics) | {c["topic"] for c in s.sign_noprefetch}), "cards": s.sign_noprefetch}
         if s.select:
             (out / REQUEST_FILES["order-select"]).write_text(dump_json(build_request(bundle, "order-select")), encoding="utf-8")
             expected["requests"][REQUEST_FILES["order-select"]] = sign

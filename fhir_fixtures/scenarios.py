@@ -71,10 +71,10 @@ SCENARIOS: list[Scenario] = [
              sign=[card("dose-limit", "critical", "vincristine")]),
     Scenario("missing.weight.vincristine", "no body weight at all: dose cannot be checked", "contract: missing-data; clinical-rules §2.0",
              **{**CHILD, "weight": None}, orders=[vcr(1.4)], sign=[card("missing-data", "warning", "vincristine")],
-             sign_topics=("dose", "dose-limit", "missing-data")),
+             sign_topics=("dose", "dose-limit", "missing-data"), expected_gaps=("weight",)),
     Scenario("missing.weight-stale.vincristine", "weight and height 45 days before the order (window 30 days)", "codes.json freshness_days weight/height 30",
              **CHILD, measured=ORDER - timedelta(days=45), orders=[vcr(1.4)], sign=[card("missing-data", "warning", "vincristine")],
-             sign_topics=("dose", "dose-limit", "missing-data")),
+             sign_topics=("dose", "dose-limit", "missing-data"), expected_gaps=("weight-stale", "height-stale")),
     # -- methotrexate schedule ----------------------------------------------------------------------
     Scenario("schedule.methotrexate.oral-daily", "oral methotrexate 20 mg/m2 once DAILY in maintenance", "clinical-rules §7 T21; §2.1 methotrexate weekly, never daily",
              birth=born(12), weight=(40.0, "kg"), height=(150.0, "cm"), phase="Maintenance",
@@ -195,7 +195,9 @@ SCENARIOS: list[Scenario] = [
              orders=[Order("imatinib", 320.0, "mg", "po", DAILY)], sign=[card("regimen", "info", "imatinib")],
              sign_topics=("regimen", "dose")),
     Scenario("regimen.nci-standard.daunorubicin-induction", "NCI SR B-ALL 6 y, COG induction with daunorubicin", "clinical-rules §7 T07; RA-08",
-             birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000,
+             # issue 13 item 12: RA-08 is a warning only when the plan names a COG-style protocol, so the plan now
+             # says so (this scenario is a COG induction); the BFM/unnamed side is scenarios_i13 regimen.nci-standard.*
+             birth=born(6, 0, DX), weight=(21.0, "kg"), height=(116.0, "cm"), dx_wbc=12000, phase="Induction (COG AALL0932)",
              orders=[Order("daunorubicin", 20.5, "mg", "iv", WEEKLY), Order("methotrexate-it", 12.0, "mg", "it", ONCE)],
              sign=[card("regimen", "warning", "daunorubicin")], sign_topics=("regimen",)),
     Scenario("regimen.mature-b.maintenance", "mature B-ALL 9 y, maintenance 6-MP + weekly MTX", "clinical-rules §7 T12; RA-07",
@@ -204,7 +206,9 @@ SCENARIOS: list[Scenario] = [
              sign=[card("regimen", "warning")], sign_topics=("regimen",)),
     Scenario("population.pregnant.methotrexate", "pregnant adult, oral methotrexate", "clinical-rules §7 regression; SP-01",
              birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), comorbid=("pregnant",), pregnancy_obs=True, phase="Maintenance",
-             orders=[Order("methotrexate-oral", 32.5, "mg", "po", WEEKLY)], sign=[card("population", "critical", "methotrexate")],
+             # issue 13 item 5: SP-01 is the label's embryo-fetal toxicity WARNING for an ALL patient (the methotrexate
+             # label contraindicates pregnancy only for non-neoplastic disease): was critical
+             orders=[Order("methotrexate-oral", 32.5, "mg", "po", WEEKLY)], sign=[card("population", "warning", "methotrexate", "population.SP-01")],
              sign_topics=("population", "dose", "schedule", "route")),
     Scenario("population.cyclophosphamide.urinary-obstruction", "urinary outflow obstruction, cyclophosphamide", "clinical-rules §7 regression; SP-15",
              **ADULT, comorbid=("urinary-obstruction",), orders=[Order("cyclophosphamide", 1000.0, "mg", "iv", ONCE)],
@@ -240,3 +244,17 @@ SCENARIOS: list[Scenario] = [
     *pair("ponatinib", "adult-45mg", dict(**ADULT, diagnosis="ph-all", comorbid=("ph-relapse",), phase="Reinduction"),
           Order("ponatinib", 45.0, "mg", "po", DAILY), Order("ponatinib", 54.0, "mg", "po", DAILY), "clinical-rules §2.1 ponatinib R/R 45 mg daily"),
 ]
+from scenarios_i17 import SCENARIOS as _i17  # noqa: E402  (order verification, issue 17)
+
+SCENARIOS += _i17
+
+from scenarios_i13 import SCENARIOS as _i13  # noqa: E402  (issue 13 clinical corrections)
+
+SCENARIOS += _i13
+
+from scenarios_i10 import SCENARIOS as _i10  # noqa: E402  (issue 10: orders as EHRs send them)
+SCENARIOS += _i10
+
+from scenarios_i14 import SCENARIOS as _i14  # noqa: E402  (regimen templates, issue 14)
+
+SCENARIOS += _i14

@@ -8,7 +8,7 @@ source.label names the service and knowledge version; source.topic is a Coding i
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..rules.finding import ActionSpec, Coding, Finding, LinkSpec, SuggestionSpec
 from .overrides import DEFAULTS
@@ -73,11 +73,12 @@ def _link(link: LinkSpec) -> dict[str, Any]:
     return out
 
 
-def source_label(service_title: str, knowledge_version: str) -> str:
-    return f"{service_title} · ALL CDS knowledge {knowledge_version}"
+def source_label(service_title: str, knowledge_version: str, policy_version: str | None = None) -> str:
+    label = f"{service_title} · ALL CDS knowledge {knowledge_version}"
+    return f"{label} · site policy {policy_version}" if policy_version else label
 
 
-def render_card(finding: Finding, *, service_title: str, knowledge_version: str) -> dict[str, Any]:
+def render_card(finding: Finding, *, service_title: str, knowledge_version: str, policy_version: str | None = None) -> dict[str, Any]:
     detail = finding.detail.rstrip()
     if finding.citation and finding.citation not in detail:
         detail += f"\n\n**Source:** {finding.citation}"
@@ -87,7 +88,7 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str)
         "indicator": finding.indicator,
         "detail": detail,
         "source": {
-            "label": source_label(service_title, knowledge_version),
+            "label": source_label(service_title, knowledge_version, policy_version),
             "topic": {"system": TOPIC_SYSTEM, "code": finding.topic, "display": TOPIC_DISPLAY[finding.topic]},
         },
         "extension": {
@@ -97,6 +98,7 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str)
                 "inputs": dict(finding.inputs),
                 "citation": finding.citation,
                 "knowledgeVersion": knowledge_version,
+                **({"sitePolicy": policy_version} if policy_version else {}),
                 **({"drug": finding.drug} if finding.drug else {}),
             }
         },
@@ -113,5 +115,33 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str)
     return card
 
 
-def render_cards(findings: Iterable[Finding], *, service_title: str, knowledge_version: str) -> list[dict[str, Any]]:
-    return [render_card(f, service_title=service_title, knowledge_version=knowledge_version) for f in findings]
+def render_cards(
+    findings: Iterable[Finding], *, service_title: str, knowledge_version: str, policy_version: str | None = None
+) -> list[dict[str, Any]]:
+    return [render_card(f, service_title=service_title, knowledge_version=knowledge_version, policy_version=policy_version) for f in findings]
+
+
+def order_recognition(order: Any, notes: Mapping[str, str]) -> dict[str, Any]:
+    """How one draft was read: drug ids and by what, product strength/form and its source, route."""
+    out: dict[str, Any] = {"order": order.ref, "display": order.display, "recognised": bool(order.drug_ids)}
+    if order.drug_ids:
+        out.update({"drugs": list(order.drug_ids), "identifiedBy": order.identified_by})
+    product = order.product
+    if product is not None:
+        out["product"] = {
+            "strength": str(product.strength) if product.strength else None,
+            "doseForm": product.dose_form.name if product.dose_form else None,
+            "source": product.source,
+        }
+    if order.route is not None:
+        out["route"] = {"kind": order.route.kind, **({"impliedBy": order.route.implied_by} if order.route.implied_by else {})}
+    if order.unresolved_medication:
+        out["medication"] = {"reference": order.unresolved_medication, "unavailable": notes.get(order.unresolved_medication, "not obtained")}
+    return out
+
+
+def response_extension(ctx: Any, notes: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """`extension.all-cds.orders` of the response: every draft order, recognised or not, and how."""
+    if not ctx.draft_orders:
+        return None
+    return {EXTENSION_KEY: {"orders": [order_recognition(o, notes or {}) for o in ctx.draft_orders]}}

@@ -15,7 +15,9 @@ from ..fixtures import REQUEST_FILES, FixtureError, build_request, draft_orders_
 
 HOOKS = ("order-sign", "order-select", "patient-view")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-console = Console(stderr=False, soft_wrap=True)
+# Piped output (grep, scripts) is never wrapped: rich would otherwise fold tables at 80 columns,
+# and `knowledge show | grep <rule id>` would find half an id. On a terminal, its real width.
+console = Console(stderr=False, soft_wrap=True, width=None if sys.stdout.isatty() else 10_000)
 
 
 def fail_usage(message: str) -> NoReturn:

@@ -18,4 +18,5 @@ from .model import (  # noqa: F401
     Quantity,
     Route,
     Timing,
+    TreatmentPlan,
 )

@@ -19,10 +19,12 @@ from typing import Any, Mapping, Sequence
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
+from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
-from .observations import body_measurement, mosteller, read_labs
+from .observations import body_measurement, body_series, mosteller, read_labs
+from .plan import read_plan
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -87,13 +89,20 @@ def read_conditions(conditions: Sequence[Mapping[str, Any]], codes: CodeTable) -
         period = cond.get("onsetPeriod") if isinstance(cond.get("onsetPeriod"), Mapping) else {}
         onset = parse_date(cond.get("onsetDateTime")) or parse_date(period.get("start"))
         recorded = parse_date(cond.get("recordedDate"))
+        clinical = _status_code(cond.get("clinicalStatus"))
         seen: set[str] = set()
         for coding, keys in matched:
             for key in keys:
                 if key not in seen:
                     seen.add(key)
-                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded))
+                    facts.append(ClinicalFact(key, ref(cond), f"{coding['system']}|{coding['code']}", onset, recorded, clinical))
     return facts
+
+
+def careplan_text(cp: Mapping[str, Any]) -> str:
+    """Title, description and category texts of a CarePlan, as sent (the phase and any protocol name)."""
+    texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
+    return " ".join(t for t in texts if isinstance(t, str))
 
 
 def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tuple[str | None, str | None]:
@@ -104,8 +113,7 @@ def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tupl
 
     plans = [cp for cp in careplans if cp.get("resourceType") == "CarePlan" and cp.get("status") in (None, "active", "on-hold")]
     for cp in sorted(plans, key=start, reverse=True):
-        texts = [cp.get("title"), cp.get("description")] + [t for c in cp.get("category") or [] for t in concept_texts(c)]
-        text = " " + " ".join(re.findall(r"[a-z0-9]+", " ".join(t for t in texts if isinstance(t, str)).lower())) + " "
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", careplan_text(cp).lower())) + " "
         for phase, patterns in codes.phases:
             if any(f" {' '.join(re.findall(r'[a-z0-9]+', p))} " in text for p in patterns):
                 return phase, ref(cp)
@@ -127,7 +135,9 @@ def build_context(
     kb: Knowledge,
     now: datetime,
     missing_prefetch: frozenset[str] = frozenset(),
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PatientContext:
+    """`medications`: Medication resources fetched by reference ('Medication/x' -> resource)."""
     drugs, codes = drugs_view(kb), codes_view(kb)
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
@@ -136,7 +146,10 @@ def build_context(
     requests = _resources(prefetch, "medicationRequests")
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
-    included = included_medications(drafts_raw, requests, statements, admins_raw)
+    # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
+    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    included = included_medications(drafts_raw, *(entries(v) for v in prefetch.values()))
+    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
@@ -189,6 +202,8 @@ def build_context(
     height, hgaps = body_measurement("height", body + others, codes, order_date, upper)
     gaps += wgaps + hgaps
     bsa = mosteller(weight, height) if weight and height else None
+    weights = body_series("weight", body + others, codes, upper)
+    heights = body_series("height", body + others, codes, upper)
     if bsa is None:
         missing = [n for n, m in (("weight", weight), ("height", height)) if m is None]
         gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
@@ -208,12 +223,16 @@ def build_context(
     diagnosis_date = min(diagnosis_dates) if diagnosis_dates else None
     age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
 
-    phase, phase_source = read_phase(_resources(prefetch, "carePlans"), codes)
+    careplans = _resources(prefetch, "carePlans")
+    phase, phase_source = read_phase(careplans, codes)
+    phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
+    plan = read_plan(careplans, template_library(kb), order_date, administrations)
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,
-        weight=weight, height=height, bsa=bsa, labs=labs, facts=facts,
-        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source,
+        weight=weight, height=height, bsa=bsa, weights=weights, heights=heights, labs=labs, facts=facts,
+        diagnosis_date=diagnosis_date, age_at_diagnosis=age_dx, phase=phase, phase_source=phase_source, phase_text=phase_text,
         draft_orders=drafts, targets=targets, active_medications=tuple(active),
         administrations=administrations, gaps=tuple(gaps), missing_prefetch=frozenset(missing_prefetch),
+        plan=plan,
     )

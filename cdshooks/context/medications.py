@@ -3,8 +3,18 @@
 Identification order (the first that yields a known drug wins, and `identified_by` says which):
   1. an RxNorm ingredient code (IN/MIN) in medicationCodeableConcept or Medication.code
   2. a verified RxNorm product code (SCD/SBD) there
-  3. RxNorm codes of `Medication.ingredient` (contained, included in the Bundle, or referenced)
-  4. a name or brand in the text (`identified_by="name"`)
+  3. RxNorm codes of `Medication.ingredient` (the Medication contained, in any prefetch Bundle or
+     the draftOrders Bundle, or fetched as Medication/{id} by protocol.prefetch)
+  4. a name or brand in `text`, `coding.display`, `medicationReference.display` or the Medication's
+     texts (`identified_by="name"`), product names included ("mercaptopurine 50 MG Oral Tablet")
+A referenced Medication that could not be had is kept in `unresolved_medication` so the order
+gets a missing-data card instead of silence (rules/orders.py).
+
+Product (strength and dose form, knowledge/products.py): the verified product row of the code,
+else Medication.ingredient.strength / Medication.form, else the parsed product name. A dose in
+tablets ({pill}, {tbl}, TAB ...) or mL becomes an amount through that strength
+(`derive_amount`: "1 {pill} × 50 mg/tablet = 50 mg"), and with no route on the order the dose form
+implies one (an oral tablet is oral; an injection is parenteral, route unknown).
 Then a look-alike guard: if the text names a `distinct_from` look-alike of the identified drug
 (e.g. code says vincristine, text says Marqibo / liposomal), the look-alike wins and the order
 carries a problem saying so - liposomal vincristine, Erwinia asparaginase and calaspargase never
@@ -13,13 +23,15 @@ resolve to vincristine or pegaspargase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Mapping, Sequence
 
 from ..knowledge.codes import SNOMED, CodeTable
 from ..knowledge.drugs import RXNORM, DrugTable
+from ..knowledge.products import DoseForm, Product, Strength
 from .fhir import codings, concept_texts, number, parse_date, ref, ucum_code, validate
+from .units import UnitError, convert, is_count
 from .model import Administration, Dose, MedicationOrder, Quantity, Route, Timing
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
@@ -33,54 +45,82 @@ class Identification:
     identified_by: str | None
     display: str
     problems: tuple[str, ...] = ()
+    product: Product | None = None
+    unresolved: str | None = None  # "Medication/x" referenced but not had
 
 
 def _index_medications(resources: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {f"Medication/{r.get('id')}": r for r in resources if r.get("resourceType") == "Medication"}
+    return {f"Medication/{r.get('id')}": r for r in resources if isinstance(r, Mapping) and r.get("resourceType") == "Medication"}
+
+
+def medication_reference(resource: Mapping[str, Any]) -> str | None:
+    """'Medication/x' (or '#x' for a contained one) the order points at, if any."""
+    reference = resource.get("medicationReference")
+    target = reference.get("reference") if isinstance(reference, Mapping) else None
+    if not isinstance(target, str) or not target.strip():
+        return None
+    if target.startswith("#"):
+        return target
+    parts = target.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Medication" and parts[-1]:
+        return f"Medication/{parts[-1]}"
+    return None
 
 
 def _medication(resource: Mapping[str, Any], included: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    reference = resource.get("medicationReference")
-    if not isinstance(reference, Mapping):
-        return None
-    target = reference.get("reference")
-    if not isinstance(target, str):
+    target = medication_reference(resource)
+    if target is None:
         return None
     if target.startswith("#"):
         for contained in resource.get("contained") or []:
             if isinstance(contained, Mapping) and contained.get("resourceType") == "Medication" and contained.get("id") == target[1:]:
                 return contained
         return None
-    key = "/".join(target.rstrip("/").split("/")[-2:])
-    return included.get(key)
+    return included.get(target)
 
 
-def _rxnorm(concept: Any, drugs: DrugTable, kind: str) -> tuple[str, ...]:
+def _rxnorm(concept: Any, drugs: DrugTable, kind: str) -> tuple[tuple[str, ...], str | None]:
+    """(drug ids, the first matching code) for RxNorm codes of one kind in a CodeableConcept."""
     ids: list[str] = []
+    first: str | None = None
     for c in codings(concept):
         code = c.get("code")
         if c.get("system") == RXNORM and isinstance(code, str) and drugs.rxnorm_kind(code) == kind:
             ids += [d for d in drugs.by_rxnorm(code) if d not in ids]
-    return tuple(ids)
+            first = first or code.strip()
+    return tuple(ids), first
+
+
+def _reference_display(resource: Mapping[str, Any]) -> list[str]:
+    reference = resource.get("medicationReference")
+    display = reference.get("display") if isinstance(reference, Mapping) else None
+    return [display] if isinstance(display, str) and display.strip() else []
 
 
 def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
+    """Drug ids from everything the order carries, strongest evidence first (module docstring)."""
     concept = resource.get("medicationCodeableConcept")
+    target = medication_reference(resource)
     med = _medication(resource, included)
+    unresolved = target if target and med is None else None
     concepts = [concept] + ([med.get("code")] if med else [])
-    texts = [t for c in concepts for t in concept_texts(c)]
-    ingredient_concepts = [i.get("itemCodeableConcept") for i in (med.get("ingredient") or []) if isinstance(i, Mapping)] if med else []
+    texts = [t for c in concepts for t in concept_texts(c)] + _reference_display(resource)
+    ingredients = [i for i in (med.get("ingredient") or []) if isinstance(i, Mapping)] if med else []
+    ingredient_concepts = [i.get("itemCodeableConcept") for i in ingredients]
     texts += [t for c in ingredient_concepts for t in concept_texts(c)]
     display = texts[0] if texts else "(unnamed medication)"
     ids: tuple[str, ...] = ()
     how: str | None = None
+    product_code: str | None = None
     for kind, label in (("ingredient", "rxnorm-ingredient"), ("product", "rxnorm-product")):
-        ids = tuple(dict.fromkeys(d for c in concepts for d in _rxnorm(c, drugs, kind)))
+        found = [_rxnorm(c, drugs, kind) for c in concepts]
+        ids = tuple(dict.fromkeys(d for f, _ in found for d in f))
         if ids:
             how = label
+            product_code = next((code for _, code in found if code), None) if kind == "product" else None
             break
     if not ids and ingredient_concepts:
-        ids = tuple(dict.fromkeys(d for c in ingredient_concepts for kind in ("ingredient", "product") for d in _rxnorm(c, drugs, kind)))
+        ids = tuple(dict.fromkeys(d for c in ingredient_concepts for kind in ("ingredient", "product") for d in _rxnorm(c, drugs, kind)[0]))
         how = "medication-ingredient" if ids else None
     if not ids:
         for text in texts:
@@ -89,7 +129,9 @@ def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[st
                 how = "name"
                 break
     if not ids:
-        return Identification((), None, display, ("medication not identified (no known RxNorm code or drug name)",))
+        why = (f"the referenced {unresolved} could not be obtained (not contained, not sent, not fetchable)"
+               if unresolved else "medication not identified (no known RxNorm code or drug name)")
+        return Identification((), None, display, (why,), unresolved=unresolved)
     problems: list[str] = []
     joined = " | ".join(texts)
     guarded: list[str] = []
@@ -99,12 +141,75 @@ def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[st
             problems.append(f"coded as {drug_id} but the text names {other}; treated as {other} (look-alike guard)")
             guarded.append(other)
             how = "name"
+            product_code = None  # the product row belongs to the look-alike's code, not to what is given
         else:
             guarded.append(drug_id)
-    return Identification(tuple(dict.fromkeys(guarded)), how, display, tuple(problems))
+    product = _product(drugs, product_code, med, ingredients, texts) if len(guarded) == 1 else None
+    return Identification(tuple(dict.fromkeys(guarded)), how, display, tuple(problems), product, unresolved)
+
+
+# -- strength and dose form ------------------------------------------------------------
+
+def _medication_strength(med: Mapping[str, Any], ingredients: Sequence[Mapping[str, Any]], form: DoseForm | None) -> Strength | None:
+    """Medication.ingredient[0].strength (a Ratio) as mg (ug, g, IU) per unit of use or per mL."""
+    active = [i for i in ingredients if i.get("isActive") is not False and isinstance(i.get("strength"), Mapping)]
+    if len(active) != 1:
+        return None
+    ratio = active[0]["strength"]
+    num = ratio.get("numerator") if isinstance(ratio.get("numerator"), Mapping) else {}
+    den = ratio.get("denominator") if isinstance(ratio.get("denominator"), Mapping) else {}
+    value, per_value = number(num.get("value")), number(den.get("value")) if den else 1.0
+    unit, _ = ucum_code(num) if num else (None, None)
+    if value is None or not per_value or unit not in ("mg", "ug", "g", "[iU]") or value <= 0 or per_value <= 0:
+        return None
+    den_code = _count_code(den) or (ucum_code(den)[0] if den else None)
+    if den_code in ("mL",):
+        per = "mL"
+    elif den_code is not None and is_count(den_code) or den_code in (None, "1", "{each}", "{unit}"):
+        per = form.unit_of_use if form and form.unit_of_use else None  # a count of what the form says
+    else:
+        return None
+    return Strength(value / per_value, unit, per) if per else None
+
+
+def _product(drugs: DrugTable, product_code: str | None, med: Mapping[str, Any] | None,
+             ingredients: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> Product | None:
+    """Strength and dose form: verified product row, else the Medication, else the product name."""
+    if product_code:
+        known = drugs.product(product_code)
+        if known and (known.strength or known.dose_form):
+            return known
+    if med is not None:
+        form_texts = concept_texts(med.get("form"))
+        form = next((f for f in (drugs.dose_form(t) for t in form_texts) if f), None)
+        strength = _medication_strength(med, ingredients, form)
+        if strength or form:
+            parsed = next((p for p in (drugs.parse_name(t) for t in texts) if p and (p.strength or p.dose_form)), None)
+            form = form or (parsed.dose_form if parsed else None)
+            return Product(strength, form, source=f"{ref(med) if med.get('resourceType') else 'Medication'} ingredient.strength / form"
+                           if strength else "Medication.form")
+    for text in texts:
+        parsed = drugs.parse_name(text)
+        if parsed and (parsed.strength or parsed.dose_form):
+            return Product(parsed.strength, parsed.dose_form, parsed.volume_ml, source=f"product name '{text}'")
+    return None
 
 
 # -- dose, route, timing ---------------------------------------------------------------
+
+ORDERABLE_FORM = "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm"
+# Count codes EHRs send outside UCUM (HL7 v3 orderableDrugForm, bare "TAB"): the UCUM annotation they mean.
+_FORM_COUNTS = {"TAB": "{tablet}", "CAP": "{capsule}", "TABS": "{tablet}", "CAPS": "{capsule}", "TABLET": "{tablet}", "CAPSULE": "{capsule}"}
+
+
+def _count_code(q: Mapping[str, Any]) -> str | None:
+    """'{tablet}'/'{capsule}' for a count sent as v3 orderableDrugForm TAB/CAP (or bare 'TAB')."""
+    system = q.get("system")
+    for candidate in (q.get("code"), q.get("unit")):
+        if isinstance(candidate, str) and system in (None, ORDERABLE_FORM) and candidate.strip().upper() in _FORM_COUNTS:
+            return _FORM_COUNTS[candidate.strip().upper()]
+    return None
+
 
 def quantity(q: Any, what: str, problems: list[str]) -> Quantity | None:
     if not isinstance(q, Mapping):
@@ -113,16 +218,56 @@ def quantity(q: Any, what: str, problems: list[str]) -> Quantity | None:
     if value is None:
         problems.append(f"{what} has no numeric value")
         return None
-    code, why = ucum_code(q)
+    code = _count_code(q)
     if code is None:
-        problems.append(f"{what} not usable: {why}")
-        return None
+        code, why = ucum_code(q)
+        if code is None:
+            problems.append(f"{what} not usable: {why}")
+            return None
     comparator = q.get("comparator") if isinstance(q.get("comparator"), str) else None
     text = q.get("unit") if isinstance(q.get("unit"), str) else None
     return Quantity(value, code, comparator, text)
 
 
-def dose_of(dosage: Mapping[str, Any] | None, problems: list[str]) -> Dose | None:
+def _per_word(per: str) -> str:
+    return {"{tablet}": "tablet", "{capsule}": "capsule", "{vial}": "vial"}.get(per, per)
+
+
+def derive_amount(q: Quantity | None, product: Product | None, problems: list[str], what: str = "dose") -> Quantity | None:
+    """A count of tablets or a volume, times the product's strength, as an amount (mg, IU ...).
+
+    Anything else is returned unchanged. The result keeps the quantity as written and says how it
+    was derived ("1 {pill} × 50 mg/tablet = 50 mg"), so every card can show the computation.
+    """
+    if q is None or not (is_count(q.unit) or _is_volume(q.unit)):
+        return q
+    strength = product.strength if product else None
+    if strength is None:
+        problems.append(f"{what} is {q.value:g} {q.unit} but the product's strength is not known "
+                        "(no verified product code, Medication.ingredient.strength or strength in the name)")
+        return q
+    try:
+        units_of_use = convert(q.value, q.unit, strength.per)
+    except UnitError:
+        problems.append(f"{what} is {q.value:g} {q.unit} but the product's strength is {strength} ({product.source})")
+        return q
+    amount = units_of_use * strength.value
+    shown = f"{q.value:g} {q.text or q.unit}"
+    how = f"{shown} × {strength} = {amount:g} {strength.unit}"
+    if product.source:
+        how += f" (strength from {product.source})"
+    return Quantity(amount, strength.unit, q.comparator, None, how, q)
+
+
+def _is_volume(unit: str) -> bool:
+    try:
+        convert(1.0, unit, "mL")
+    except UnitError:
+        return False
+    return True
+
+
+def dose_of(dosage: Mapping[str, Any] | None, problems: list[str], product: Product | None = None) -> Dose | None:
     if not isinstance(dosage, Mapping):
         return None
     dar = dosage.get("doseAndRate") or []
@@ -131,14 +276,33 @@ def dose_of(dosage: Mapping[str, Any] | None, problems: list[str]) -> Dose | Non
     first = dar[0] if dar and isinstance(dar[0], Mapping) else {}
     rng = first.get("doseRange") if isinstance(first.get("doseRange"), Mapping) else {}
     dose = Dose(
-        quantity=quantity(first.get("doseQuantity"), "doseQuantity", problems),
-        low=quantity(rng.get("low"), "doseRange.low", problems),
-        high=quantity(rng.get("high"), "doseRange.high", problems),
+        quantity=derive_amount(quantity(first.get("doseQuantity"), "doseQuantity", problems), product, problems),
+        low=derive_amount(quantity(rng.get("low"), "doseRange.low", problems), product, problems, "doseRange.low"),
+        high=derive_amount(quantity(rng.get("high"), "doseRange.high", problems), product, problems, "doseRange.high"),
         rate=quantity(first.get("rateQuantity"), "rateQuantity", problems),
+        max_per_period=_max_per_period(dosage.get("maxDosePerPeriod"), product, problems),
     )
     if first.get("rateRatio") is not None or first.get("rateRange") is not None:
         problems.append("rateRatio/rateRange is not read; only rateQuantity is checked")
     return dose if any((dose.quantity, dose.low, dose.high, dose.rate)) else None
+
+
+def _max_per_period(ratio: Any, product: Product | None, problems: list[str]) -> tuple[Quantity, float] | None:
+    """maxDosePerPeriod (a Ratio, e.g. 4 {tablet} / 1 d) as (amount, period in days)."""
+    if isinstance(ratio, list):
+        ratio = ratio[0] if ratio else None
+    if not isinstance(ratio, Mapping):
+        return None
+    amount = derive_amount(quantity(ratio.get("numerator"), "maxDosePerPeriod.numerator", problems), product, problems, "maxDosePerPeriod")
+    period = quantity(ratio.get("denominator"), "maxDosePerPeriod.denominator", problems)
+    if amount is None or period is None:
+        return None
+    try:
+        days = convert(period.value, period.unit, "d")
+    except UnitError:
+        problems.append(f"maxDosePerPeriod period '{period.unit}' is not a time")
+        return None
+    return (amount, days) if days > 0 else None
 
 
 def route_of(concept: Any, codes: CodeTable) -> Route | None:
@@ -190,6 +354,22 @@ def _first_dosage(value: Any) -> Mapping[str, Any] | None:
     return None
 
 
+def implied_route(product: Product | None) -> Route | None:
+    """No route on the order: what the dose form says (oral tablet -> oral; injection -> parenteral)."""
+    form = product.dose_form if product else None
+    if form is None:
+        return None
+    if form.route:
+        return Route(form.route, implied_by=f"dose form '{form.name}'")
+    if form.parenteral:
+        return Route(None, implied_by=f"dose form '{form.name}'", parenteral=True)
+    return None
+
+
+def _as_needed(dosage: Mapping[str, Any]) -> bool:
+    return dosage.get("asNeededBoolean") is True or isinstance(dosage.get("asNeededCodeableConcept"), Mapping)
+
+
 def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
                included: Mapping[str, Mapping[str, Any]], *, is_draft: bool) -> MedicationOrder:
     """One MedicationRequest or MedicationStatement; never raises, problems say what was unreadable."""
@@ -199,6 +379,12 @@ def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
     field = "dosageInstruction" if resource.get("resourceType") == "MedicationRequest" else "dosage"
     dosage = _first_dosage(resource.get(field))
     authored = parse_date(resource.get("authoredOn") or resource.get("dateAsserted"))
+    route = route_of(dosage.get("route"), codes) if dosage else None
+    if route is None:
+        route = implied_route(ident.product)
+    timing = timing_of(dosage.get("timing")) if dosage else None
+    if dosage and _as_needed(dosage):
+        timing = replace(timing or Timing(), as_needed=True)
     return MedicationOrder(
         ref=ref(resource),
         resource=resource,
@@ -208,12 +394,15 @@ def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
         status=resource.get("status") if isinstance(resource.get("status"), str) else None,
         intent=resource.get("intent") if isinstance(resource.get("intent"), str) else None,
         authored_on=authored,
-        dose=dose_of(dosage, problems),
-        route=route_of(dosage.get("route"), codes) if dosage else None,
-        timing=timing_of(dosage.get("timing")) if dosage else None,
+        dose=dose_of(dosage, problems, ident.product),
+        route=route,
+        timing=timing,
         dosage_text=dosage.get("text") if dosage and isinstance(dosage.get("text"), str) else None,
         is_draft=is_draft,
         problems=tuple(problems),
+        product=ident.product,
+        unresolved_medication=ident.unresolved,
+        has_dosage=dosage is not None,
     )
 
 
@@ -231,8 +420,8 @@ def read_administration(resource: Mapping[str, Any], drugs: DrugTable, codes: Co
     problems: list[str] = []
     return Administration(
         ref=ref(resource), drug_ids=ident.drug_ids, date=when,
-        dose=quantity(dosage.get("dose"), "dosage.dose", problems),
-        route=route_of(dosage.get("route"), codes), status=resource.get("status"),
+        dose=derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems),
+        route=route_of(dosage.get("route"), codes) or implied_route(ident.product), status=resource.get("status"),
     )
 
 

@@ -28,6 +28,8 @@ class Quantity:
     unit: str  # UCUM code, e.g. "mg", "mg/m2", "[iU]", "ug/d", "10*6{cells}/kg"
     comparator: str | None = None  # "<", "<=", ">=", ">" (a comparator makes a dose unusable for checks)
     text: str | None = None  # Quantity.unit as sent, for display only
+    derivation: str | None = None  # how a count/volume became this amount: "1 {pill} × 50 mg/tablet = 50 mg"
+    written: "Quantity | None" = None  # the quantity as ordered, when this one is derived from it
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class LabResult:
     original: str | None = None
     identified_by: str = "code"  # "code" (LOINC) | "text" (no LOINC exists, e.g. MRD: matched on code.text)
     timepoint: str | None = None  # e.g. "day29", "end_of_induction" (MRD), read from the Observation text
+    value_source: str | None = None  # coded results: "answer" (a known answer code) | "text" (read from valueString/text)
 
     @property
     def times_uln(self) -> float | None:
@@ -95,6 +98,7 @@ class ClinicalFact:
     code: str  # "system|code" that matched
     onset: date | None = None
     recorded: date | None = None
+    clinical_status: str | None = None  # Condition.clinicalStatus code as sent ("active", ...); None = not sent / Observation
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class Route:
     kind: str | None  # normalized: "intravenous", "intrathecal", "oral", "intramuscular", "subcutaneous", ... ; None = not recognized
     code: str | None = None  # "system|code" as sent
     text: str | None = None
+    implied_by: str | None = None  # "dose form 'Oral Tablet'" when no route was sent and the form implies one
+    parenteral: bool = False  # no route sent, the dose form is an injection: IV, IM, SC or IT - not which
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ class Timing:
     text: str | None = None
     bounds_start: date | None = None
     bounds_end: date | None = None
+    as_needed: bool = False  # asNeededBoolean / asNeededCodeableConcept
 
     @property
     def interval_days(self) -> float | None:
@@ -147,6 +154,7 @@ class Dose:
     low: Quantity | None = None
     high: Quantity | None = None
     rate: Quantity | None = None  # rateQuantity (infusions), e.g. ug/d
+    max_per_period: "tuple[Quantity, float] | None" = None  # maxDosePerPeriod: (amount, period in days)
 
     @property
     def amount(self) -> Quantity | None:
@@ -172,6 +180,9 @@ class MedicationOrder:
     dosage_text: str | None = None
     is_draft: bool = False
     problems: tuple[str, ...] = ()  # why parts of this order could not be read (invalid FHIR, etc.)
+    product: Any = None  # knowledge.products.Product: strength and dose form, and where they came from
+    unresolved_medication: str | None = None  # "Medication/x" referenced but not contained, sent or fetchable
+    has_dosage: bool = False  # a dosageInstruction/dosage element was present at all
 
     def has(self, drug_id: str) -> bool:
         return drug_id in self.drug_ids
@@ -190,6 +201,32 @@ class Administration:
 
 
 @dataclass(frozen=True)
+class TreatmentPlan:
+    """The patient's regimen, course and day from an active CarePlan (`context.plan`).
+
+    Present when an active CarePlan names a loaded regimen template (or tries to: an
+    instantiatesCanonical/identifier we do not know). Whatever could not be read is in `problems`,
+    each naming the FHIR field that would let the plan checks run; rules then fall back to the
+    label ranges and say so (`missing-data.plan`).
+    """
+
+    source: str  # "CarePlan/<id>" (or several, comma-separated, when ambiguous)
+    regimen: str | None = None  # template id
+    named_by: str | None = None  # "instantiatesCanonical" | "identifier" | "title"
+    phase: str | None = None  # template phase id ("course-a", "maintenance")
+    course: int | None = None  # course number when recorded ("course 3")
+    course_start: date | None = None  # day 1 of the current course
+    start_from: str | None = None  # the field course_start was read from
+    day: int | None = None  # day of the course on the order date (course_start = day 1)
+    given: tuple["Administration", ...] = ()  # administrations since course_start, newest first
+    problems: tuple[str, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems and self.regimen is not None and self.phase is not None and self.course_start is not None
+
+
+@dataclass(frozen=True)
 class PatientContext:
     patient_id: str
     order_date: date  # authoredOn of the draft orders under review, else today
@@ -200,18 +237,22 @@ class PatientContext:
     weight: Measurement | None = None  # kg, latest valid within the knowledge window
     height: Measurement | None = None  # cm
     bsa: Bsa | None = None
+    weights: tuple[Measurement, ...] = ()  # every usable weight, newest first (no freshness window)
+    heights: tuple[Measurement, ...] = ()  # every usable height, newest first
     labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)  # newest first
     facts: Mapping[str, tuple[ClinicalFact, ...]] = field(default_factory=dict)
     diagnosis_date: date | None = None  # ALL diagnosis (Condition onset, else recordedDate)
     age_at_diagnosis: Age | None = None
     phase: str | None = None  # "induction" | "consolidation" | "maintenance" | "reinduction" | ... ; None = unknown
     phase_source: str | None = None
+    phase_text: str | None = None  # that CarePlan's title/description/category text (names the protocol, e.g. "COG AALL0932")
     draft_orders: tuple[MedicationOrder, ...] = ()
     targets: tuple[MedicationOrder, ...] = ()  # the orders under review (selections, or all drafts)
     active_medications: tuple[MedicationOrder, ...] = ()
     administrations: tuple[Administration, ...] = ()
     gaps: tuple[DataGap, ...] = ()
     missing_prefetch: frozenset[str] = frozenset()  # prefetch keys that could not be had
+    plan: TreatmentPlan | None = None  # regimen/course/day from a CarePlan naming a regimen template
 
     # -- small readers the rules share ---------------------------------------------------
     def lab(self, key: str) -> LabResult | None:

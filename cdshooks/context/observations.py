@@ -45,13 +45,8 @@ def match_lab(obs: Mapping[str, Any], codes: CodeTable) -> LabCode | None:
 
 # -- body measurements ------------------------------------------------------------------
 
-def body_measurement(
-    item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date
-) -> tuple[Measurement | None, list[DataGap]]:
-    """Latest usable weight ("weight") or height ("height") and the gaps met on the way."""
-    window = codes.freshness[item]
-    low, high, unit = PLAUSIBLE[item]
-    gaps: list[DataGap] = []
+def _body_candidates(item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, upper: date) -> list[tuple[date, Mapping[str, Any]]]:
+    """Final weight/height Observations dated on or before `upper`, newest first."""
     candidates = []
     for obs in observations:
         lab = match_lab(obs, codes)
@@ -62,25 +57,42 @@ def body_measurement(
             continue
         candidates.append((when, obs))
     candidates.sort(key=lambda c: c[0], reverse=True)
+    return candidates
+
+
+def _read_body(item: str, when: date, obs: Mapping[str, Any]) -> Measurement | str:
+    """One weight/height Observation as a Measurement in kg/cm, or why it cannot be used."""
+    low, high, unit = PLAUSIBLE[item]
+    source = ref(obs)
+    qty = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), Mapping) else None
+    value = number(qty.get("value")) if qty else None
+    if value is None:
+        return f"{source} has no numeric value"
+    code, why = ucum_code(qty)
+    if code is None:
+        return f"{source} not used: {why}"
+    try:
+        converted = convert(value, code, unit)
+    except UnitError as exc:
+        return f"{source} not used: {exc}"
+    if not (low <= converted <= high):
+        return f"{source} not used: implausible {item} {quantity_original(qty)}"
+    return Measurement(converted, unit, when, source, quantity_original(qty))
+
+
+def body_measurement(
+    item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date
+) -> tuple[Measurement | None, list[DataGap]]:
+    """Latest usable weight ("weight") or height ("height") and the gaps met on the way."""
+    window = codes.freshness[item]
+    gaps: list[DataGap] = []
+    candidates = _body_candidates(item, observations, codes, upper)
     stale: date | None = None
     for when, obs in candidates:
         source = ref(obs)
-        qty = obs.get("valueQuantity") if isinstance(obs.get("valueQuantity"), Mapping) else None
-        value = number(qty.get("value")) if qty else None
-        if value is None:
-            gaps.append(DataGap(item, f"{source} has no numeric value", source=source))
-            continue
-        code, why = ucum_code(qty)
-        if code is None:
-            gaps.append(DataGap(item, f"{source} not used: {why}", source=source))
-            continue
-        try:
-            converted = convert(value, code, unit)
-        except UnitError as exc:
-            gaps.append(DataGap(item, f"{source} not used: {exc}", source=source))
-            continue
-        if not (low <= converted <= high):
-            gaps.append(DataGap(item, f"{source} not used: implausible {item} {quantity_original(qty)}", source=source))
+        read = _read_body(item, when, obs)
+        if isinstance(read, str):
+            gaps.append(DataGap(item, read, source=source))
             continue
         if (order_date - when).days > window:
             stale = stale or when
@@ -88,7 +100,7 @@ def body_measurement(
         if validate(obs):
             gaps.append(DataGap(item, f"{source} not used: invalid FHIR Observation", source=source))
             continue
-        return Measurement(converted, unit, when, source, quantity_original(qty)), gaps
+        return read, gaps
     if stale:
         gaps.append(DataGap(item, f"no {item} within {window} days before {order_date.isoformat()}", since=stale))
     elif not candidates:
@@ -96,6 +108,29 @@ def body_measurement(
     elif not any(g.since for g in gaps):
         gaps.append(DataGap(item, f"no usable {item} Observation"))
     return None, gaps
+
+
+def body_series(item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, upper: date) -> tuple[Measurement, ...]:
+    """Every usable weight or height up to `upper`, newest first, whatever its age.
+
+    Why: order verification compares today's weight with the weight behind the previous dose,
+    and cumulative doses use the BSA at each past administration; the 30-day freshness window
+    only governs which value doses *today's* order.
+    """
+    out = []
+    for when, obs in _body_candidates(item, observations, codes, upper):
+        read = _read_body(item, when, obs)
+        if isinstance(read, Measurement):
+            out.append(read)
+    return tuple(out)
+
+
+def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measurement | None:
+    """The newest measurement of a newest-first series dated on or before `day`."""
+    for m in series:
+        if m.date <= day:
+            return m
+    return None
 
 
 def mosteller(weight: Measurement, height: Measurement) -> Bsa:
@@ -223,9 +258,9 @@ def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order
                 found += [result] if result else []
                 gaps += [gap] if gap else []
             else:
-                _, value = _coded_value(obs, codes)
+                answers_for, value = _coded_value(obs, codes)
                 if value:
-                    found.append(LabResult(lab.key, when, ref(obs), code_value=value))
+                    found.append(LabResult(lab.key, when, ref(obs), code_value=value, value_source="answer" if answers_for else "text"))
                     if lab.key == "pregnancy_status" and value == "positive":
                         facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
         elif lab is None:

@@ -16,6 +16,9 @@ Deliberate choices (each one tested):
   mass (``convert(17.1, "umol/L", "mg/dL", molar_mass=584.66)``); without it: `UnitError`.
 - "%" is its own dimension (UCUM makes it 1/100): a ratio like mg/kg must never convert to %.
 - [iU] and [IU] are the same unit (UCUM defines both); enzyme units "U" are a separate dimension.
+- A count of units of use (``{tablet}``, ``{tbl}``, ``{tab}``, ``{pill}``, ``{capsule}``, ``{cap}``,
+  ``{vial}``) is its own dimension "unit_of_use": ``1 {pill}`` converts to ``1 {tablet}`` and, times
+  a strength in "mg/{tablet}", to mg; it never converts to a mass by itself.
 - "mcg", "MG", "cc", "units" and other non-UCUM spellings are rejected.
 Factors are exact fractions (1 [lb_av] = 0.45359237 kg, 1 [in_i] = 2.54 cm).
 """
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-__all__ = ["UnitError", "Unit", "convert", "dimension", "parse", "is_compatible", "is_valid"]
+__all__ = ["UnitError", "Unit", "COUNT_UNITS", "convert", "dimension", "parse", "is_compatible", "is_valid", "is_count"]
 
 
 class UnitError(ValueError):
@@ -35,7 +38,7 @@ class UnitError(ValueError):
 
 
 # Base dimensions, in the order they are rendered by `dimension()`.
-_BASES = ("mass", "length", "time", "amount", "iu", "enzyme", "cells", "bsa_1.73", "percent")
+_BASES = ("mass", "length", "time", "amount", "iu", "enzyme", "cells", "bsa_1.73", "percent", "unit_of_use")
 
 # atom -> (factor to the base unit g/m/s/mol/[iU]/U/{cells}, dimension exponents, prefixable)
 _ATOMS: dict[str, tuple[Fraction, dict[str, int], bool]] = {
@@ -76,7 +79,9 @@ _PREFIXES: dict[str, Fraction] = {
 _ANNOTATIONS: dict[str, dict[str, int]] = {
     "{cells}": {"cells": 1},
     "{1.73_m2}": {"bsa_1.73": 1},
+    **{a: {"unit_of_use": 1} for a in ("{tablet}", "{tbl}", "{tab}", "{pill}", "{capsule}", "{cap}", "{vial}")},
 }
+COUNT_UNITS = frozenset(a for a, dims in _ANNOTATIONS.items() if "unit_of_use" in dims)
 
 _TOKEN = re.compile(r"(?P<body>10[*^][+-]?\d+|\[[^\]]+\]|\{[^}]*\}|%|[A-Za-z]+)(?P<exp>-?\d+)?(?P<annot>\{[^}]*\})?")
 
@@ -188,6 +193,14 @@ def is_valid(unit: str | None) -> bool:
     except UnitError:
         return False
     return True
+
+
+def is_count(unit: str | None) -> bool:
+    """True for a count of units of use ("{pill}", "{tablet}", ...): needs a strength to become a dose."""
+    try:
+        return parse(unit).dims == (("unit_of_use", 1),)  # type: ignore[arg-type]
+    except UnitError:
+        return False
 
 
 def is_compatible(from_unit: str, to_unit: str) -> bool:

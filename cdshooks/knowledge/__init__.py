@@ -5,6 +5,8 @@
     knowledge/data/manifest.json    {"version": "..."} - the version goes on every card's source label
 
 Every ``data/*.json`` is loaded (sorted by name); each table carries its own ``sources`` block.
+Regimen templates (``data/regimens/*.json`` plus the site's CDSHOOKS_REGIMEN_DIR) are loaded into
+the table ``regimen_templates`` by `knowledge.regimen_templates`, validated the same way.
 
 `load_knowledge()` refuses to return a Knowledge whose files fail their schemas or cross-checks
 (`KnowledgeError` names the file and the JSON path). Typed views for a family live next to the
@@ -17,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from jsonschema import Draft202012Validator
 
@@ -78,7 +80,12 @@ def validate_table(name: str, data: Any, schema_dir: Path = SCHEMA_DIR) -> None:
         raise KnowledgeError(f"{name}.json {where}: {first.message}{more}")
 
 
-def load_knowledge(data_dir: Path | str | None = None, schema_dir: Path | str | None = None) -> Knowledge:
+def load_knowledge(
+    data_dir: Path | str | None = None, schema_dir: Path | str | None = None, regimen_dirs: Sequence[Path | str] = ()
+) -> Knowledge:
+    """Load and validate every table; regimen templates from data_dir/regimens plus `regimen_dirs` (site)."""
+    from .regimen_templates import TABLE, load_template_table
+
     data_dir = Path(data_dir) if data_dir else DATA_DIR
     schema_dir = Path(schema_dir) if schema_dir else SCHEMA_DIR
     manifest_path = data_dir / "manifest.json"
@@ -94,6 +101,7 @@ def load_knowledge(data_dir: Path | str | None = None, schema_dir: Path | str | 
         data = _read_json(path)
         validate_table(name, data, schema_dir)
         tables[name] = data
+    tables[TABLE] = load_template_table([data_dir / "regimens", *(Path(d) for d in regimen_dirs)], schema_dir)
     kb = Knowledge(version=manifest["version"], tables=tables, source_dir=data_dir)
     _import_views()
     problems = [p for check in _CROSS_CHECKS for p in check(kb)]
@@ -106,6 +114,16 @@ def load_knowledge(data_dir: Path | str | None = None, schema_dir: Path | str | 
 def default_knowledge() -> Knowledge:
     """The packaged knowledge, loaded once per process."""
     return load_knowledge()
+
+
+def knowledge_for(regimen_dir: Path | str | None) -> Knowledge:
+    """The knowledge a service with this configuration uses: packaged, plus the site's regimen templates."""
+    return _with_site_templates(str(regimen_dir)) if regimen_dir else default_knowledge()
+
+
+@lru_cache(maxsize=4)
+def _with_site_templates(regimen_dir: str) -> Knowledge:
+    return load_knowledge(regimen_dirs=(regimen_dir,))
 
 
 def _import_views() -> None:

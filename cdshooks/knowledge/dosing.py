@@ -118,6 +118,9 @@ class DoseRule:
     status: str
     routes: tuple[str, ...] = ()
     cap: Cap | None = None
+    scope: str = "any"  # "ALL": protocol/indication band, only with an ALL diagnosis (the cap applies to everyone)
+    period_days: float | None = None  # once per this many days (weekly 7, daily 1); None = per dose
+    course: Mapping[str, Any] | None = None  # {"id", "max", "unit", "days"}: the dose is a course total (rules/course.py)
 
     @property
     def verified(self) -> bool:
@@ -201,6 +204,7 @@ class CumulativeRule:
     counted: Mapping[str, float]  # drug id -> factor
     citation: str
     status: str
+    requires_cardiotoxic: bool = False  # previous/concomitant cardiotoxic therapy (cumulative.json cardiotoxic_drugs)
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,7 @@ class DosingView:
     equivalence_limit_with_radiation: float | None
     warn_fraction: float
     radiation_facts: tuple[str, ...]
+    cardiotoxic_drugs: tuple[str, ...] = ()
 
     def doses_for(self, drug: str) -> tuple[DoseRule, ...]:
         return tuple(r for r in self.dose_rules if r.drug == drug)
@@ -285,6 +290,9 @@ def _dose_rule(row: Mapping[str, Any]) -> DoseRule:
         status=row["status"],
         routes=tuple(row.get("routes", ())),
         cap=Cap(cap["id"], cap["value"], cap["unit"], cap["citation"], cap["status"]) if cap else None,
+        scope=row.get("scope", "any"),
+        period_days=row.get("period_days"),
+        course=dict(row["course"]) if row.get("course") else None,
     )
 
 
@@ -321,7 +329,7 @@ def build_view(kb: Knowledge) -> DosingView:
         cumulative_rules=tuple(
             CumulativeRule(
                 r["id"], r["drug"], r["branch"], _bands(r.get("bands")), r.get("requires_radiation", False),
-                r["limit"], r["unit"], dict(r["counted"]), r["citation"], r["status"],
+                r["limit"], r["unit"], dict(r["counted"]), r["citation"], r["status"], r.get("requires_cardiotoxic", False),
             )
             for r in cumulative["rules"]
         ),
@@ -332,6 +340,7 @@ def build_view(kb: Knowledge) -> DosingView:
         equivalence_limit_with_radiation=equiv.get("limit_with_radiation") if equiv else None,
         warn_fraction=cumulative["warn_fraction"],
         radiation_facts=tuple(cumulative["radiation_facts"]),
+        cardiotoxic_drugs=tuple(cumulative.get("cardiotoxic_drugs", ())),
     )
 
 

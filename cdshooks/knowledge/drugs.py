@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import Knowledge, cross_check
+from .products import DoseForm, Product, Strength, dose_form_table, find_dose_form, parse_product_name
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -36,6 +37,8 @@ class DrugCode:
     display: str
     tty: str
     citation: str
+    strength: Strength | None = None  # products only: per unit of use or per mL
+    dose_form: str | None = None  # products only: RxNorm dose form name
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class DrugTable:
             for name in combo.names:
                 self._add_phrase(name, combo.drug_ids)
         self._max_phrase = max((len(p) for p in self._phrases), default=1)
+        self.dose_forms: tuple[DoseForm, ...] = dose_form_table(raw.get("dose_forms", ()))
+        self._forms_by_name = {f.name: f for f in self.dose_forms}
+        self._products: dict[str, DrugCode] = {c.code: c for d in self.drugs.values() for c in d.products}
 
     def _add_phrase(self, name: str, ids: tuple[str, ...]) -> None:
         phrase = words(name)
@@ -130,6 +136,22 @@ class DrugTable:
     def rxnorm_kind(self, code: str) -> str | None:
         """"ingredient" (IN/MIN) or "product" (SCD/SBD) for a known code."""
         return self._code_kind.get(code.strip())
+
+    def product(self, code: str) -> Product | None:
+        """Strength and dose form of a verified RxNorm product code (SCD/SBD); None if unknown."""
+        row = self._products.get(code.strip())
+        if row is None:
+            return None
+        form = self._forms_by_name.get(row.dose_form or "")
+        return Product(row.strength, form, source=f"RxNorm {row.code} '{row.display}', knowledge base")
+
+    def dose_form(self, text: str | None) -> DoseForm | None:
+        """The dose form a text names (RxNorm form name or EHR word such as 'tablet')."""
+        return self._forms_by_name.get(text or "") or find_dose_form(text, self.dose_forms)
+
+    def parse_name(self, text: str | None):
+        """Ingredient text, strength and dose form of a product name (see knowledge.products)."""
+        return parse_product_name(text, self.dose_forms)
 
     def members(self, class_id: str) -> frozenset[str]:
         return frozenset(d.id for d in self.drugs.values() if class_id in d.classes)
@@ -193,7 +215,10 @@ class DrugTable:
 
 
 def _code(row: Mapping[str, Any]) -> DrugCode:
-    return DrugCode(code=row["code"], display=row["display"], tty=row["tty"], citation=row["citation"])
+    st = row.get("strength")
+    strength = Strength(float(st["value"]), st["unit"], st["per"]) if st else None
+    return DrugCode(code=row["code"], display=row["display"], tty=row["tty"], citation=row["citation"],
+                    strength=strength, dose_form=row.get("dose_form"))
 
 
 def _drug(row: Mapping[str, Any]) -> Drug:
@@ -254,6 +279,26 @@ def check_drug_table(kb: Knowledge) -> list[str]:
         problems += [f"drugs.json $.combinations[{i}] ({c['id']}): unknown drug {m!r}" for m in c["drug_ids"] if m not in known]
         codes += [x["code"] for x in c["rxnorm"]]
     problems += [f"drugs.json: RxNorm code {c} identifies more than one drug" for c in _duplicates(codes)]
+    return problems + _check_products(raw)
+
+
+def _check_products(raw: Mapping[str, Any]) -> list[str]:
+    """Each product's strength and dose form are what its own RxNorm name says (no typo can slip in)."""
+    forms = dose_form_table(raw.get("dose_forms", ()))
+    names = {f.name for f in forms}
+    problems: list[str] = []
+    for i, d in enumerate(raw["drugs"]):
+        for j, p in enumerate(d["rxnorm_products"]):
+            where = f"drugs.json $.drugs[{i}].rxnorm_products[{j}] ({p['code']})"
+            parsed = parse_product_name(p["display"], forms)
+            if p.get("dose_form") is not None and p["dose_form"] not in names:
+                problems.append(f"{where}: dose_form {p['dose_form']!r} is not in dose_forms")
+            elif p.get("dose_form") is not None and (parsed is None or parsed.dose_form is None or parsed.dose_form.name != p["dose_form"]):
+                problems.append(f"{where}: dose_form {p['dose_form']!r} is not what the name {p['display']!r} says")
+            st = p.get("strength")
+            want = parsed.strength if parsed else None
+            if st is not None and (want is None or (want.value, want.unit, want.per) != (float(st["value"]), st["unit"], st["per"])):
+                problems.append(f"{where}: strength {st} is not what the name {p['display']!r} says ({want})")
     return problems
 
 

@@ -7,7 +7,7 @@ to a row id, a class id and their citations (and their verified/unverified statu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import Knowledge, cross_check
@@ -24,9 +24,10 @@ class DrugClass:
 
 @dataclass(frozen=True)
 class SeverityWhen:
-    condition: str  # "high-dose-methotrexate" | "dose-not-reduced" | "asparaginase-given-before-vincristine"
+    condition: str  # "high-dose-methotrexate" | "dose-not-reduced" | "asparaginase-given-before-vincristine" | "qt-risk"
     severity: str  # info | warning | critical | suppress
     members: frozenset[str] | None = None  # None = any interacting member
+    params: Mapping[str, float] = field(default_factory=dict)  # thresholds the condition reads (e.g. qt-risk)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _build(kb: Knowledge) -> InteractionKnowledge:
     rules = []
     for r in raw["rules"]:
         when = tuple(
-            SeverityWhen(w["condition"], w["severity"], frozenset(w["members"]) if w.get("members") else None)
+            SeverityWhen(w["condition"], w["severity"], frozenset(w["members"]) if w.get("members") else None, dict(w.get("params", {})))
             for w in r.get("when", ())
         )
         reduced = tuple(

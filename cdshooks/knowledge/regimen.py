@@ -22,6 +22,7 @@ class Check:
     phases: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     encoded: bool = True
+    scope: str = "any"  # "ALL": protocol check, only with an ALL diagnosis; "any": label-level, every patient
 
     @property
     def verified(self) -> bool:
@@ -39,6 +40,7 @@ def check_from_row(row: Mapping[str, Any]) -> Check:
         phases=tuple(row.get("phases", ())),
         params=dict(row.get("params", {})),
         encoded=row.get("encoded", True),
+        scope=row.get("scope", "any"),
     )
 
 

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from ..cards.overrides import DEFAULTS, OVERRIDE_SYSTEM
 from ..errors import EnvelopeInvalid
 from ..store import parse_rfc3339
+from . import metrics
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -26,6 +28,7 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "feedback.schema.json"
 FEEDBACK_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 Draft202012Validator.check_schema(FEEDBACK_SCHEMA)
 _VALIDATOR = Draft202012Validator(FEEDBACK_SCHEMA)
+KNOWN_REASONS = frozenset(c.code for reasons in DEFAULTS.values() for c in reasons)
 
 
 def _where(error: ValidationError) -> str:
@@ -60,4 +63,24 @@ def handle_feedback(store: "Store", service_id: str, body: Any, caller: "Caller"
     """Validate, then store every item in one committed transaction; ``{}`` is the 200 body."""
     items = validate_feedback(body)
     store.record_feedback(service_id=service_id, items=items, caller=caller)
+    count_outcomes(store, service_id, items, caller)
     return {}
+
+
+def reason_label(item: dict) -> str:
+    """The override reason as a bounded metrics label: our codes by name, anything else lumped."""
+    coding = (item.get("overrideReason") or {}).get("reason") or {}
+    code = coding.get("code")
+    if not code:
+        return "none"
+    if coding.get("system") == OVERRIDE_SYSTEM and code in KNOWN_REASONS:
+        return code
+    return "unlisted"
+
+
+def count_outcomes(store: "Store", service_id: str, items: list[dict], caller: "Caller") -> None:
+    """/metrics: cdshooks_feedback_total{service, rule, outcome, reason} (after the items are stored)."""
+    rules = store.card_rules(service_id, (str(i["card"]) for i in items), caller)
+    for item in items:
+        rule = rules.get(str(item["card"]), "(unissued)")
+        metrics.FEEDBACK.labels(service_id, rule, item["outcome"], reason_label(item)).inc()

@@ -9,6 +9,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 REQUESTS = Counter("cdshooks_requests_total", "CDS Hooks requests", ["endpoint", "service", "status"])
 CARDS = Counter("cdshooks_cards_total", "Cards returned", ["service", "topic", "indicator"])
+# Feedback outcomes by rule and override reason (issue 19). Labels stay bounded: a rule id only for a
+# card we issued ("(unissued)" otherwise), a reason code only from our own override vocabulary.
+FEEDBACK = Counter(
+    "cdshooks_feedback_total", "Feedback outcomes received", ["service", "rule", "outcome", "reason"]
+)
 LATENCY = Histogram(
     "cdshooks_service_seconds",
     "Service call latency",

@@ -421,3 +421,74 @@ def _apply(key: PrefetchKey, outcome: _Outcome, result: PrefetchResult) -> None:
 
 def host_of(url: str) -> str:
     return urlsplit(url).netloc
+
+
+# -- Medications referenced by draft orders ---------------------------------------------------
+
+MAX_MEDICATION_FETCHES = 10  # distinct Medication/{id} reads per request, on top of the prefetch
+
+
+def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, Mapping):
+        return []
+    if value.get("resourceType") != "Bundle":
+        return [value]
+    raw = value.get("entry") or []
+    raw = [raw] if isinstance(raw, Mapping) else raw
+    return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
+
+
+def unresolved_medication_refs(draft_orders: Any, prefetch: Mapping[str, Any]) -> list[str]:
+    """'Medication/x' that draft orders reference and neither the drafts nor any prefetch carry."""
+    drafts = _bundle_resources(draft_orders)
+    had = {f"Medication/{r.get('id')}" for v in [draft_orders, *prefetch.values()] for r in _bundle_resources(v)
+           if r.get("resourceType") == "Medication"}
+    wanted: list[str] = []
+    for order in drafts:
+        reference = order.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, Mapping) else None
+        if not isinstance(target, str) or target.startswith("#"):
+            continue
+        parts = target.rstrip("/").split("/")
+        if len(parts) < 2 or parts[-2] != "Medication" or not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", parts[-1]):
+            continue
+        key = f"Medication/{parts[-1]}"
+        if key not in had and key not in wanted:
+            wanted.append(key)
+    return wanted
+
+
+def fetch_medications(request: HookRequest, prefetch: Mapping[str, Any], settings: Settings,
+                      session: requests.Session, iss: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read each unresolved Medication/{id} from the trusted fhirServer: (resources, why-not per ref).
+
+    Only a server the configuration trusts for this issuer is asked (as for prefetch), at most
+    MAX_MEDICATION_FETCHES reads; a failure is a note, never an exception, and the order that needed
+    it gets a missing-data card. Logs name the outcome only, never the reference or URL.
+    """
+    wanted = unresolved_medication_refs(request.draft_orders, prefetch)
+    found: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    if not wanted:
+        return found, notes
+    base = trusted_base(request.fhir_server, settings, iss)
+    if base is None:
+        return found, {ref: "not sent and no trusted fhirServer to read it from" for ref in wanted}
+    fetcher = FhirFetcher(session, settings, base, request.access_token)
+    for i, ref in enumerate(wanted):
+        if i >= MAX_MEDICATION_FETCHES:
+            notes[ref] = f"more than {MAX_MEDICATION_FETCHES} referenced Medications; not read"
+            continue
+        try:
+            value = fetcher.get(ref)
+        except FetchError as exc:
+            notes[ref] = str(exc)
+            log.info("medication fetch outcome=failed")
+            continue
+        if isinstance(value, Mapping) and value.get("resourceType") == "Medication" and f"Medication/{value.get('id')}" == ref:
+            found[ref] = value
+            log.info("medication fetch outcome=fetched")
+        else:
+            notes[ref] = "the FHIR server did not return that Medication"
+            log.info("medication fetch outcome=not-found")
+    return found, notes

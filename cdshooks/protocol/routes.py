@@ -4,7 +4,7 @@
     POST /cds-services/<id>             call a service          -> services.pipeline.call_service
     POST /cds-services/<id>/feedback    2.0 feedback            -> protocol.feedback.handle_feedback
     OPTIONS on all of the above         CORS preflight (no auth, as browsers send none)
-    GET  /health, GET /metrics
+    GET  /health (ready), GET /health/live (alive), GET /metrics
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import CdsError, MethodNotAllowed, NotFound, PayloadTooLarge, UnknownService
 from ..services import SERVICES, discovery
 from ..services.pipeline import call_service
-from . import metrics
+from . import metrics, request_log
 from .auth import ANONYMOUS, Caller
 from .envelope import check_content_type, parse_json_object, read_hook_request
 from .feedback import handle_feedback
@@ -80,12 +80,15 @@ def service_route(service_id: str) -> Response:
     if service is None:
         raise UnknownService(f"no CDS service with id {service_id!r}; see GET /cds-services")
     hook_request = read_hook_request(read_body())
+    request_log.note(service=service.id, hook=service.hook, hookInstance=hook_request.hook_instance[:64])
     rt = _rt()
     started = time.perf_counter()
     result = call_service(
         service, hook_request, settings=rt.settings, knowledge=rt.knowledge, session=rt.session, iss=caller.iss
     )
     metrics.LATENCY.labels(service.id).observe(time.perf_counter() - started)
+    request_log.note_prefetch(result.prefetch.fetched, result.prefetch.missing)
+    request_log.note_cards(result.cards)
     rt.store.record_cards(
         hook_instance=hook_request.hook_instance,
         service_id=service.id,
@@ -93,12 +96,13 @@ def service_route(service_id: str) -> Response:
         caller=caller,
         patient_id=hook_request.patient_id or None,
         knowledge_version=rt.knowledge.version,
+        policy_version=result.policy_version,
+        silenced=[(f.rule_id, f.topic, f.indicator) for f in result.silenced],
     )
     for card in result.cards:
         metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
     metrics.REQUESTS.labels("service", service.id, "200").inc()
-    log.info("service=%s hookInstance=%s cards=%d", service.id, hook_request.hook_instance, len(result.cards))
-    return json_response({"cards": result.cards})
+    return json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
 
 
 @bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])
@@ -108,7 +112,10 @@ def feedback_route(service_id: str) -> Response:
     caller = authenticate()
     if service_id not in SERVICES:
         raise UnknownService(f"no CDS service with id {service_id!r}; see GET /cds-services")
-    answer = handle_feedback(_rt().store, service_id, read_body(), caller)
+    body = read_body()
+    items = body.get("feedback")
+    request_log.note(service=service_id, feedbackItems=len(items) if isinstance(items, list) else None)
+    answer = handle_feedback(_rt().store, service_id, body, caller)
     metrics.REQUESTS.labels("feedback", service_id, "200").inc()
     return json_response(answer)
 
@@ -121,6 +128,13 @@ def health() -> Response:
     )
 
 
+@bp.route("/health/live", methods=["GET"])
+def health_live() -> Response:
+    """Liveness: the process answers HTTP. No database or knowledge check, so a slow database
+    makes pods unready (/health), never restarts them."""
+    return json_response({"status": "alive"})
+
+
 @bp.route("/metrics", methods=["GET"])
 def metrics_route() -> Response:
     body, content_type = metrics.render()
@@ -131,14 +145,14 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def cds_error(exc: CdsError) -> Response:
         if exc.status == 401:
-            log.warning("401 on %s: %s", request.path, exc.message)
+            request_log.note_jwt_reject(exc.message)
             metrics.REQUESTS.labels("auth", "", "401").inc()
             body = {
                 "resourceType": "OperationOutcome",
                 "issue": [{"severity": "error", "code": "login", "diagnostics": "Unauthorized"}],
             }
             return json_response(body, 401)
-        log.info("%s on %s: %s", exc.status, request.path, exc.code)
+        request_log.note(error=exc.code)
         metrics.REQUESTS.labels("error", "", str(exc.status)).inc()
         return json_response(exc.to_operation_outcome(), exc.status)
 
@@ -159,5 +173,6 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.path)
+        request_log.note(error=CdsError.code)
         err = CdsError("internal error; the service log has the details")
         return json_response(err.to_operation_outcome(), 500)

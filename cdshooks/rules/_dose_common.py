@@ -23,12 +23,33 @@ OVERRIDE_REASONS = (
 
 ITEM_NAMES = {"age": "age (birth date)", "weight": "body weight", "height": "height", "bsa": "body surface area"}
 
-# Timing.code values (HL7 GTSAbbreviation and common EHR codes) -> days between doses.
+# Timing.code -> days between doses. HL7 v3 GTSAbbreviation codes of the FHIR R4 ValueSet
+# timing-abbreviation (http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation: QD, BID, TID, QID,
+# AM, PM, QOD, Q1H..Q8H, BED, WK, MO), then spellings EHRs send as local codes or text (Q1W, DAILY ...).
+GTS_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 _CODE_INTERVAL_DAYS = {
-    "QD": 1.0, "DAILY": 1.0, "AM": 1.0, "PM": 1.0, "QAM": 1.0, "QPM": 1.0, "HS": 1.0, "Q24H": 1.0,
-    "BID": 0.5, "Q12H": 0.5, "TID": 1 / 3, "Q8H": 1 / 3, "QID": 0.25, "Q6H": 0.25, "Q4H": 1 / 6,
-    "QOD": 2.0, "Q48H": 2.0, "QW": 7.0, "WK": 7.0, "QWK": 7.0, "Q2W": 14.0, "Q14D": 14.0,
+    "QD": 1.0, "AM": 1.0, "PM": 1.0, "BED": 1.0, "BID": 0.5, "TID": 1 / 3, "QID": 0.25, "QOD": 2.0,
+    "Q1H": 1 / 24, "Q2H": 1 / 12, "Q3H": 1 / 8, "Q4H": 1 / 6, "Q6H": 0.25, "Q8H": 1 / 3, "WK": 7.0, "MO": 30.0,
+    # local / text spellings
+    "DAILY": 1.0, "ONCEDAILY": 1.0, "QAM": 1.0, "QPM": 1.0, "HS": 1.0, "QHS": 1.0, "Q24H": 1.0, "Q12H": 0.5,
+    "Q48H": 2.0, "EVERYOTHERDAY": 2.0, "QW": 7.0, "QWK": 7.0, "Q1W": 7.0, "Q7D": 7.0, "WEEKLY": 7.0, "ONCEWEEKLY": 7.0,
+    "Q2W": 14.0, "Q14D": 14.0, "Q3W": 21.0, "Q21D": 21.0, "Q4W": 28.0, "Q28D": 28.0,
 }
+
+
+def code_interval_days(code: str | None) -> float | None:
+    """Days between doses for a timing code (GTS abbreviation or a common spelling); None if unknown."""
+    if not isinstance(code, str):
+        return None
+    return _CODE_INTERVAL_DAYS.get("".join(code.upper().split()))
+
+
+def text_only_sig(order: MedicationOrder) -> bool:
+    """A dosage with free text and nothing structured to check (no dose, no timing, no route)."""
+    t = order.timing
+    timed = t is not None and (t.frequency or t.period or t.code or t.count or t.day_of_week or t.bounds_start)
+    sent_route = order.route is not None and order.route.implied_by is None
+    return bool(order.dosage_text) and order.dose is None and not timed and not sent_route
 
 
 def fmt(value: float) -> str:
@@ -141,8 +162,8 @@ def interval_days(timing: Timing | None) -> float | None:
         return None
     if timing.interval_days is not None:
         return timing.interval_days
-    if timing.code and timing.code.upper().replace(" ", "") in _CODE_INTERVAL_DAYS:
-        return _CODE_INTERVAL_DAYS[timing.code.upper().replace(" ", "")]
+    if code_interval_days(timing.code) is not None:
+        return code_interval_days(timing.code)
     if timing.day_of_week:
         return 7 / len(set(timing.day_of_week))
     return None

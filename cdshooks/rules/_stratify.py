@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from ..context.model import LabResult, MedicationOrder, PatientContext
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
+from ..knowledge.monitoring import monitoring_view
 from ..knowledge.risk import RiskKnowledge, Threshold, format_number, risk_view
 
 POSITIVE = frozenset({"positive", "present", "detected", "pos", "yes"})
@@ -87,8 +88,9 @@ def first_on_or_after(ctx: PatientContext, key: str, start: date | None) -> LabR
 
 
 def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
-    """Order hooks: the orders under review; patient-view (no targets): the active medications."""
-    return ctx.targets if ctx.targets else ctx.active_medications
+    """Order hooks: the identified orders under review (a draft with no medication chosen yet is not a
+    treatment); patient-view (no targets): the active medications."""
+    return tuple(o for o in ctx.targets if o.drug_ids) if ctx.targets else ctx.active_medications
 
 
 def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple[MedicationOrder, ...]:
@@ -98,6 +100,12 @@ def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple
 
 def has_all_diagnosis(ctx: PatientContext, rk: RiskKnowledge) -> bool:
     return any(ctx.has_fact(key) for key in rk.diagnosis_facts)
+
+
+def in_scope(scope: str | None, ctx: PatientContext, kb: Knowledge) -> bool:
+    """A knowledge row's `scope`: "ALL" rows (protocol dose bands, TLS reminders, regimen and phase
+    checks) need an ALL diagnosis; "any" rows (label-level safety) apply to every patient."""
+    return scope != "ALL" or has_all_diagnosis(ctx, risk_view(kb))
 
 
 def lineage(ctx: PatientContext, rk: RiskKnowledge) -> str | None:
@@ -132,23 +140,48 @@ class NciResult:
     lineage_recorded: bool = True
 
 
-def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge) -> tuple[LabResult | None, float | None, str | None]:
-    """The first WBC on/after the diagnosis date within the window, in /uL; or (lab?, None, why)."""
+def first_cytoreductive_day(ctx: PatientContext, kb: Knowledge) -> date | None:
+    """Date of the first recorded administration of a cytoreductive agent (monitoring.json class)."""
+    members = monitoring_view(kb).members("cytoreductive")
+    days = [a.date for a in ctx.administrations if members.intersection(a.drug_ids) and a.status not in ("entered-in-error", "not-done")]
+    return min(days) if days else None
+
+
+def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge, kb: Knowledge | None = None) -> tuple[LabResult | None, float | None, str | None]:
+    """The presenting WBC in /uL: the first WBC from NCI-WBC-WINDOW-BEFORE days before to
+    NCI-WBC-WINDOW days after the diagnosis date, not after the first cytoreductive
+    administration; or (lab?, None, why)."""
     if ctx.diagnosis_date is None:
         return None, None, "no diagnosis date recorded (needed to find the WBC at diagnosis)"
-    window = rk.criterion("NCI-WBC-WINDOW")
-    lab = first_on_or_after(ctx, "wbc", ctx.diagnosis_date)
-    if lab is None:
-        return None, None, f"no WBC recorded on or after the diagnosis date {ctx.diagnosis_date.isoformat()}"
-    if not window.holds((lab.date - ctx.diagnosis_date).days):
-        return lab, None, (
-            f"first WBC after diagnosis is from {lab.date.isoformat()}, more than {format_number(window.value or 0)} days "
-            f"after diagnosis ({ctx.diagnosis_date.isoformat()}): likely on treatment, not used"
-        )
+    before, after = rk.criterion("NCI-WBC-WINDOW-BEFORE"), rk.criterion("NCI-WBC-WINDOW")
+    dx = ctx.diagnosis_date
+    started = first_cytoreductive_day(ctx, kb) if kb is not None else None
+    series = sorted(ctx.labs.get("wbc") or (), key=lambda lab: lab.date)
+    window = [lab for lab in series if before.holds((dx - lab.date).days) and after.holds((lab.date - dx).days)]
+    pre = [lab for lab in window if started is None or lab.date <= started]
+    span = f"{format_number(before.value or 0)} days before to {format_number(after.value or 0)} days after the diagnosis date {dx.isoformat()}"
+    if not pre:
+        if window:
+            return window[0], None, (
+                f"every WBC from {span} is after the first cytoreductive administration ({started.isoformat() if started else '?'}): on treatment, not used"
+            )
+        later = next((lab for lab in series if lab.date > dx), None)
+        if later is not None:
+            return later, None, f"no WBC from {span}; the first after it is from {later.date.isoformat()} (likely on treatment, not used)"
+        return None, None, f"no WBC recorded from {span}"
+    lab = pre[0]
     value = value_in(lab, "/uL")
     if value is None:
         return lab, None, f"WBC {lab.source} has no usable unit"
     return lab, value, None
+
+
+def wbc_offset_text(lab_date: date, dx: date | None) -> str:
+    """'2 d before diagnosis' / 'on the diagnosis date' / '3 d after diagnosis'."""
+    if dx is None:
+        return ""
+    days = (lab_date - dx).days
+    return "on the diagnosis date" if days == 0 else f"{abs(days)} d {'before' if days < 0 else 'after'} diagnosis"
 
 
 def nci_group(ctx: PatientContext, kb: Knowledge) -> NciResult:
@@ -165,7 +198,7 @@ def nci_group(ctx: PatientContext, kb: Knowledge) -> NciResult:
     if infant.holds(age.days):
         return NciResult("infant", (f"age {age.days} d at diagnosis",), rows=(infant,), inputs=inputs, lineage_recorded=lin is not None)
     age_row, wbc_row, window = rk.criterion("NCI-3-age"), rk.criterion("NCI-3-wbc"), rk.criterion("NCI-WBC-WINDOW")
-    lab, wbc, why = diagnostic_wbc(ctx, rk)
+    lab, wbc, why = diagnostic_wbc(ctx, rk, kb)
     if lab is not None:
         inputs["wbc_at_diagnosis"] = lab_input(lab, wbc, "/uL" if wbc is not None else None)
     reasons: list[str] = []
@@ -173,7 +206,7 @@ def nci_group(ctx: PatientContext, kb: Knowledge) -> NciResult:
         reasons.append(f"age {age_row.text}")
     if wbc is not None and wbc_row.holds(wbc):
         reasons.append(f"WBC {wbc_row.text}")
-    rows = (age_row, wbc_row, window)
+    rows = (age_row, wbc_row, window, rk.criterion("NCI-WBC-WINDOW-BEFORE"))
     if reasons:
         return NciResult("high", tuple(reasons), (why,) if why else (), rows, inputs, lin is not None)
     if wbc is None:

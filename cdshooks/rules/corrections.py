@@ -9,6 +9,8 @@ and the replaced dose carries a proper UCUM quantity (system + code), never a di
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 UCUM = "http://unitsofmeasure.org"
@@ -62,4 +64,54 @@ def corrected_dose_request(resource: Mapping[str, Any], value: float, unit: str)
         return corrected
     entry.pop("doseRange", None)
     entry["doseQuantity"] = quantity
+    return corrected
+
+
+@dataclass(frozen=True)
+class Rounded:
+    """A corrected dose as it can be given, and how it was rounded (shown in the card)."""
+
+    value: float  # in the order's own unit (tablets, mL or the amount unit)
+    quantity: dict[str, Any]  # the FHIR Quantity to put in doseQuantity (the EHR's own unit code kept)
+    amount: float  # the resulting amount in the rule's unit (mg, IU)
+    label: str  # "1 tablet (50 mg)", "1.4 mL (1.4 mg)", "1.5 mg"
+    how: str  # "rounded to whole or half 50 mg/tablet tablets, inside 30–50 mg"
+
+
+def round_for_order(target: float, low: float, high: float, unit: str, written: Any, strength: Any) -> Rounded | None:
+    """Round `target` (rule unit, e.g. mg) to what the ordered product can give, inside [low, high].
+
+    Tablets/capsules: whole or half units of the ordered strength. Volumes: 0.1 mL steps. Amounts:
+    `round_dose`. The step nearest `target` that stays inside the rule's range wins; None when no
+    step fits (then no dose is suggested, and the card says so).
+    """
+    eps = 1e-9 * max(1.0, high)
+    if written is not None and strength is not None:
+        per_count = strength.per != "mL"
+        step = 0.5 if per_count else 0.1
+        n_target = target / strength.value
+        candidates = sorted({round(n_target / step) * step, math.floor(n_target / step) * step, math.ceil(n_target / step) * step},
+                            key=lambda n: abs(n - n_target))
+        for n in candidates:
+            n = round(n, 4)
+            amount = n * strength.value
+            if n > 0 and low - eps <= amount <= high + eps:
+                word = (f"{n:g} {'tablet' if strength.per == '{tablet}' else strength.per.strip('{}')}" + ("s" if n > 1 else "")) if per_count else f"{n:g} mL"
+                quantity = {"value": n, "unit": written.text or written.unit, "system": UCUM, "code": written.unit}
+                how = (f"rounded to whole or half units of the ordered strength ({strength})" if per_count
+                       else f"rounded to a measurable volume (0.1 mL) of {strength}") + f", inside {low:g}–{high:g} {UNIT_DISPLAY.get(unit, unit)}"
+                return Rounded(n, quantity, amount, f"{word} ({amount:g} {UNIT_DISPLAY.get(unit, unit)})", how)
+        return None
+    value = round_dose(target, unit)
+    if not (low - eps <= value <= high + eps):
+        value = min(max(value, low), high)
+    shown = UNIT_DISPLAY.get(unit, unit)
+    return Rounded(value, {"value": value, "unit": shown, "system": UCUM, "code": unit}, value, f"{value:g} {shown}",
+                   f"rounded as a dose is written ({'whole units' if unit in ('[iU]', '{cells}') else '2 decimals below 10, 1 below 100'}), inside {low:g}–{high:g} {shown}")
+
+
+def corrected_quantity_request(resource: Mapping[str, Any], quantity: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of `resource` whose first doseQuantity is `quantity` (doseRange removed), still a draft."""
+    corrected = corrected_dose_request(resource, float(quantity["value"]), str(quantity["code"]))
+    corrected["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"] = dict(quantity)
     return corrected

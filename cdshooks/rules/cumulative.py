@@ -3,19 +3,25 @@
 Why projected totals: cardiomyopathy risk follows the lifetime dose, so the check adds every
 past administration of the counted drug (MedicationAdministration, mg converted through
 `context.units`; mg/m2 as given) to this order (dose x planned doses) and compares with the
-label limit for this patient (adult 550 / 400 with chest radiation, child >=2 y 300 mg/m2,
-<2 y 10 mg/kg). Past mg are normalized with the CURRENT BSA or weight, and the card says so.
+label limit for this patient (adult 550 / 400 with chest radiation, doxorubicin 400 also with
+previous or concomitant cyclophosphamide, child >=2 y 300 mg/m2, <2 y 10 mg/kg). Doxorubicin rows count
+prior daunorubicin at 0.6 doxorubicin-equivalents (Feijen 2019, cumulative.json).
+A past dose in mg is normalized with the BSA or weight of the day it was given (the newest weight
+and height on or before that date); only when the record has none is the current BSA or weight
+used, and the card's line for that dose says which one was used.
 Over the limit = critical; at or above 90% = warning. A past dose that cannot be read makes the
-total a lower bound: said in a `missing-data` finding, never ignored. Counting daunorubicin as
-doxorubicin-equivalents is UNVERIFIED: a separate soft rule, warning only.
+total a lower bound: said in a `missing-data` finding, never ignored. For a daunorubicin order with
+prior doxorubicin, a separate soft rule (warning only) adds both as doxorubicin-equivalents.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Iterator
 
 from ..context.model import MedicationOrder, PatientContext, Quantity
+from ..context.observations import measurement_on_or_before, mosteller
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import CumulativeRule, DosingView, dosing_view
@@ -38,11 +44,35 @@ class _Total:
         return self.prior + self.this_order
 
 
-def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str) -> float | None:
-    """A quantity as mg/m2 or mg/kg of the current patient (None if it cannot be read)."""
+def _size_on(ctx: PatientContext, unit: str, when: date | None) -> tuple[float | None, str]:
+    """BSA (mg/m2) or weight (mg/kg) on `when` from the record's series, else today's, and which."""
+    if when is not None:
+        weight = measurement_on_or_before(ctx.weights, when)
+        height = measurement_on_or_before(ctx.heights, when)
+        if unit == "mg/kg" and weight:
+            return weight.value, f"weight {weight.value:g} kg of {weight.date.isoformat()}"
+        if unit == "mg/m2" and weight and height:
+            value = mosteller(weight, height).value
+            return value, f"BSA {value:.2f} m² of {max(weight.date, height.date).isoformat()}"
+    if unit == "mg/m2":
+        return (ctx.bsa.value, f"current BSA {ctx.bsa.value:.2f} m² (no earlier weight/height)") if ctx.bsa else (None, "")
+    return (ctx.weight.value, f"current weight {ctx.weight.value:g} kg (no earlier weight)") if ctx.weight else (None, "")
+
+
+def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> float | None:
+    """A quantity as mg/m2 or mg/kg: past doses with the size of their day, this order with today's."""
+    return _per_basis_how(ctx, q, unit, when)[0]
+
+
+def _per_basis_how(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> tuple[float | None, str]:
     if q is None or q.comparator or not q.unit:
-        return None
-    size = {"mg/m2": ctx.bsa.value if ctx.bsa else None, "mg/kg": ctx.weight.value if ctx.weight else None}[unit]
+        return None, ""
+    size, how = _size_on(ctx, unit, when)
+    value = _to_basis(ctx, q, unit, size)
+    return value, (how if value is not None and not q.unit.endswith(unit[2:]) else "")
+
+
+def _to_basis(ctx: PatientContext, q: Quantity, unit: str, size: float | None) -> float | None:
     try:
         return convert(q.value, q.unit, unit)
     except UnitError:
@@ -73,13 +103,14 @@ def _sum(ctx: PatientContext, order: MedicationOrder, counted: dict[str, float],
         drug = next((d for d in adm.drug_ids if d in counted), None)
         if drug is None or adm.status in _DONE:
             continue
-        value = _per_basis(ctx, adm.dose, unit)
+        value, how = _per_basis_how(ctx, adm.dose, unit, adm.date)
         if value is None:
             unreadable.append(adm.ref)
             continue
         prior += value * counted[drug]
         factor = f" × {counted[drug]:g}" if counted[drug] != 1 else ""
-        lines.append(f"- {adm.date.isoformat()} {drug} {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit}{factor} ({adm.ref})")  # type: ignore[union-attr]
+        by = f", {how}" if how else ""
+        lines.append(f"- {adm.date.isoformat()} {drug} {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit}{factor} ({adm.ref}{by})")  # type: ignore[union-attr]
     drug = next((d for d in order.drug_ids if d in counted), None)
     this = _per_basis(ctx, order.dose.amount if order.dose else None, unit)
     if drug is None or this is None:
@@ -93,6 +124,24 @@ def _radiation(ctx: PatientContext, view: DosingView) -> bool:
     return any(ctx.has_fact(k) for k in view.radiation_facts)
 
 
+def _cardiotoxic(ctx: PatientContext, view: DosingView) -> str | None:
+    """Previous or concomitant cardiotoxic therapy (cumulative.json cardiotoxic_drugs, the label's
+    'e.g. cyclophosphamide'): a past administration, an active medication or a draft order."""
+    wanted = set(view.cardiotoxic_drugs)
+    for a in ctx.administrations:
+        if wanted.intersection(a.drug_ids) and a.status not in _DONE:
+            return f"{'/'.join(sorted(wanted.intersection(a.drug_ids)))} given {a.date.isoformat()} ({a.ref})"
+    for m in ctx.all_medications():
+        if wanted.intersection(m.drug_ids):
+            return f"{'/'.join(sorted(wanted.intersection(m.drug_ids)))} {'ordered' if m.is_draft else 'active'} ({m.ref})"
+    return None
+
+
+def _applies(ctx: PatientContext, view: DosingView, row: CumulativeRule, values: dict) -> bool:
+    return (row.bands.match(values) is not False and (not row.requires_radiation or _radiation(ctx, view))
+            and (not row.requires_cardiotoxic or _cardiotoxic(ctx, view) is not None))
+
+
 @rule("cumulative-dose")
 def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     view = dosing_view(kb)
@@ -102,7 +151,7 @@ def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleS
             rows = view.cumulative_for(drug)
             if not rows:
                 continue
-            matched = [r for r in rows if r.bands.match(values) is not False and (not r.requires_radiation or _radiation(ctx, view))]
+            matched = [r for r in rows if _applies(ctx, view, r, values)]
             row = matched[0] if matched else None
             if row is None:
                 continue
@@ -124,17 +173,21 @@ def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleS
                     f"{len(total.unreadable)} past administration(s) without a usable dose: total is a lower bound", row.citation,
                     [f"- {ref}" for ref in total.unreadable], {"unreadable_administrations": list(total.unreadable)},
                 )
-            yield from _equivalence(ctx, order, drug, view, settings)
+            yield from _equivalence(ctx, order, drug, view, settings, row)
 
 
-def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: DosingView, settings: RuleSettings) -> Iterator[Finding]:
+def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: DosingView, settings: RuleSettings,
+                 row: CumulativeRule) -> Iterator[Finding]:
     eq = view.equivalence
     if eq is None or drug not in eq.counted or not settings.soft_rule_enabled(eq.id) or ctx.bsa is None:
         return
+    if set(eq.counted) <= set(row.counted):
+        return  # the drug's own (label) row already counts every anthracycline: one card per finding
     used = {d for a in ctx.administrations if a.status not in _DONE for d in a.drug_ids if d in eq.counted} | {drug}
     if len(used) < 2:
         return  # one anthracycline only: the verified single-drug limit already applies
-    limit = view.equivalence_limit_with_radiation if _radiation(ctx, view) and view.equivalence_limit_with_radiation else eq.limit
+    lower = _radiation(ctx, view) or _cardiotoxic(ctx, view) is not None
+    limit = view.equivalence_limit_with_radiation if lower and view.equivalence_limit_with_radiation else eq.limit
     total = _sum(ctx, order, dict(eq.counted), "mg/m2")
     if total is not None:
         finding = _judge(ctx, order, drug, eq, limit, total, view, settings)
@@ -153,6 +206,7 @@ def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view:
     verb = ">" if over else "approaching"
     summary = f"{drug}: cumulative {fmt(t.total)} {unit} {verb} {fmt(limit)} {unit} ({branch})"
     radiation = "recorded" if _radiation(ctx, view) else f"not recorded (facts checked: {', '.join(view.radiation_facts)})"
+    cardiotoxic = _cardiotoxic(ctx, view) or f"none recorded ({', '.join(view.cardiotoxic_drugs)})"
     basis = "current BSA" if row.unit == "mg/m2" else "current weight"
     detail = "\n".join(
         [
@@ -160,6 +214,7 @@ def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view:
             "",
             *patient_lines(ctx),
             f"- Prior chest/mediastinal radiation: {radiation}",
+            f"- Previous or concomitant cardiotoxic therapy: {cardiotoxic}",
             "",
             f"Counted (past mg converted with the {basis}):",
             *t.lines,

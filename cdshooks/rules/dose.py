@@ -20,7 +20,7 @@ How a dose is judged, and why:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from ..context.model import MedicationOrder, PatientContext, Quantity
@@ -31,6 +31,7 @@ from ._dose_common import (
     OVERRIDE_REASONS,
     clip_summary,
     fmt,
+    text_only_sig,
     interval_days,
     missing_data_finding,
     missing_items_text,
@@ -39,9 +40,11 @@ from ._dose_common import (
     patient_values,
     unit_text,
 )
-from .corrections import corrected_dose_request, round_dose
+from ._stratify import in_scope
+from .corrections import Rounded, corrected_dose_request, corrected_quantity_request, round_dose, round_for_order
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
+from .verification import capped_bsa_note
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
 _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
@@ -153,14 +156,20 @@ def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
     for order in ctx.targets:
         for drug in order.drug_ids:
             rows = tuple(r for r in view.doses_for(drug) if r.verified or settings.soft_rule_enabled(r.id))
+            # protocol bands need an ALL diagnosis; without one only their per-dose caps are checked
+            rows = tuple(r for r in rows if r.cap is not None or in_scope(r.scope, ctx, kb))
             limits = tuple(lim for lim in view.limits_for(drug) if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
             if rows or limits:
-                yield from _check_order(ctx, order, drug, rows, limits, settings)
+                schedules = tuple(x for x in view.schedules_for(drug) if x.status == "verified" or settings.soft_rule_enabled(x.id))
+                yield from _check_order(ctx, order, drug, rows, limits, settings, schedules, in_scope("ALL", ctx, kb), kb)
 
 
 def _check_order(
-    ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings
+    ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings,
+    schedules: tuple = (), all_dx: bool = True, kb: Knowledge | None = None,
 ) -> Iterator[Finding]:
+    if text_only_sig(order):
+        return  # one card quotes the free text and names every check it blocks (rules/orders.py)
     values = patient_values(ctx)
     route = order.route.kind if order.route else None
     rows = tuple(r for r in rows if not r.routes or route in r.routes)  # no route: the route rule reports it
@@ -203,19 +212,50 @@ def _check_order(
     except _Unreadable as exc:
         yield missing_data_finding(ctx, order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
         return
-    branches = [b for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
+    caps = [b.cap for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
+    factor, period_note = _per_period(order, candidates)
+    if factor > 1 and _schedule_speaks(schedules, order, candidates):
+        factor = 0.0  # more often than the rule's period: the critical schedule card is the one finding
+    branches = [b for b in (_branch(ctx, r, ordered * factor) for r in candidates) if b is not None]
     best = min(branches, key=lambda b: (abs(b.pct), not b.row.verified))
-    caps = [b.cap for b in branches]
-    if all(c is not None for c in caps) and round(ordered, 6) > round(max(caps), 6):  # type: ignore[type-var]
-        yield _cap_finding(ctx, order, drug, best, q, order_basis, settings)
+    if caps and all(c is not None for c in caps) and round(ordered, 6) > round(max(caps), 6):  # type: ignore[type-var]
+        yield _cap_finding(ctx, order, drug, replace(best, ordered=ordered), q, order_basis, settings)
         return
-    if abs(best.pct) <= settings.dose_tolerance_pct:
+    if factor == 0.0 or abs(best.pct) <= settings.dose_tolerance_pct or best.row.scope == "ALL" and not all_dx:
         return
-    neighbour = _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings)
+    neighbour = _bordering_branch(ctx, order, drug, rows, candidates, values, ordered * factor, settings)
     indicator = "warning"
     if best.pct > settings.dose_critical_pct and neighbour is None and best.row.verified:
         indicator = "critical"
-    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings)
+    yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings, period_note, kb)
+
+
+def _schedule_speaks(schedules, order: MedicationOrder, candidates: tuple[DoseRule, ...]) -> bool:
+    """A min-interval schedule rule flags this order's interval (daily oral methotrexate): then neither a
+    per-dose comparison (it would invite a higher daily dose) nor a per-period one (the same error
+    again) is a second card - the schedule card is the one finding."""
+    period = candidates[0].period_days or 0
+    route = order.route.kind if order.route else None
+    return any(s.kind == "min-interval" and (s.min_interval_days or 0) >= period and (not s.routes or route in s.routes)
+               for s in schedules)
+
+
+def _per_period(order: MedicationOrder, candidates: tuple[DoseRule, ...]) -> tuple[float, str | None]:
+    """Like with like: a dose the rule gives once per N days, ordered every M days, is compared per
+    N days (2.5 mg daily = 17.5 mg per 7 days against 20 mg/m² once weekly), so a daily order is never
+    told to take more per dose. (1.0, None) when the rule is per dose or the intervals agree."""
+    periods = {r.period_days for r in candidates}
+    interval = interval_days(order.timing)
+    if len(periods) != 1 or None in periods or not interval:
+        return 1.0, None
+    period = periods.pop()
+    assert period is not None
+    if abs(interval - period) < 1e-9:
+        return 1.0, None
+    factor = period / interval
+    every = "daily" if abs(interval - 1) < 1e-9 else f"every {fmt(interval)} d"
+    per = "per day" if period == 1 else f"per {fmt(period)} days"
+    return factor, f"{every} = {fmt(factor)} doses {per}; compared per period because the rule's dose is once {per.removeprefix('per ')}"
 
 
 def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings) -> _Branch | None:
@@ -230,6 +270,8 @@ def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, setti
 
 
 def _ordered_text(q: Quantity, ordered: float, amount_unit: str) -> str:
+    if q.derivation:
+        return q.derivation
     text = f"{fmt(q.value)} {unit_text(q.unit)}"
     try:
         same = abs(convert(q.value, q.unit, amount_unit) - ordered) < 1e-9 * max(1.0, ordered)
@@ -274,13 +316,31 @@ def _common(ctx: PatientContext, order: MedicationOrder, b: _Branch, q: Quantity
     return lines, inputs
 
 
-def _suggestion(order: MedicationOrder, drug: str, target: float, unit: str) -> tuple[SuggestionSpec, ...]:
-    value = round_dose(target, unit)
-    if not order.resource:
+def _rounding(order: MedicationOrder, b: _Branch, q: Quantity) -> Rounded | None:
+    """The corrected dose as the ordered product can give it (whole/half tablets, 0.1 mL), in range."""
+    strength = order.product.strength if order.product and q.written is not None else None
+    if b.row.amount_unit.endswith("/d"):
+        value = round_dose(b.target, b.row.amount_unit)
+        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "")
+    return round_for_order(b.target, b.low, b.high, b.row.amount_unit, q.written if strength else None, strength)
+
+
+def _suggestion(order: MedicationOrder, drug: str, rounded: Rounded | None, unit: str) -> tuple[SuggestionSpec, ...]:
+    if not order.resource or rounded is None:
         return ()
-    label = f"Change {drug} dose to {fmt(value)} {unit_text(unit)}"
-    action = ActionSpec("update", label, resource=corrected_dose_request(order.resource, value, unit), resource_id=order.ref)
+    label = f"Change {drug} dose to {rounded.label}"
+    if rounded.quantity.get("system"):
+        resource = corrected_quantity_request(order.resource, rounded.quantity)
+    else:
+        resource = corrected_dose_request(order.resource, rounded.value, unit)
+    action = ActionSpec("update", label, resource=resource, resource_id=order.ref)
     return (SuggestionSpec(label=label, actions=(action,), is_recommended=True),)
+
+
+def _rounding_line(rounded: Rounded | None, b: _Branch) -> list[str]:
+    if rounded is None:
+        return [f"- No dose is suggested: no whole or half unit of the ordered product fits {fmt(b.low)}–{fmt(b.high)} {unit_text(b.row.amount_unit)}."]
+    return [f"- Suggested: {rounded.label} – {rounded.how}."] if rounded.how else []
 
 
 def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Finding:
@@ -291,6 +351,8 @@ def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Find
     lines, inputs = _common(ctx, order, b, q, order_basis, settings)
     lines[-1:-1] = [f"- Per-dose cap: {fmt(b.cap)} {unit} – exceeded by {fmt(b.ordered - b.cap)} {unit}",
                     f"- ≈{above_calc:.0f}% above the calculated dose {fmt(b.low)} {unit} (low end of the branch)"]
+    rounded = _rounding(order, b, q)
+    lines += _rounding_line(rounded, b)
     lines += ["", f"Cap: {cap.citation}", f"Dose rule: {b.row.citation}"]
     inputs["above_calculated_pct"] = round(above_calc, 2)
     summary = f"{drug} {fmt(b.ordered)} {unit} exceeds {fmt(b.cap)} {unit} per-dose cap (≈{above_calc:.0f}% above calculated {fmt(b.low)} {unit})"
@@ -304,16 +366,25 @@ def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Find
         orders=(order.ref,),
         inputs=inputs,
         drug=drug,
-        suggestions=_suggestion(order, drug, b.target, b.row.amount_unit),
+        suggestions=_suggestion(order, drug, rounded, b.row.amount_unit),
         override_reasons=OVERRIDE_REASONS,
     )
 
 
-def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings) -> Finding:
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: str | None = None,
+                  kb: Knowledge | None = None) -> Finding:
     direction = "above" if b.pct > 0 else "below"
     not_per = f", not per {order_basis}" if b.row.basis == "fixed" and order_basis != "fixed" else ""
-    summary = f"{drug} {fmt(b.ordered)} {unit_text(b.row.amount_unit)} is {abs(b.pct):.0f}% {direction} the expected dose ({_expected_text(b)}{not_per})"
+    amount = f"{fmt(b.ordered)} {unit_text(b.row.amount_unit)}"
+    if period_note:
+        amount += f" per {fmt(b.row.period_days or 1)} d"
+    summary = f"{drug} {amount} is {abs(b.pct):.0f}% {direction} the expected dose ({_expected_text(b)}{not_per})"
     lines, inputs = _common(ctx, order, b, q, order_basis, settings)
+    if period_note:
+        lines.insert(-1, f"- Per period: {period_note} = {amount}")
+        inputs["per_period"] = {"period_days": b.row.period_days, "interval_days": interval_days(order.timing), "amount": b.ordered}
+    rounded = _rounding(order, b, q) if not period_note else None  # a wrong interval is the schedule card's to correct
+    lines += _rounding_line(rounded, b) if not period_note else []
     if not_per:
         lines.append(f"- This branch is dosed as a total, not per {order_basis}: the order as written is {fmt(b.ordered)} {unit_text(b.row.amount_unit)}.")
     if neighbour is not None:
@@ -322,6 +393,10 @@ def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neigh
             f"but this patient is in '{b.row.branch}' ({b.row.bands.text}): warning, not critical."
         )
         inputs["matches_branch"] = neighbour.row.id
+    if kb is not None and b.pct < 0 and b.row.basis == "m2" and b.size:
+        note, extra = capped_bsa_note(kb, ctx, b.low / b.size, b.high / b.size, b.ordered, unit_text(b.row.amount_unit))
+        lines += note
+        inputs.update(extra)
     if not b.row.verified:
         lines.append("- This rule is from UNVERIFIED material (soft rule): warning only.")
     lines += ["", f"Source: {b.row.citation}"]
@@ -335,7 +410,7 @@ def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neigh
         orders=(order.ref,),
         inputs=inputs,
         drug=drug,
-        suggestions=_suggestion(order, drug, b.target, b.row.amount_unit),
+        suggestions=_suggestion(order, drug, rounded, b.row.amount_unit),
         override_reasons=OVERRIDE_REASONS,
     )
 

@@ -12,12 +12,13 @@ DDI-30 pegaspargase + glucocorticoids is an info reminder. Unverified rows never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.interactions import Match, interaction_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize
+from ._stratify import latest_within
 from .finding import Coding, Finding
 from .registry import RuleSettings, rule
 
@@ -36,8 +37,31 @@ class _Hit:
     notes: tuple[str, ...]
 
 
-def _condition(cond: str, m: Match, agent_order: MedicationOrder, ctx: PatientContext, members: frozenset[str]) -> tuple[bool, str]:
+def _qt_risk(ctx: PatientContext, params: Mapping[str, float]) -> tuple[bool, str]:
+    """A recent prolonged QTc or low potassium (DDI-27): missing values are said, not assumed abnormal."""
+    found, notes = [], []
+    qtc = latest_within(ctx, "qtc", int(params["qtc_window_days"]))
+    if qtc is not None and qtc.value is not None and qtc.unit == "ms":
+        (found if qtc.value > params["qtc_above_ms"] else notes).append(f"QTc {qtc.value:g} ms on {qtc.date} ({qtc.source}; QTc LOINC UNVERIFIED)")
+    else:
+        notes.append(f"no QTc within {params['qtc_window_days']:g} days")
+    k = latest_within(ctx, "potassium", int(params["electrolyte_window_days"]))
+    if k is not None and k.value is not None:
+        low = k.reference_low if k.reference_low is not None else params["potassium_below_mmol_l"]
+        (found if k.value < low else notes).append(f"potassium {k.value:g} mmol/L on {k.date} ({k.source}; low below {low:g})")
+    else:
+        notes.append(f"no potassium within {params['electrolyte_window_days']:g} days")
+    notes.append("magnesium not read (no verified LOINC code)")
+    if found:
+        return True, "QT risk: " + "; ".join(found)
+    return False, "no recent prolonged QTc or low potassium: " + "; ".join(notes)
+
+
+def _condition(cond: str, m: Match, agent_order: MedicationOrder, ctx: PatientContext, members: frozenset[str],
+               params: Mapping[str, float] | None = None) -> tuple[bool, str]:
     """Evaluate a named context condition; unknown inputs resolve to the *safer* (true) side."""
+    if cond == "qt-risk":
+        return _qt_risk(ctx, params or {})
     if cond == "high-dose-methotrexate":
         hd, how = is_high_dose_methotrexate(agent_order, ctx)
         if hd is None:
@@ -75,7 +99,7 @@ def _evaluate(m: Match, agent_order: MedicationOrder, ctx: PatientContext, membe
     for w in m.rule.when:
         if w.members is not None and m.other not in w.members:
             continue
-        holds, note = _condition(w.condition, m, agent_order, ctx, members)
+        holds, note = _condition(w.condition, m, agent_order, ctx, members, w.params)
         notes.append(note)
         if holds:
             severity = w.severity

@@ -14,7 +14,7 @@ from ..knowledge import Knowledge
 from ..knowledge.monitoring import monitoring_view
 from ..knowledge.regimen import Check
 from ..knowledge.risk import format_number
-from ._stratify import describe, lab_input, latest_within, subject_orders, value_in, with_drugs
+from ._stratify import describe, in_scope, lab_input, latest_within, subject_orders, value_in, with_drugs
 from .finding import Finding
 from .registry import RuleSettings, rule
 
@@ -42,24 +42,45 @@ def _class_orders(ctx: PatientContext, mv: Any, cls: str) -> tuple[tuple[Medicat
     return orders, drug
 
 
+def _starts_cytoreduction(drug: str, route: str | None, not_starting: list[dict[str, Any]]) -> bool:
+    """False for maintenance agents (oral methotrexate, daily mercaptopurine): they never start it."""
+    for row in not_starting:
+        if row["drug"] == drug and (not row.get("routes") or route in row["routes"]):
+            return False
+    return True
+
+
+def _tls_start(ctx: PatientContext, orders: tuple[MedicationOrder, ...], cytoreductive: frozenset[str], params: dict[str, Any]) -> bool:
+    """TLS risk is at the START of cytoreduction (TLS-1): an induction/reinduction order with no
+    cytoreductive administration in the start window, or (phase unknown) a first cytoreductive
+    course. Maintenance agents neither start a course nor count as one (monitoring.json)."""
+    skip = list(params.get("not_starting", ()))
+    starting = [o for o in orders if any(d in cytoreductive and _starts_cytoreduction(d, o.route.kind if o.route else None, skip) for d in o.drug_ids)]
+    if not starting:
+        return False
+    given = [a.date for a in ctx.administrations
+             if any(d in cytoreductive and _starts_cytoreduction(d, a.route.kind if a.route else None, skip) for d in a.drug_ids)]
+    if ctx.phase is None:
+        return not given
+    if ctx.phase not in params["phases"]:
+        return False
+    return not any(0 <= (ctx.order_date - day).days <= params["start_window_days"] for day in given)
+
+
 @rule("monitoring")
 def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """TLS-1 baseline labs before cytoreductive induction; TLS-2 laboratory TLS (>= 2 Cairo-Bishop criteria)."""
     mv = monitoring_view(kb)
-    orders = with_drugs(subject_orders(ctx), mv.members("cytoreductive"))
+    cytoreductive = mv.members("cytoreductive")
+    orders = with_drugs(subject_orders(ctx), cytoreductive)
     if not orders:
         return
     base = mv.check("monitoring.tls.baseline-labs")
     window = base.params["window_days"]
     recent = {key: latest_within(ctx, key, window) for key in base.params["analytes"]}
     missing = [key for key, lab in recent.items() if lab is None]
-    # TLS risk is at the start of cytoreduction: with no CarePlan phase, "start" means no prior
-    # administration of a cytoreductive agent on record (otherwise every later dose would alarm).
-    cytoreductive = set(mv.members("cytoreductive"))
-    starting = ctx.phase in base.params["phases"] or (
-        ctx.phase is None and not any(cytoreductive & set(a.drug_ids) for a in ctx.administrations)
-    )
-    if missing and starting and ctx.labs_complete():
+    # a reminder only for an ALL patient (scope), at the start of cytoreduction (not every later dose)
+    if missing and ctx.labs_complete() and in_scope(base.scope, ctx, kb) and _tls_start(ctx, orders, cytoreductive, dict(base.params)):
         yield _card(base, "Baseline TLS labs missing before cytoreductive therapy: " + ", ".join(missing),
                     f"No result within {window} days before {ctx.order_date.isoformat()} for: {', '.join(missing)}. Phase: {ctx.phase or 'not recorded'}.",
                     orders, missing=missing)

@@ -10,12 +10,15 @@ reference dose (within the dose tolerance) gives an info card instead of a warni
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, Callable, Iterator, Mapping
 
 from ..context.model import LabResult, MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.populations import population_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize, scaled_resource
+from ._stratify import in_scope
 from .finding import ActionSpec, Coding, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
 
@@ -69,29 +72,112 @@ def _fact_source(ctx: PatientContext, keys: list[str]) -> tuple[str, str] | None
     return None
 
 
-def _pregnancy_or_lactation(ctx: PatientContext, fact_key: str) -> tuple[str, str] | None:
-    """The fact, or a positive status Observation within 30 days (codes.json answer 'positive')."""
-    hit = _fact_source(ctx, [fact_key])
-    if hit:
-        return hit
-    lab = ctx.lab({"pregnant": "pregnancy_status", "lactating": "lactation_status"}.get(fact_key, ""))
-    if lab and lab.code_value == "positive" and (ctx.order_date - lab.date).days <= 30:
-        return fact_key, f"{lab.source} positive on {lab.date}"
+@dataclass(frozen=True)
+class _Status:
+    """Current pregnancy/breastfeeding evidence ("current") or an old positive to confirm ("stale")."""
+
+    state: str  # "current" | "stale"
+    source: str
+    note: str = ""
+
+
+def _status_evidence(ctx: PatientContext, kb: Knowledge, fact_key: str) -> _Status | None:
+    """The LATEST status decides (populations.json status_currency): an active Condition, or a
+    positive status Observation within the currency window, unless a later negative status exists.
+    Administrative gender plays no part (it neither creates nor suppresses pregnancy)."""
+    cur = (kb.table("populations").get("status_currency") or {}).get(fact_key)
+    if cur is None:
+        hit = _fact_source(ctx, [fact_key])
+        return _Status("current", hit[1]) if hit else None
+    statuses = [lab for lab in ctx.labs.get(cur["lab"]) or () if lab.code_value in ("positive", "negative") and lab.date <= ctx.order_date]
+    negatives = [lab.date for lab in statuses if lab.code_value == "negative"]
+    last_negative = max(negatives) if negatives else None
+
+    def overridden(day: date | None) -> bool:
+        return day is not None and last_negative is not None and last_negative > day
+
+    for f in ctx.facts.get(fact_key) or ():
+        if not f.source.startswith("Condition/") or f.clinical_status != "active":
+            continue  # Observation-derived facts are read below from the status series; Conditions count only while active
+        day = f.onset or f.recorded
+        if not overridden(day):
+            return _Status("current", f"{f.source} ({f.code}, clinicalStatus active{', onset ' + str(day) if day else ''})")
+    for lab in sorted(statuses, key=lambda r: r.date, reverse=True):
+        if lab.code_value == "negative":
+            return None  # the latest status is negative: it overrides every older positive
+        age = (ctx.order_date - lab.date).days
+        how = _read_how(kb, lab)
+        if age <= cur["current_days"]:
+            return _Status("current", f"{lab.source} positive on {lab.date}{how}")
+        if age <= cur["stale_positive_lookback_days"]:
+            return _Status("stale", f"{lab.source} positive on {lab.date}{how}",
+                           f"no status within {cur['current_days']} days (currency window, populations.json status_currency; UNVERIFIED convention)")
+        return None
     return None
 
 
+def _read_how(kb: Knowledge, lab: LabResult) -> str:
+    """Say when a status was read from free text (no verified answer code), e.g. breastfeeding."""
+    if lab.value_source != "text":
+        return ""
+    return f" (read from the Observation's text '{lab.code_value}': no verified coded answer for this status)"
+
+
+def _pregnancy_or_lactation(ctx: PatientContext, kb: Knowledge, fact_key: str) -> tuple[str, str] | None:
+    """(fact, source) when the patient is CURRENTLY pregnant/breastfeeding, else None."""
+    status = _status_evidence(ctx, kb, fact_key)
+    return (fact_key, status.source) if status and status.state == "current" else None
+
+
 # -- kind: fact -----------------------------------------------------------------------------
-def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings) -> Iterator[Finding]:
+def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings, kb: Knowledge) -> Iterator[Finding]:
     keys = list(row["facts"])
-    hit = _pregnancy_or_lactation(ctx, keys[0]) if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else _fact_source(ctx, keys)
+    status = _status_evidence(ctx, kb, keys[0]) if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else None
+    if status is not None and status.state == "stale":
+        yield from _stale_status(ctx, row, keys[0], status)
+        return
+    hit = (keys[0], status.source) if status else (None if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else _fact_source(ctx, keys))
     if not hit or (row.get("proxy_for") and ctx.has_fact(row["proxy_for"])):
         return  # a proxy row (retention for obstruction) is silent when the real fact is recorded
+    escalate = row.get("escalate_without_all_diagnosis")
+    no_all = escalate is not None and not in_scope("ALL", ctx, kb)
     for order, drug in _targets(ctx, row):
         note = (row.get("drug_notes") or {}).get(drug)
         msg = f"{row['message']}{': ' + note if note else ''}"
-        yield _finding(row, order, drug, row["severity"], f"{drug}: {hit[0]} - {msg}",
+        severity = row["severity"]
+        prior = _prior_therapy(ctx, row.get("critical_with_prior_therapy"))
+        if prior:
+            severity, msg = "critical", f"{msg}. Prior asparaginase therapy on record: {prior}"
+        elif row.get("critical_with_prior_therapy"):
+            msg = f"{msg}. No prior asparaginase therapy on record: warning, not a hard stop"
+        if no_all and drug in escalate["drugs"]:
+            severity, msg = escalate["severity"], f"{escalate['message']}; {msg}"
+        yield _finding(row, order, drug, severity, f"{drug}: {hit[0]} - {msg}",
                        [f"**{drug}** ({order.ref}) with **{hit[0]}** recorded: {hit[1]}.", "", msg + "."],
-                       {"fact": hit[0], "source": hit[1]})
+                       {"fact": hit[0], "source": hit[1], "all_diagnosis": not no_all if escalate else None})
+
+
+def _prior_therapy(ctx: PatientContext, drugs: list[str] | None) -> str | None:
+    """A past administration or a non-draft medication of one of `drugs`, described; else None."""
+    if not drugs:
+        return None
+    wanted = set(drugs)
+    for a in ctx.administrations:
+        if wanted.intersection(a.drug_ids) and a.date <= ctx.order_date and a.status not in ("entered-in-error", "not-done"):
+            return f"{a.ref} ({'/'.join(a.drug_ids)}, {a.date})"
+    for m in ctx.active_medications:
+        if wanted.intersection(m.drug_ids):
+            return f"{m.ref} ({m.display})"
+    return None
+
+
+def _stale_status(ctx: PatientContext, row: Row, key: str, status: _Status) -> Iterator[Finding]:
+    """An old positive status and nothing later: ask to confirm (never silent, never a hard stop)."""
+    for order, drug in _targets(ctx, row):
+        summary = f"{drug}: last {key} status positive ({status.source.split(' on ')[-1].split(' ')[0]}), none current - confirm status"
+        yield _finding(row, order, drug, "warning", summary,
+                       [f"**{drug}** ({order.ref}): {status.source}; {status.note}.", "", f"Confirm the current {key} status before ordering. If {key}: {row['message']}."],
+                       {"fact": key, "source": status.source, "current": False}, suffix=".status-not-current")
 
 
 # -- kind: lab ------------------------------------------------------------------------------
@@ -229,13 +315,13 @@ def _eval_infant(ctx: PatientContext, row: Row, settings: RuleSettings, missing:
                        {"age_days": ctx.age.days})
 
 
-def _eval_reproductive(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None]) -> Iterator[Finding]:
+def _eval_reproductive(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None], kb: Knowledge) -> Iterator[Finding]:
     if ctx.age is None or not (row["min_age_years"] <= ctx.age.years < row["max_age_years"]):
         return
     if row["sex"] != "any" and ctx.sex != row["sex"]:
         return
-    if _pregnancy_or_lactation(ctx, "pregnant"):
-        return  # SP-01/SP-02 speak for a pregnant patient
+    if _status_evidence(ctx, kb, "pregnant"):
+        return  # SP-01/SP-02 speak for a pregnant patient (or ask to confirm an old positive status)
     for order, drug in _targets(ctx, row):
         yield _finding(row, order, drug, row["severity"], f"{drug}: {row['message']}"[:139],
                        [f"**{drug}** ({order.ref}); patient {ctx.sex or 'sex unknown'}, {ctx.age.years} y.", "", row["message"] + "."],
@@ -298,7 +384,7 @@ def _eval_neuro(ctx: PatientContext, row: Row, settings: RuleSettings, missing: 
                        [f"**{drug}** ({order.ref}):", *[f"- {e}" for e in evidence[:5]], "", row["message"] + "."], {"evidence": evidence[:5]})
 
 
-_EVALUATORS = {"age": _eval_age, "infant": _eval_infant, "reproductive": _eval_reproductive, "lvef": _eval_lvef,
+_EVALUATORS = {"age": _eval_age, "infant": _eval_infant, "lvef": _eval_lvef,
                "down-syndrome": _eval_down, "hbv": _eval_hbv, "neurotoxicity-history": _eval_neuro, "lab": _eval_lab}
 
 
@@ -316,10 +402,12 @@ def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
         items.setdefault(order.ref, set()).add(item)
 
     for row in population_knowledge(kb).rows:
-        if not _enabled(row, settings):
+        if not _enabled(row, settings) or not in_scope(row.get("scope"), ctx, kb):
             continue
         if row["kind"] == "fact":
-            yield from _eval_fact(ctx, row, settings)
+            yield from _eval_fact(ctx, row, settings, kb)
+        elif row["kind"] == "reproductive":
+            yield from _eval_reproductive(ctx, row, settings, missing, kb)
         elif row["kind"] in _EVALUATORS:
             yield from _EVALUATORS[row["kind"]](ctx, row, settings, missing)
     for ref, reasons in gaps.items():

@@ -7,15 +7,32 @@ one `missing-data.phase` finding names the checks that could not run.
 
 from __future__ import annotations
 
+import re
+from functools import wraps
 from typing import Any, Iterator
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.regimen import Check, regimen_view
 from ..knowledge.risk import risk_view
-from ._stratify import cns_status, coded, has_all_diagnosis, lineage, mrd_at, mrd_percent, nci_group, subject_orders, with_drugs
+from ._stratify import cns_status, coded, has_all_diagnosis, in_scope, lineage, mrd_at, mrd_percent, nci_group, subject_orders, with_drugs
 from .finding import Finding
-from .registry import RuleSettings, rule
+from .registry import RuleFn, RuleSettings, rule
+
+
+def _scoped(fn: RuleFn) -> RuleFn:
+    """Drop findings of checks whose regimen.json `scope` is "ALL" for a patient without an ALL
+    diagnosis (protocol checks); "any" checks (label indications/contraindications) always run."""
+
+    @wraps(fn)
+    def run(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+        checks = regimen_view(kb).checks
+        for finding in fn(ctx, kb, settings) or ():
+            check = checks.get(finding.rule_id)
+            if check is None or in_scope(check.scope, ctx, kb):
+                yield finding
+
+    return run
 
 
 def _card(check: Check, summary: str, detail: str, orders: tuple[MedicationOrder, ...] = (), drug: str | None = None, indicator: str | None = None, **inputs: Any) -> Finding:
@@ -46,6 +63,7 @@ def _marker(ctx: PatientContext, key: str) -> tuple[str | None, str]:
 
 
 @rule("regimen")
+@_scoped
 def ph_positive_tki(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-01 (no TKI with Ph+ chemotherapy) and RA-02 (imatinib instead of dasatinib in a child)."""
     if not ctx.has_fact("ph-positive"):
@@ -65,6 +83,7 @@ def ph_positive_tki(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) 
 
 
 @rule("regimen")
+@_scoped
 def targeted_lineage(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-03/04/05/06/16: antigen- or lineage-directed agents against lineage and marker results."""
     rv, rk = regimen_view(kb), risk_view(kb)
@@ -109,6 +128,7 @@ def targeted_lineage(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 
 
 @rule("regimen")
+@_scoped
 def label_indications(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-17 clofarabine, RA-19 ponatinib, RA-20 asparaginase hypersensitivity, CAR-T label ages, RA-18, RA-21."""
     rv = regimen_view(kb)
@@ -177,6 +197,17 @@ def _phase_checks(ctx: PatientContext, kb: Knowledge) -> Iterator[tuple[Check, s
         yield rv.check("regimen.cns3.intensification"), "CNS3 at diagnosis: intrathecal intensification ± cranial radiation", "CNS3 at diagnosis.", orders
 
 
+def _protocol_level(ctx: PatientContext, check: Check) -> tuple[str, str]:
+    """RA-08: warning only when the treatment plan names a COG-style protocol (regimen.json params)."""
+    patterns = check.params.get("warning_if_plan_matches")
+    if not patterns:
+        return check.indicator, ""
+    named = next((p for p in patterns if ctx.phase_text and re.search(p, ctx.phase_text, re.IGNORECASE)), None)
+    if named:
+        return "warning", f" The plan names a COG-style protocol ('{ctx.phase_text}')."
+    return check.indicator, " The plan names no COG-style protocol: BFM-type inductions include an anthracycline for every risk group (info)."
+
+
 @rule("regimen")
 def phase_dependent(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     """RA-07..RA-12 in the phase they name; phase unknown -> one `missing-data.phase` finding."""
@@ -188,7 +219,8 @@ def phase_dependent(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) 
         if ctx.phase is None and not drug_free_phase:
             blocked.append((check, orders))
         elif drug_free_phase or ctx.phase in check.phases:
-            yield _card(check, summary, f"{detail} Phase: {ctx.phase or 'not recorded'} ({ctx.phase_source or 'no CarePlan'}).", orders, phase=ctx.phase)
+            level, protocol = _protocol_level(ctx, check)
+            yield _card(check, summary, f"{detail} Phase: {ctx.phase or 'not recorded'} ({ctx.phase_source or 'no CarePlan'}).{protocol}", orders, indicator=level, phase=ctx.phase)
     if blocked:
         refs = tuple(dict.fromkeys(r.ref for _, orders in blocked for r in orders))
         names = ", ".join(f"{c.ref} ({c.message})" for c, _ in blocked)

@@ -5,8 +5,9 @@
         ...yield Finding(...)
 
 A rule returns early when it does not apply and yields findings otherwise. `run_rules` runs the
-families a service asks for, drops findings of disabled rules, removes duplicates (same rule id
-and orders) and keeps the order stable: critical first, then warning, then info.
+families a service asks for, removes duplicates (same rule id and orders), merges missing-data
+findings, applies the site's choices ONCE (CDSHOOKS_DISABLED_RULES and the site policy, see
+`cdshooks.policy`) and keeps the order stable: critical first, then warning, then info.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .finding import Finding
 if TYPE_CHECKING:  # pragma: no cover
     from ..context.model import PatientContext
     from ..knowledge import Knowledge
+    from ..policy import SitePolicy
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class RuleSettings:
     dose_critical_pct: float = 25.0
     disabled_rules: frozenset[str] = frozenset()
     enabled_soft_rules: frozenset[str] = frozenset()
+    policy: "SitePolicy | None" = None  # CDSHOOKS_POLICY, applied by run_rules only
 
     def soft_rule_enabled(self, rule_id: str, default: bool = True) -> bool:
         """UNVERIFIED knowledge becomes soft rules: on by default as warnings, switchable off."""
@@ -41,6 +44,15 @@ class RuleSettings:
 
 
 RuleFn = Callable[["PatientContext", "Knowledge", RuleSettings], Iterable[Finding]]
+PostStep = Callable[[list[Finding], "PatientContext", "Knowledge", RuleSettings], list[Finding]]
+_POST_STEPS: list[PostStep] = []
+
+
+def post_step(fn: PostStep) -> PostStep:
+    """Register a step that sees all findings of a call before merging (e.g. plan vs label doses)."""
+    if fn not in _POST_STEPS:
+        _POST_STEPS.append(fn)
+    return fn
 
 
 @dataclass(frozen=True)
@@ -94,39 +106,54 @@ def run_rules(
     kb: "Knowledge",
     settings: RuleSettings,
     families: Iterable[str],
+    *,
+    silenced: list[Finding] | None = None,
 ) -> list[Finding]:
+    """The findings to show. Findings the site policy silences are appended to `silenced`
+    (when given) so the caller can audit them; findings of rules switched off are dropped."""
+    from ..policy import apply_policy
+
     findings: list[Finding] = []
     seen: set[tuple[str, tuple[str, ...], str | None]] = set()
     for spec in registered_rules(families):
         for finding in spec.fn(ctx, kb, settings) or ():
-            if finding.rule_id in settings.disabled_rules:
-                continue
             key = (finding.rule_id, finding.orders, finding.drug)
             if key in seen:
                 continue
             seen.add(key)
             findings.append(finding)
-    findings = merge_missing_data(findings)
+    for step in _POST_STEPS:
+        findings = step(findings, ctx, kb, settings)
+    outcome = apply_policy(merge_missing_data(findings), settings.policy, settings.disabled_rules)
+    if silenced is not None:
+        silenced.extend(outcome.silenced)
+    findings = outcome.shown
     findings.sort(key=lambda f: _SEVERITY[f.indicator])
     return findings
 
 
+SUMMARY_LIMIT = 140  # a card summary is < 140 characters (contract)
+
+
 def merge_missing_data(findings: list[Finding]) -> list[Finding]:
-    """One `missing-data` card per order (or per patient), naming everything that is missing.
+    """One finding, one card - unless one summary can name every problem of the same order.
 
     Several rule families may each find that the same order cannot be checked (no weight for the
-    dose, no bilirubin for the hepatic rule); the clinician needs one card that lists them all.
+    dose, no bilirubin for the hepatic rule). A clinician reads summaries, so problems share a card
+    only when the joined summary, naming each of them, stays under 140 characters; otherwise each
+    keeps its own card (never "(+2 more)").
     """
     groups: dict[tuple[str, ...], list[Finding]] = {}
     others: list[Finding] = []
     for f in findings:
-        if f.topic == "missing-data" and f.rule_id != "missing-data.prefetch":
+        if f.topic == "missing-data" and f.rule_id != "missing-data.prefetch" and f.orders:
             groups.setdefault(f.orders, []).append(f)
         else:
             others.append(f)
     for orders, group in groups.items():
-        if len(group) == 1:
-            others.append(group[0])
+        summary = _joined_summary(group)
+        if len(group) == 1 or summary is None:
+            others.extend(group)
             continue
         worst = min(group, key=lambda f: _SEVERITY[f.indicator])
         inputs: dict = {}
@@ -137,7 +164,7 @@ def merge_missing_data(findings: list[Finding]) -> list[Finding]:
                 rule_id=worst.rule_id,
                 topic="missing-data",
                 indicator=worst.indicator,
-                summary=worst.summary if len(group) == 1 else f"{worst.summary} (+{len(group) - 1} more)",
+                summary=summary,
                 detail="\n\n---\n\n".join(f.detail for f in group),
                 citation="; ".join(dict.fromkeys(f.citation for f in group)),
                 orders=orders,
@@ -146,6 +173,21 @@ def merge_missing_data(findings: list[Finding]) -> list[Finding]:
             )
         )
     return others
+
+
+def _joined_summary(group: list[Finding]) -> str | None:
+    """'drug: a; b' naming every problem, when that fits; None when it does not (keep separate cards)."""
+    drugs = {f.drug for f in group}
+    parts = []
+    for f in group:
+        text = f.summary.rstrip("…")
+        if f.summary.endswith("…"):
+            return None  # a clipped summary already does not name its whole problem
+        prefix = f"{f.drug}: "
+        parts.append(text[len(prefix):] if len(drugs) == 1 and f.drug and text.startswith(prefix) else text)
+    lead = f"{group[0].drug}: " if len(drugs) == 1 and group[0].drug else ""
+    joined = lead + "; ".join(dict.fromkeys(parts))
+    return joined if len(joined) < SUMMARY_LIMIT else None
 
 
 def _import_families() -> None:

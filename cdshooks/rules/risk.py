@@ -9,6 +9,7 @@ are cited by id (risk.json); UNVERIFIED rows (adult WBC cut-offs) are soft: mark
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterator
 
 from ..context.model import PatientContext
@@ -26,6 +27,7 @@ from ._stratify import (
     mrd_at,
     mrd_percent,
     nci_group,
+    wbc_offset_text,
 )
 from .finding import Finding
 from .registry import RuleSettings, rule
@@ -66,7 +68,9 @@ def _nci_section(nci: NciResult, age_years: int | None) -> _Section:
     wbc = nci.inputs.get("wbc_at_diagnosis")
     if wbc:
         shown = f"{format_number(wbc['value'])} {wbc['unit']}" if wbc["value"] is not None else "unusable"
-        s.lines.append(f"WBC at diagnosis (first on/after diagnosis date): {shown} on {wbc['date']} ({wbc['source']}).")
+        offset = wbc_offset_text(date.fromisoformat(wbc["date"]), date.fromisoformat(nci.inputs["diagnosis_date"])) if nci.inputs.get("diagnosis_date") else ""
+        s.lines.append(f"Presenting WBC (first WBC in the window around the diagnosis date, before cytoreductive therapy): {shown} on {wbc['date']}"
+                       f"{' (' + offset + ')' if offset else ''} ({wbc['source']}).")
     s.lines.extend(f"Missing: {m}." for m in nci.missing)
     if nci.group is None and nci.missing:
         s.phrase += f": {nci.missing[0]}"

@@ -14,7 +14,7 @@ from typing import Iterator
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.dosing import RouteRule, dosing_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, missing_data_finding, patient_inputs, patient_lines
+from ._dose_common import OVERRIDE_REASONS, clip_summary, text_only_sig, missing_data_finding, patient_inputs, patient_lines
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
 
@@ -25,12 +25,17 @@ def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) ->
     for order in ctx.targets:
         for drug in order.drug_ids:
             spec = view.route_for(drug)
+            if text_only_sig(order):
+                continue  # rules/orders.py: one free-text card
             if spec is None or (spec.status != "verified" and not settings.soft_rule_enabled(spec.id)):
                 continue
             kind = order.route.kind if order.route else None
             if kind is None:
                 sent = (order.route.text or order.route.code) if order.route else None
                 problem = f"route '{sent}' not recognized" if sent else "no route on the order"
+                if order.route and order.route.parenteral and not sent:
+                    # "Injection" says parenteral, not which: IV vs intrathecal is exactly what this rule checks
+                    problem = f"an injection with no route (IV, IM, SC or intrathecal not stated; {order.route.implied_by})"
                 yield missing_data_finding(
                     ctx, order, drug, "missing-data.route", "route", problem, spec.citation,
                     [f"- Allowed: {', '.join(spec.allowed)} ({spec.message})"], {"rule_row": spec.id},
@@ -55,6 +60,8 @@ def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) ->
 
 def _route_finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: RouteRule, kind: str, indicator: str) -> Finding:
     sent = order.route.code or order.route.text if order.route else None
+    if order.route and order.route.implied_by and not sent:
+        sent = f"no route field; implied by the {order.route.implied_by}"
     summary = f"{drug} ordered {kind}: {spec.message}"
     if kind in spec.critical_routes and spec.other_routes != "critical":
         summary = f"{drug} must not be given {kind}: {spec.message}"

@@ -17,7 +17,7 @@ from ..context.model import MedicationOrder, PatientContext
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import ScheduleRule, dosing_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, interval_days, missing_data_finding, order_day, patient_inputs, patient_lines
+from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, text_only_sig, interval_days, missing_data_finding, order_day, patient_inputs, patient_lines
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
 
@@ -28,6 +28,8 @@ _DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
 def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
     view = dosing_view(kb)
     for order in ctx.targets:
+        if text_only_sig(order):
+            continue  # rules/orders.py: one free-text card
         for drug in order.drug_ids:
             for spec in view.schedules_for(drug):
                 if spec.status != "verified" and not settings.soft_rule_enabled(spec.id):

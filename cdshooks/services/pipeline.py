@@ -8,19 +8,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import requests
 
 from ..cards import render_cards
+from ..cards.render import response_extension
 from ..config import Settings
 from ..context.builder import build_context
 from ..errors import HookMismatch
 from ..knowledge import Knowledge
 from ..protocol.envelope import HookRequest
-from ..protocol.prefetch import PrefetchResult, resolve_prefetch
+from ..protocol.prefetch import PrefetchResult, fetch_medications, resolve_prefetch
 from ..rules import Finding
 from ..rules.registry import RuleSettings, run_rules
 from .descriptor import ServiceDescriptor
@@ -33,6 +34,9 @@ class CallResult:
     cards: list[dict[str, Any]]
     findings: list[Finding]
     prefetch: PrefetchResult
+    silenced: list[Finding] = field(default_factory=list)  # site policy "silent": audited, not shown
+    policy_version: str | None = None
+    extension: dict[str, Any] | None = None  # response-level extension: which orders were recognised and how
 
 
 def rule_settings(settings: Settings) -> RuleSettings:
@@ -41,6 +45,7 @@ def rule_settings(settings: Settings) -> RuleSettings:
         dose_critical_pct=settings.dose_critical_pct,
         disabled_rules=settings.disabled_rules,
         enabled_soft_rules=settings.enabled_soft_rules,
+        policy=settings.policy,
     )
 
 
@@ -83,18 +88,23 @@ def call_service(
             expression=["hook"],
         )
     prefetch = resolve_prefetch(service, request, settings, session, iss)
+    medications, medication_notes = fetch_medications(request, prefetch.data, settings, session, iss) if service.needs_draft_orders else ({}, {})
     ctx = build_context(
         prefetch.data,
         patient_id=request.patient_id,
         draft_orders=request.draft_orders if service.needs_draft_orders else None,
         selections=request.selections if service.hook == "order-select" else None,
         kb=knowledge,
-        now=now or datetime.now(timezone.utc),
+        now=now or settings.now(),
         missing_prefetch=frozenset(prefetch.missing),
+        medications=medications,
     )
-    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families)
+    silenced: list[Finding] = []
+    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families, silenced=silenced)
     extra = missing_prefetch_finding(service, prefetch)
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)
-    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version)
-    return CallResult(cards=cards, findings=findings, prefetch=prefetch)
+    version = settings.policy.version if settings.policy is not None else None
+    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version)
+    extension = response_extension(ctx, medication_notes) if service.needs_draft_orders else None
+    return CallResult(cards=cards, findings=findings, prefetch=prefetch, silenced=silenced, policy_version=version, extension=extension)

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from sqlalchemy import Engine, create_engine, delete, event, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from ..errors import ConfigError
 from .audit_key import load_or_create_audit_key, patient_hash
+from .analytics import NONE, Answer, Issued, rate_rows
 from .tables import card_audit, feedback, seen_jti
 
 if TYPE_CHECKING:  # the store sits below protocol/: only the type is needed
@@ -148,6 +149,15 @@ class Store:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def prepare(self, migrate: str = "auto") -> None:
+        """Start-up schema step: upgrade ("auto", Settings.migrate) or refuse a stale schema ("never")."""
+        if migrate == "never":
+            from .schema import require_current
+
+            require_current(self._engine)
+        else:
+            self.migrate()
+
     # -- JWT replay cache -----------------------------------------------------------------------
     def claim_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
         """Record (iss, jti) until ``expires_at``; False if it is already held and not yet expired.
@@ -196,13 +206,22 @@ class Store:
         caller: "Caller",
         patient_id: str | None,
         knowledge_version: str,
+        policy_version: str | None = None,
+        silenced: Iterable[tuple[str, str, str]] = (),
     ) -> None:
-        """Write one audit row per returned card, committed before the response is sent."""
-        if not cards:
+        """Write one audit row per returned card, committed before the response is sent.
+
+        ``silenced`` holds (rule id, topic, indicator) of findings the site policy silenced: each
+        gets a row with no card uuid and ``policy_action = 'silent'`` (logged, never shown)."""
+        silenced = list(silenced)
+        if not cards and not silenced:
             return
         hashed = patient_hash(self._key(), patient_id) if patient_id else None
         now = utcnow()
-        rows = []
+        common = dict(hook_instance=hook_instance, service_id=service_id, knowledge_version=knowledge_version,
+                      issuer=caller.iss, tenant=caller.tenant, patient_hash=hashed, recorded_at=now,
+                      policy_version=policy_version)
+        rows = [dict(common, card_uuid=None, rule_id=r, topic=t, indicator=i, policy_action="silent") for r, t, i in silenced]
         for card in cards:
             ext = _dig(card, "extension", "all-cds")
             rows.append(
@@ -218,6 +237,8 @@ class Store:
                     tenant=caller.tenant,
                     patient_hash=hashed,
                     recorded_at=now,
+                    policy_version=policy_version,
+                    policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
                 )
             )
         with self._engine.begin() as conn:
@@ -270,73 +291,68 @@ class Store:
         return len(rows)
 
     # -- report ---------------------------------------------------------------------------------
-    def override_report(self, since: datetime, until: datetime) -> list[dict]:
-        """Override rate per rule and per topic for feedback received in [since, until).
+    def feedback_facts(self, since: datetime, until: datetime) -> tuple[list[Answer], list[Issued]]:
+        """Each card's latest feedback received in [since, until), and the cards issued then.
 
         A card reported several times counts once, with its latest outcome (by outcomeTimestamp,
-        then arrival). ``issued`` counts audited cards recorded in the same window, so a reader sees
-        how many cards got no feedback at all (ignored cards send none). Feedback for cards we never
-        issued is one ``unissued`` row, never mixed into a rule's rate.
+        then arrival). Feedback for a card we never issued keeps ``rule = None``. Silenced findings
+        (audit rows without a card uuid) were never shown, so they are not "issued".
         """
         with self._engine.begin() as conn:
             fb_rows = conn.execute(
-                select(
-                    feedback.c.id,
-                    feedback.c.service_id,
-                    feedback.c.card_uuid,
-                    feedback.c.outcome,
-                    feedback.c.outcome_timestamp,
-                    feedback.c.received_at,
-                    feedback.c.card_issued,
-                ).where(feedback.c.received_at >= since, feedback.c.received_at < until)
+                select(feedback).where(feedback.c.received_at >= since, feedback.c.received_at < until)
             ).all()
             audit_rows = conn.execute(
                 select(card_audit.c.card_uuid, card_audit.c.service_id, card_audit.c.rule_id, card_audit.c.topic)
                 .where(card_audit.c.card_uuid.in_(sorted({r.card_uuid for r in fb_rows})))
                 .order_by(card_audit.c.id)
             ).all()
-            issued_in_window = conn.execute(
-                select(card_audit.c.card_uuid, card_audit.c.rule_id, card_audit.c.topic).where(
-                    card_audit.c.recorded_at >= since, card_audit.c.recorded_at < until
+            issued_rows = conn.execute(
+                select(card_audit.c.card_uuid, card_audit.c.rule_id, card_audit.c.topic, card_audit.c.recorded_at).where(
+                    card_audit.c.recorded_at >= since, card_audit.c.recorded_at < until, card_audit.c.card_uuid.is_not(None)
                 )
             ).all()
         labels: dict[tuple[str, str], tuple[str, str]] = {}
         for row in audit_rows:
-            labels.setdefault((row.card_uuid, row.service_id), (row.rule_id or "(none)", row.topic or "(none)"))
+            labels.setdefault((row.card_uuid, row.service_id), (row.rule_id or NONE, row.topic or NONE))
         latest: dict[tuple[str, str, bool], Any] = {}
         for row in fb_rows:
             key = (row.card_uuid, row.service_id, bool(row.card_issued))
             best = latest.get(key)
-            if best is None or (row.outcome_timestamp, row.received_at, row.id) > (
-                best.outcome_timestamp,
-                best.received_at,
-                best.id,
-            ):
+            if best is None or (row.outcome_timestamp, row.received_at, row.id) > (best.outcome_timestamp, best.received_at, best.id):
                 latest[key] = row
-        counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"issued": set(), "accepted": 0, "overridden": 0})
-        for row in issued_in_window:
-            rule, topic = row.rule_id or "(none)", row.topic or "(none)"
-            counts[("rule", rule)]["issued"].add(row.card_uuid)
-            counts[("topic", topic)]["issued"].add(row.card_uuid)
+        answers = []
         for (uuid, service, issued), row in latest.items():
             label = labels.get((uuid, service)) if issued else None
-            groups = [("rule", label[0]), ("topic", label[1])] if label else [("unissued", "*")]
-            for group in groups:
-                counts[group][row.outcome] += 1
-        report = []
-        for (group, key), c in sorted(counts.items()):
-            answered = c["accepted"] + c["overridden"]
-            report.append(
-                {
-                    "group": group,
-                    "key": key,
-                    "issued": len(c["issued"]),
-                    "accepted": c["accepted"],
-                    "overridden": c["overridden"],
-                    "override_rate": (c["overridden"] / answered) if answered else None,
-                }
-            )
-        return report
+            answers.append(Answer(label[0] if label else None, label[1] if label else None, row.outcome, row.override_system,
+                                  row.override_code, row.override_display, row.outcome_timestamp))
+        issued = [Issued(r.card_uuid, r.rule_id or NONE, r.topic or NONE, r.recorded_at) for r in issued_rows]
+        return answers, issued
+
+    def override_report(self, since: datetime, until: datetime) -> list[dict]:
+        """Override rate per rule and per topic for feedback received in [since, until).
+
+        ``issued`` counts audited cards recorded in the same window, so a reader sees how many cards
+        got no feedback at all (ignored cards send none). Feedback for cards we never issued is one
+        ``unissued`` row, never mixed into a rule's rate.
+        """
+        return rate_rows(*self.feedback_facts(since, until))
+
+    def card_rules(self, service_id: str, uuids: Iterable[str], caller: "Caller") -> dict[str, str]:
+        """card uuid -> rule id, for cards we issued to this service, issuer and tenant (metrics)."""
+        wanted = sorted(set(uuids))
+        if not wanted:
+            return {}
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(card_audit.c.card_uuid, card_audit.c.rule_id).where(
+                    card_audit.c.card_uuid.in_(wanted),
+                    card_audit.c.service_id == service_id,
+                    card_audit.c.issuer.is_not_distinct_from(caller.iss),
+                    card_audit.c.tenant.is_not_distinct_from(caller.tenant),
+                )
+            ).all()
+        return {r.card_uuid: r.rule_id or NONE for r in rows}
 
     def close(self) -> None:
         self._engine.dispose()

@@ -85,6 +85,8 @@ card_audit = Table(
     Column("tenant", String(255), nullable=True),
     Column("patient_hash", String(64), nullable=True),
     Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("policy_version", String(64), nullable=True),  # CDSHOOKS_POLICY version (0002)
+    Column("policy_action", String(16), nullable=True),  # NULL | "lowered" | "silent" (no card shown)
     Index(None, "card_uuid"),
     Index(None, "recorded_at"),
 )

@@ -57,8 +57,15 @@ def test_knowledge_show_success_and_unknown_drug() -> None:
 def test_validate_clean_fixture_and_gaps_and_bad_path(tmp_path: Path) -> None:
     ok = run("validate", str(IT_VCR))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    gaps = run("validate", str(FIXTURES / "missing.weight.vincristine" / "bundle.json"))
-    assert gaps.returncode == 1 and "no body weight" in gaps.stdout
+    # a fixture's declared gap (expected.json expectedGaps) is listed, but does not fail...
+    declared = run("validate", str(FIXTURES / "missing.weight.vincristine"))
+    assert declared.returncode == 0 and "expected gap" in declared.stdout and "no body weight" in declared.stdout, declared.stdout
+    # ...the same bundle on its own (no expected.json beside it) does
+    lone = tmp_path / "lone" / "bundle.json"
+    lone.parent.mkdir()
+    lone.write_text((FIXTURES / "missing.weight.vincristine" / "bundle.json").read_text())
+    gaps = run("validate", str(lone))
+    assert gaps.returncode == 1 and "no body weight" in gaps.stdout, gaps.stdout
     broken = tmp_path / "bundle.json"
     bundle = json.loads((IT_VCR / "bundle.json").read_text())
     bundle["entry"][0]["resource"]["birthDate"] = "not-a-date"
@@ -66,7 +73,38 @@ def test_validate_clean_fixture_and_gaps_and_bad_path(tmp_path: Path) -> None:
     invalid = run("validate", str(broken))
     assert invalid.returncode == 1 and "invalid" in invalid.stdout
     missing = run("validate", str(tmp_path / "nope.json"))
-    assert missing.returncode == 2
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert run("validate", str(IT_VCR), "--as-of", "yesterday").returncode == 2
+
+
+def test_validate_passes_every_shipped_fixture() -> None:
+    result = run("validate", "-q", "fhir_fixtures")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert " 0 with problems" in result.stdout
+
+
+def test_validate_judges_by_hook_and_order_date(tmp_path: Path) -> None:
+    """Freshness is judged at the draft order date, not today; patient-view needs no weight."""
+    src = json.loads((IT_VCR / "bundle.json").read_text())
+    no_drafts = dict(src, entry=[e for e in src["entry"] if e["resource"].get("status") != "draft"
+                                  and e["resource"]["resourceType"] != "Observation"])
+    (tmp_path / "view").mkdir()
+    (tmp_path / "view" / "bundle.json").write_text(json.dumps(no_drafts))
+    view = run("validate", str(tmp_path / "view" / "bundle.json"), "--json")
+    report = json.loads(view.stdout)["reports"][0]
+    assert view.returncode == 0 and report["hook"] == "patient-view" and report["gaps"] == [], view.stdout
+    sign = run("validate", str(IT_VCR / "request-order-sign.json"), "--json")
+    report = json.loads(sign.stdout)["reports"][0]
+    assert (report["hook"], report["asOf"], report["asOfSource"]) == ("order-sign", "2026-11-02", "draft order date")
+    # the same order authored 45 days after the weight: stale, whatever today is
+    later = src["entry"]
+    for e in later:
+        if e["resource"].get("status") == "draft":
+            e["resource"]["authoredOn"] = "2026-12-15"
+    (tmp_path / "late").mkdir()
+    (tmp_path / "late" / "bundle.json").write_text(json.dumps(src))
+    late = run("validate", str(tmp_path / "late" / "bundle.json"))
+    assert late.returncode == 1 and "within 30 days before the order date 2026-12-15" in late.stdout, late.stdout
 
 
 def test_check_fixture_and_bad_input(tmp_path: Path) -> None:
@@ -124,3 +162,35 @@ def test_send_signed_request_to_running_server(running_server) -> None:
     assert unsigned.returncode == 2 and "401" in unsigned.stderr
     wrong_iss = run("send", service, str(IT_VCR), "--key", str(keys / "private-key.pem"), "--iss", "https://other.test")
     assert wrong_iss.returncode == 2 and "401" in wrong_iss.stderr
+
+
+def test_check_runs_a_noprefetch_request_on_an_embedded_fhir_server(tmp_path: Path) -> None:
+    with_prefetch = run("check", str(IT_VCR / "request-order-sign.json"), "--json")
+    fetched = run("check", str(IT_VCR / "request-order-sign-noprefetch.json"), "--json")
+    assert fetched.returncode == with_prefetch.returncode == 1, fetched.stderr
+    rules = lambda out: sorted(c["extension"]["all-cds"]["ruleId"] for c in json.loads(out)["cards"])  # noqa: E731
+    assert rules(fetched.stdout) == rules(with_prefetch.stdout) and "missing-data.prefetch" not in rules(fetched.stdout)
+    lone = tmp_path / "request.json"  # no bundle beside it: nothing to serve, one line, rc 2
+    lone.write_text((IT_VCR / "request-order-sign-noprefetch.json").read_text())
+    refused = run("check", str(lone))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1 and "no prefetch" in refused.stderr
+
+
+def test_check_all_compares_every_request_with_its_golden(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "fixtures"
+    names = ("route.vincristine.intrathecal", "missing.weight.vincristine")
+    for name in names:
+        shutil.copytree(FIXTURES / name, root / name)
+    good = run("check", "--all", str(root), "--json")
+    report = json.loads(good.stdout)
+    assert good.returncode == 0 and report["failed"] == 0, good.stdout[-3000:]
+    assert report["requests"] == sum(len(json.loads((root / n / "expected.json").read_text())["requests"]) for n in names)
+    assert any(not r["prefetch"] for r in report["results"])  # the no-prefetch requests ran too
+    # a golden that promises a card the service does not give: reported, rc 1, in the table too
+    expected = json.loads((root / "route.vincristine.intrathecal" / "expected.json").read_text())
+    expected["requests"]["request-order-sign-noprefetch.json"]["cards"][0]["indicator"] = "info"
+    (root / "route.vincristine.intrathecal" / "expected.json").write_text(json.dumps(expected))
+    bad = run("check", "--all", str(root))
+    assert bad.returncode == 1 and "MISSING" in bad.stdout and "1 differ" in bad.stdout, bad.stdout[-3000:]

@@ -14,11 +14,10 @@ from cdshooks.knowledge import DATA_DIR, Knowledge, load_knowledge, validate_tab
 from cdshooks.knowledge.codes import check_codes_table, codes_view
 from cdshooks.knowledge.drugs import check_drug_references, check_drug_table, drugs_view
 
-SHARED = Path("/work/shared")
-SEED = SHARED / "seed" / "000_92883d9ce9217236.txt"
-TERMINOLOGY = SHARED / "reference" / "terminology.json"
-
-needs_shared = pytest.mark.skipif(not TERMINOLOGY.exists() or not SEED.exists(), reason="shared reference not mounted")
+DATA = Path(__file__).resolve().parents[1] / "data"
+TERMINOLOGY = DATA / "terminology.json"  # verbatim copy of shared/reference/terminology.json (tests/data/README.md)
+SEED_TABLES = DATA / "seed-tables.json"  # the drug names of seed Tables 1 and 2
+SEED_NAME = "000_92883d9ce9217236.txt"
 
 
 def raw(name: str):
@@ -32,10 +31,9 @@ def verified_codes() -> dict[tuple[str, str], dict]:
 
 # -- content -----------------------------------------------------------------------------
 
-def _seed_table_drugs(table: int) -> list[str]:
-    text = SEED.read_text(encoding="utf-8")
-    start = text.index(f"Table {table}. ")
-    body = text[start:].split("\n\n", 2)[1].splitlines()
+def _seed_table_drugs(seed_text: str, table: int) -> list[str]:
+    start = seed_text.index(f"Table {table}. ")
+    body = seed_text[start:].split("\n\n", 2)[1].splitlines()
     names = []
     for line in body[1:]:
         m = re.match(r"^([A-Z][a-z]+(?: [a-z]+)?)(?=IV|Oral|IM|Continuous|Suspension)", line)
@@ -44,16 +42,26 @@ def _seed_table_drugs(table: int) -> list[str]:
     return names
 
 
-@needs_shared
+def _vendored_table(table: int) -> list[str]:
+    return json.loads(SEED_TABLES.read_text(encoding="utf-8"))["tables"][str(table)]["drugs"]
+
+
 @pytest.mark.parametrize("table,count", [(1, 10), (2, 8)])
 def test_every_seed_table_drug_exists(kb, table, count):
-    names = _seed_table_drugs(table)
-    assert len(names) == count, names  # the parser really read the table
+    names = _vendored_table(table)
+    assert len(names) == count, names
     drugs = drugs_view(kb)
     for name in names:
         drug_id = name.lower().replace(" ", "-")
         assert drug_id in drugs, name
         assert drugs.by_name(name).drug_ids == (drug_id,), name
+
+
+@pytest.mark.parametrize("table", [1, 2])
+def test_vendored_seed_tables_match_the_seed(shared_dir, table):
+    """When the team's reference directory is there, the extract still says what the seed says."""
+    seed = (shared_dir / "seed" / SEED_NAME).read_text(encoding="utf-8")
+    assert _seed_table_drugs(seed, table) == _vendored_table(table)
 
 
 def test_brief_drug_ids_exist(kb):
@@ -67,7 +75,6 @@ def test_brief_drug_ids_exist(kb):
         assert drug_id in drugs, drug_id
 
 
-@needs_shared
 def test_only_verified_rxnorm_codes_with_matching_display():
     terms = verified_codes()
     data = raw("drugs")
@@ -81,7 +88,6 @@ def test_only_verified_rxnorm_codes_with_matching_display():
         assert row["display"] == c["display"] and row["source"] == c["evidence"], c
 
 
-@needs_shared
 def test_every_verified_rxnorm_ingredient_is_used(kb):
     drugs = drugs_view(kb)
     rows = json.loads(TERMINOLOGY.read_text(encoding="utf-8"))
@@ -133,7 +139,6 @@ def test_codes_content(kb):
     assert codes.routes["72607000"] == "intrathecal" and codes.freshness["weight"] == 30
 
 
-@needs_shared
 def test_codes_only_verified_identifiers_except_marked_unverified():
     terms = verified_codes()
     data = raw("codes")

@@ -12,7 +12,7 @@ from support.spec_models import load_model, validate
 ALLOWED_SEARCH_PARAMS = {"patient", "code", "category", "status", "_sort", "_count", "_include"}
 
 
-def test_discovery_lists_the_three_contract_services(live_service, shared_dir):
+def test_discovery_lists_the_three_contract_services(live_service, spec_dir):
     with live_service() as base:
         response = requests.get(f"{base}/cds-services", timeout=5)
     assert response.status_code == 200
@@ -22,7 +22,7 @@ def test_discovery_lists_the_three_contract_services(live_service, shared_dir):
         ("all-order-sign", "order-sign"),
         ("all-patient-view", "patient-view"),
     }
-    assert validate(body, load_model(shared_dir, "CDSHooksServices")) == []
+    assert validate(body, load_model(spec_dir, "CDSHooksServices")) == []
     for service in body["services"]:
         assert service["title"] and service["description"] and service["usageRequirements"]
         assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
@@ -44,11 +44,11 @@ def test_prefetch_templates_use_only_spec_restricted_syntax(live_service):
             assert "sort:desc" not in template
 
 
-def test_spec_discovery_example_validates_so_the_validator_is_not_vacuous(shared_dir):
+def test_spec_discovery_example_validates_so_the_validator_is_not_vacuous(spec_dir):
     import json
 
-    example = json.loads((shared_dir / "cds-hooks-spec/examples/spec-2.0.1/discovery-response.json").read_text())
-    model = load_model(shared_dir, "CDSHooksServices")
+    example = json.loads((spec_dir / "examples/spec-2.0.1/discovery-response.json").read_text())
+    model = load_model(spec_dir, "CDSHooksServices")
     assert validate(example, model) == []
     broken = {"services": [{"id": "x", "description": "no hook"}]}
     assert any("hook: required" in e for e in validate(broken, model))

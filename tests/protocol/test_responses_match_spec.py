@@ -12,8 +12,8 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fhir_fixtures"
 SERVICE = {"order-sign": "all-order-sign", "order-select": "all-order-select", "patient-view": "all-patient-view"}
 
 
-def test_all_fixture_responses_validate_against_the_logical_model(make_app, shared_dir):
-    model = load_model(shared_dir, "CDSHooksResponse")
+def test_all_fixture_responses_validate_against_the_logical_model(make_app, spec_dir):
+    model = load_model(spec_dir, "CDSHooksResponse")
     client = make_app().test_client()
     requests = sorted(p for p in FIXTURES.glob("*/request-*.json") if "noprefetch" not in p.name)
     assert len(requests) >= 60

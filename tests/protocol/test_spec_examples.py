@@ -18,8 +18,8 @@ from support.servers import fhir_server
 SERVICE_FOR_HOOK = {"patient-view": "all-patient-view", "order-select": "all-order-select", "order-sign": "all-order-sign"}
 
 
-def _examples(shared):
-    ex = shared / "cds-hooks-spec" / "examples"
+def _examples(spec):
+    ex = spec / "examples"
     out = []
     for path in sorted((ex / "spec-2.0.1").glob("request-*.json")) + sorted((ex / "spec-3.0.0-ballot").glob("request-*.json")):
         body = json.loads(path.read_text())
@@ -35,13 +35,13 @@ def _examples(shared):
     return out
 
 
-def test_there_are_examples_for_all_three_hooks(shared_dir):
-    hooks = {body["hook"] for _, body in _examples(shared_dir)}
+def test_there_are_examples_for_all_three_hooks(spec_dir):
+    hooks = {body["hook"] for _, body in _examples(spec_dir)}
     assert hooks == set(SERVICE_FOR_HOOK)
 
 
-def test_official_examples_are_accepted(live_service, shared_dir):
-    for name, body in _examples(shared_dir):
+def test_official_examples_are_accepted(live_service, spec_dir):
+    for name, body in _examples(spec_dir):
         if "patientId" not in body["context"]:
             # request-with-extension.json shows only the extension mechanism; its context omits
             # patientId, which the Hook Library makes REQUIRED. It must be refused, naming the field.

@@ -29,9 +29,9 @@ def _finding(**kw):
     return Finding(**values)
 
 
-def test_card_has_contract_fields_and_validates_against_the_logical_model(shared_dir):
+def test_card_has_contract_fields_and_validates_against_the_logical_model(spec_dir):
     cards = render_cards([_finding(), _finding(rule_id="x.info", topic="risk-group", indicator="info", suggestions=())], service_title="ALL", knowledge_version="2026.1.0")
-    assert validate({"cards": cards}, load_model(shared_dir, "CDSHooksResponse")) == []
+    assert validate({"cards": cards}, load_model(spec_dir, "CDSHooksResponse")) == []
     card = cards[0]
     assert len(card["summary"]) < 140 and card["summary"].endswith("…")
     assert card["source"]["topic"] == {"system": "urn:all-cds:card-topic", "code": "route", "display": "Route"}

@@ -24,7 +24,7 @@ def free_port() -> int:
 def serve_app(app: Any) -> Iterator[str]:
     """Run a Flask app on a real loopback port in a thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)  # fast shutdown
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -125,7 +125,7 @@ def fhir_server(resources: list[dict[str, Any]], **kwargs: Any) -> Iterator[Fhir
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     fhir = FhirServer(base_url=f"http://127.0.0.1:{httpd.server_port}/fhir", resources=resources, **kwargs)
     handler.fhir = fhir
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield fhir

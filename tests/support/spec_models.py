@@ -1,7 +1,7 @@
 """Validate our JSON against the official CDS Hooks logical models (FHIR-tools StructureDefinitions).
 
 There is no official JSON Schema for CDS Hooks 2.0; the closest machine-readable definitions are
-the logical models in shared/cds-hooks-spec/logical-models/. This reads their differential
+the logical models in vendor/cds-hooks-spec/logical-models/. This reads their differential
 elements (cardinality, primitive type, required bindings) and checks a JSON instance against them.
 The bound ValueSets were not copied with the models, so their codes are listed here from the spec.
 """
@@ -22,8 +22,8 @@ VALUESETS = {
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def load_model(shared: Path, name: str) -> list[dict[str, Any]]:
-    path = shared / "cds-hooks-spec" / "logical-models" / f"StructureDefinition-{name}.json"
+def load_model(spec: Path, name: str) -> list[dict[str, Any]]:
+    path = spec / "logical-models" / f"StructureDefinition-{name}.json"
     sd = json.loads(path.read_text())
     return sd["differential"]["element"]
 

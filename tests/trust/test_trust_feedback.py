@@ -34,8 +34,8 @@ def test_schema_file_is_valid_draft_2020_12() -> None:
 
 
 @pytest.mark.parametrize("name", ["feedback-accepted", "feedback-overridden", "feedback-overridden-with-reason"])
-def test_spec_examples_are_accepted_and_stored(name: str, shared_dir: Path, store: Store) -> None:
-    body = json.loads((shared_dir / "cds-hooks-spec" / "examples" / "spec-2.0.1" / f"{name}.json").read_text())
+def test_spec_examples_are_accepted_and_stored(name: str, spec_dir: Path, store: Store) -> None:
+    body = json.loads((spec_dir / "examples" / "spec-2.0.1" / f"{name}.json").read_text())
     assert handle_feedback(store, "all-order-sign", body, CALLER) == {}
     assert count(store) == len(body["feedback"]) == 1
 

@@ -171,8 +171,14 @@ def test_same_jti_from_another_issuer_is_not_a_replay(
         data_dir=tmp_path / "var",
     )
     verifier = JwtVerifier(settings, sqlite_store, session, clock=lambda: NOW)
-    verifier.verify(bearer(mint(keys["ES384"], claims(jti="shared-nonce"))), SERVICE_URL)
-    verifier.verify(bearer(mint(keys["RS384"], claims(iss=other, jti="shared-nonce"))), SERVICE_URL)
+    first = verifier.verify(bearer(mint(keys["ES384"], claims(jti="shared-nonce"))), SERVICE_URL)
+    second = verifier.verify(bearer(mint(keys["RS384"], claims(iss=other, jti="shared-nonce"))), SERVICE_URL)
+    assert (first.iss, first.jti) == (ISS, "shared-nonce")
+    assert (second.iss, second.jti) == (other, "shared-nonce")
+    # the replay cache is keyed per issuer, and it does hold both: each one again IS a replay
+    for key, iss in ((keys["ES384"], ISS), (keys["RS384"], other)):
+        with pytest.raises(Unauthorized, match="replayed jti"):
+            verifier.verify(bearer(mint(key, claims(iss=iss, jti="shared-nonce"))), SERVICE_URL)
 
 
 def test_replay_across_two_workers_sharing_the_database(

@@ -1,4 +1,4 @@
-"""The CDS Hooks 2.0.1 example JWT and the Sandbox JWKS, as published (shared/cds-hooks-spec).
+"""The CDS Hooks 2.0.1 example JWT and the Sandbox JWKS, as published (vendor/cds-hooks-spec).
 
 The example token is ES384, signed by the spec's example key (``jwks-public.json``, kid
 ``example-kid``) and expired in 2015: its signature must verify, and today it must be refused as
@@ -27,13 +27,13 @@ SPEC_EXP = 1422568860
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 
 
-def _load(shared_dir: Path, *parts: str) -> Any:
-    return json.loads((shared_dir / "cds-hooks-spec" / Path(*parts)).read_text(encoding="utf-8"))
+def _load(spec_dir: Path, *parts: str) -> Any:
+    return json.loads((spec_dir / Path(*parts)).read_text(encoding="utf-8"))
 
 
 @pytest.fixture
-def spec_token(shared_dir: Path) -> str:
-    return _load(shared_dir, "examples", "spec-2.0.1", "jwt-example-token.json")["jwt"]
+def spec_token(spec_dir: Path) -> str:
+    return _load(spec_dir, "examples", "spec-2.0.1", "jwt-example-token.json")["jwt"]
 
 
 def _verifier(jwks: dict[str, Any], iss: str, store: Store, tmp_path: Path, clock: float | None = None) -> JwtVerifier:
@@ -46,8 +46,8 @@ def _verifier(jwks: dict[str, Any], iss: str, store: Store, tmp_path: Path, cloc
     return JwtVerifier(settings, store, requests.Session(), clock=lambda: clock)
 
 
-def test_spec_token_signature_is_valid_with_pyjwt(spec_token: str, shared_dir: Path) -> None:
-    jwks = _load(shared_dir, "examples", "spec-2.0.1", "jwks-public.json")
+def test_spec_token_signature_is_valid_with_pyjwt(spec_token: str, spec_dir: Path) -> None:
+    jwks = _load(spec_dir, "examples", "spec-2.0.1", "jwks-public.json")
     key = jwt.PyJWK(jwks["keys"][0]).key
     payload = jwt.decode(spec_token, key, algorithms=["ES384"], options={"verify_exp": False, "verify_aud": False})
     assert payload["exp"] == SPEC_EXP and payload["iss"] == SPEC_ISS
@@ -56,9 +56,9 @@ def test_spec_token_signature_is_valid_with_pyjwt(spec_token: str, shared_dir: P
 
 
 def test_spec_token_is_refused_today_as_expired(
-    spec_token: str, shared_dir: Path, sqlite_store: Store, tmp_path: Path
+    spec_token: str, spec_dir: Path, sqlite_store: Store, tmp_path: Path
 ) -> None:
-    jwks = _load(shared_dir, "examples", "spec-2.0.1", "jwks-public.json")
+    jwks = _load(spec_dir, "examples", "spec-2.0.1", "jwks-public.json")
     verifier = _verifier(jwks, SPEC_ISS, sqlite_store, tmp_path)
     with pytest.raises(Unauthorized) as info:
         verifier.verify(f"Bearer {spec_token}", SPEC_AUD)
@@ -66,10 +66,10 @@ def test_spec_token_is_refused_today_as_expired(
 
 
 def test_spec_token_passes_every_check_on_a_2015_clock(
-    spec_token: str, shared_dir: Path, sqlite_store: Store, tmp_path: Path
+    spec_token: str, spec_dir: Path, sqlite_store: Store, tmp_path: Path
 ) -> None:
     """Proves the signature path end to end (its jku is ignored: the issuer's keys are out of band)."""
-    jwks = _load(shared_dir, "examples", "spec-2.0.1", "jwks-public.json")
+    jwks = _load(spec_dir, "examples", "spec-2.0.1", "jwks-public.json")
     verifier = _verifier(jwks, SPEC_ISS, sqlite_store, tmp_path, clock=SPEC_EXP - 60)
     caller = verifier.verify(f"Bearer {spec_token}", SPEC_AUD)
     assert caller == Caller(SPEC_ISS, "2ddd6c3a-8e9a-44c6-a305-52111ad302a2", "ee22b021-e1b7-4611-ba5b-8eec6a33ac1e")
@@ -80,9 +80,9 @@ def test_spec_token_passes_every_check_on_a_2015_clock(
 
 
 def test_sandbox_jwks_is_a_usable_es384_key_but_not_the_spec_key(
-    spec_token: str, shared_dir: Path, sqlite_store: Store, tmp_path: Path
+    spec_token: str, spec_dir: Path, sqlite_store: Store, tmp_path: Path
 ) -> None:
-    sandbox = _load(shared_dir, "sandbox", "sandbox-jwks.json")
+    sandbox = _load(spec_dir, "sandbox", "sandbox-jwks.json")
     (key,) = sandbox["keys"]
     assert (key["kty"], key["crv"], key["alg"]) == ("EC", "P-384", "ES384")
     public = jwt.PyJWK(key).key

@@ -51,8 +51,13 @@ def patient(
     facts: Iterable[str] = (),
     gaps: Iterable[DataGap] = (),
     phase: str | None = None,
+    all_dx: bool = True,
 ) -> PatientContext:
-    """A patient on ORDER_DATE; BSA is Mosteller from weight/height unless bsa=False or one is None."""
+    """A patient on ORDER_DATE; BSA is Mosteller from weight/height unless bsa=False or one is None.
+
+    An ALL diagnosis is recorded unless all_dx=False: protocol dose bands (dosing.json scope "ALL")
+    apply only to ALL patients (issue 13 item 2)."""
+    facts = tuple(facts) + (("all",) if all_dx else ())
     w = Measurement(weight, "kg", ORDER_DATE - timedelta(days=2), "Observation/w1", f"{weight} kg") if weight is not None else None
     h = Measurement(height, "cm", ORDER_DATE - timedelta(days=2), "Observation/h1", f"{height} cm") if height is not None else None
     b = Bsa(math.sqrt(height * weight / 3600), "Mosteller", w, h) if (bsa and w and h) else None  # type: ignore[operator]

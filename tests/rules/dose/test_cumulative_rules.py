@@ -72,10 +72,20 @@ def test_missing_bsa_is_missing_data(kb):
     assert f.rule_id == "missing-data.cumulative-dose"
 
 
-def test_doxorubicin_equivalent_soft_rule_warning_only(kb):
+def test_doxorubicin_counts_prior_daunorubicin_by_equivalence(kb):
+    # issue 13 item 7: the doxorubicin label total includes prior anthracyclines; daunorubicin x 0.6 (Feijen 2019)
     prior = [given("daunorubicin", ORDER_DATE - timedelta(days=60), 600, "mg/m2", n=1), given("doxorubicin", ORDER_DATE - timedelta(days=30), 150, "mg/m2", n=2)]
     ctx = patient(years=40, weight=80, height=175, orders=[med("doxorubicin", 60, "mg/m2")], administrations=prior)
-    f = only(cum(ctx, kb))  # 150+60 = 210 doxorubicin alone (fine); + 600 x 0.6 = 570 equivalents > 550
+    f = only(cum(ctx, kb))  # 150+60 = 210 doxorubicin + 600 x 0.6 = 570 equivalents > 550: the label row, critical
+    assert (f.rule_id, f.indicator) == ("cumulative.doxorubicin.all", "critical")
+    off = RuleSettings(disabled_rules=frozenset({"cumulative.anthracycline.doxorubicin-equivalent"}))
+    assert [x.rule_id for x in cum(ctx, kb, off)] == ["cumulative.doxorubicin.all"]
+
+
+def test_daunorubicin_order_with_prior_doxorubicin_keeps_the_soft_equivalence_rule(kb):
+    prior = [given("doxorubicin", ORDER_DATE - timedelta(days=30), 500, "mg/m2")]
+    ctx = patient(years=40, weight=80, height=175, orders=[med("daunorubicin", 45, "mg/m2")], administrations=prior)
+    f = only(cum(ctx, kb))  # daunorubicin alone 45 (fine); 500 + 45 x 0.6 = 527 >= 90% of 550: warning (soft)
     assert (f.rule_id, f.indicator) == ("cumulative.anthracycline.doxorubicin-equivalent", "warning")
     off = RuleSettings(disabled_rules=frozenset({"cumulative.anthracycline.doxorubicin-equivalent"}))
     assert cum(ctx, kb, off) == []

@@ -46,7 +46,7 @@ def make_ctx(targets=(), active=(), others=(), age_years: int | None = 30, age_d
     for item in labs:
         lab_map.setdefault(item.key, ())
         lab_map[item.key] += (item,)
-    fact_map = {k: (ClinicalFact(k, f"Condition/{k}", f"http://snomed.info/sct|{k}", onset=ORDER_DATE - timedelta(days=30)),) for k in facts}
+    fact_map = {k: (ClinicalFact(k, f"Condition/{k}", f"http://snomed.info/sct|{k}", onset=ORDER_DATE - timedelta(days=30), clinical_status="active"),) for k in facts}
     drafts = tuple(targets) + tuple(others)
     return PatientContext(patient_id="p1", order_date=ORDER_DATE, now=datetime(2026, 3, 2, 9, 0), age=age, sex=sex, weight=w, height=h, bsa=bsa,
                           labs=lab_map, facts=fact_map, draft_orders=drafts, targets=tuple(targets), active_medications=tuple(active),

@@ -152,17 +152,23 @@ def test_lab_exactly_at_window_edge_is_used(kb):
     assert [f.rule_id for f in pop(ctx, kb)] == [f.rule_id for f in pop(ctx2, kb)] == ["population.SP-08.50pct"]
 
 
-def test_pregnant_methotrexate_critical_others_warning(kb):
-    ctx = make_ctx(sex="female", facts=["pregnant"], targets=[order("MedicationRequest/m", "methotrexate", value=20, unit="mg/m2"),
-                                                             order("MedicationRequest/v", "vincristine", value=1.4, unit="mg/m2")], labs=GOOD_LABS)
+def test_pregnant_methotrexate_warning_with_all_critical_without(kb):
+    # issue 13 item 5: the methotrexate label contraindicates pregnancy only for non-neoplastic disease;
+    # for ALL it is an embryo-fetal toxicity warning. No ALL diagnosis recorded -> critical (confirm indication).
+    orders = [order("MedicationRequest/m", "methotrexate", value=20, unit="mg/m2"), order("MedicationRequest/v", "vincristine", value=1.4, unit="mg/m2")]
+    ctx = make_ctx(sex="female", facts=["pregnant", "all"], targets=orders, labs=GOOD_LABS)
     got = {f.drug: f.indicator for f in by_topic(pop(ctx, kb), "population")}
+    assert got == {"methotrexate": "warning", "vincristine": "warning"}
+    no_all = make_ctx(sex="female", facts=["pregnant"], targets=orders, labs=GOOD_LABS)
+    got = {f.drug: f.indicator for f in by_topic(pop(no_all, kb), "population")}
     assert got == {"methotrexate": "critical", "vincristine": "warning"}
 
 
 def test_pregnancy_status_observation_positive_counts(kb):
     ctx = make_ctx(sex="female", labs=GOOD_LABS + [lab("pregnancy_status", code="positive")],
                    targets=[order("MedicationRequest/c", "cyclophosphamide", value=1000, unit="mg/m2")])
-    assert [f.indicator for f in by_topic(pop(ctx, kb), "population")] == ["critical"]
+    # issue 13 item 5: cyclophosphamide's label contraindications are hypersensitivity and outflow obstruction only
+    assert [f.indicator for f in by_topic(pop(ctx, kb), "population")] == ["warning"]
 
 
 def test_lactation_pegaspargase_three_months(kb):
@@ -191,7 +197,7 @@ def test_urinary_retention_is_a_proxy_warning_silent_when_obstruction_is_recorde
     assert [(f.rule_id, f.indicator) for f in pop(both, kb)] == [("population.SP-15", "critical")]
 
 
-@pytest.mark.parametrize("fact,drug,rid", [("pancreatitis", "pegaspargase", "population.SP-28"), ("charcot-marie-tooth", "vincristine", "population.SP-29"),
+@pytest.mark.parametrize("fact,drug,rid", [("charcot-marie-tooth", "vincristine", "population.SP-29"),
                                            ("hepatic-failure", "pegaspargase", "population.SP-06.severe-hepatic-impairment")])
 def test_contraindicating_history_is_critical(kb, fact, drug, rid):
     ctx = make_ctx(facts=[fact], targets=[order("MedicationRequest/x", drug, value=1.4, unit="mg/m2")], labs=GOOD_LABS)
@@ -199,9 +205,10 @@ def test_contraindicating_history_is_critical(kb, fact, drug, rid):
 
 
 def test_down_syndrome_info_and_hd_mtx_warning(kb):
-    low = make_ctx(age_years=6, weight=20, height=115, facts=["down-syndrome"], targets=[order("MedicationRequest/v", "vincristine", value=1.5, unit="mg/m2")], labs=GOOD_LABS)
+    # SP-18 is an ALL-protocol row (scope "ALL", issue 13 item 2): an ALL diagnosis is recorded
+    low = make_ctx(age_years=6, weight=20, height=115, facts=["down-syndrome", "all"], targets=[order("MedicationRequest/v", "vincristine", value=1.5, unit="mg/m2")], labs=GOOD_LABS)
     assert [f.indicator for f in by_topic(pop(low, kb), "population")] == ["info"]
-    hd = make_ctx(age_years=6, weight=20, height=115, facts=["down-syndrome"], targets=[order("MedicationRequest/m", "methotrexate", value=5, unit="g/m2")], labs=GOOD_LABS)
+    hd = make_ctx(age_years=6, weight=20, height=115, facts=["down-syndrome", "all"], targets=[order("MedicationRequest/m", "methotrexate", value=5, unit="g/m2")], labs=GOOD_LABS)
     assert [f.indicator for f in by_topic(pop(hd, kb), "population")] == ["warning"]
 
 
@@ -216,8 +223,11 @@ def test_t31_tisagenlecleucel_age_25_vs_26(kb, years, expected):
 
 @pytest.mark.parametrize("days,expected", [(364, {"population.SP-17", "population.SP-24"}), (365, set())])
 def test_infant_364_vs_365_days_dasatinib(kb, days, expected):
-    ctx = make_ctx(age_years=None, age_days=days, weight=9.5, height=75, targets=[order("MedicationRequest/d", "dasatinib", value=40, unit="mg", per_day=1)])
+    # SP-17 (infant protocol dosing) is scope "ALL" (issue 13 item 2): ALL recorded here, and without it only SP-24 (label) remains
+    ctx = make_ctx(age_years=None, age_days=days, weight=9.5, height=75, facts=["all"], targets=[order("MedicationRequest/d", "dasatinib", value=40, unit="mg", per_day=1)])
     assert {f.rule_id for f in pop(ctx, kb)} == expected
+    no_all = make_ctx(age_years=None, age_days=days, weight=9.5, height=75, targets=[order("MedicationRequest/d", "dasatinib", value=40, unit="mg", per_day=1)])
+    assert {f.rule_id for f in pop(no_all, kb)} == expected - {"population.SP-17"}
 
 
 @pytest.mark.parametrize("years,expected", [(0, ["population.SP-22"]), (1, []), (21, []), (22, ["population.SP-22"])])
@@ -235,7 +245,7 @@ def test_brexucabtagene_adults_only(kb, years, expected):
 
 @pytest.mark.parametrize("months,expected", [(5, {"population.SP-25", "population.SP-17", "population.SP-26"}), (6, {"population.SP-17", "population.SP-26"})])
 def test_rituximab_6_months(kb, months, expected):
-    ctx = make_ctx(age_years=0, age_days=months * 31, age_months=months, weight=7, height=65,
+    ctx = make_ctx(age_years=0, age_days=months * 31, age_months=months, weight=7, height=65, facts=["all"],
                    targets=[order("MedicationRequest/r", "rituximab", value=375, unit="mg/m2")])
     assert {f.rule_id for f in pop(ctx, kb)} == expected
 

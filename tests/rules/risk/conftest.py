@@ -81,6 +81,7 @@ def make_ctx(
     administrations: Iterable[Administration] = (),
     phase: str | None = None,
     bsa: Any = None,
+    phase_text: str | None = None,
 ) -> PatientContext:
     """`age_years` is the age at diagnosis (dx defaults to the order date)."""
     birth = birth_for(age_years, age_extra_days, at=dx or ORDER_DATE) if age_years is not None else None
@@ -101,6 +102,7 @@ def make_ctx(
         age_at_diagnosis=age_at(birth, dx) if birth and dx else None,
         phase=phase,
         phase_source="CarePlan/c1" if phase else None,
+        phase_text=phase_text if phase_text is not None else (f"ALL {phase}" if phase else None),
         draft_orders=targets,
         targets=targets,
         active_medications=tuple(active),

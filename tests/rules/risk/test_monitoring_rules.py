@@ -92,7 +92,9 @@ def test_pegaspargase_bilirubin_is_left_to_population_sp06(f, kb, settings):
 
 
 def test_pegaspargase_stop_facts_and_lipase(f, kb, settings):
-    assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "pancreatitis"), targets=[f.order("pegaspargase")]), kb, settings) == {("monitoring.pegaspargase.stop", "critical")}
+    # issue 13 item 13: recorded pancreatitis is population SP-28 (critical only with prior asparaginase): one card per finding
+    assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "pancreatitis"), targets=[f.order("pegaspargase")]), kb, settings) == set()
+    assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "asparaginase-hypersensitivity"), targets=[f.order("pegaspargase")]), kb, settings) == {("monitoring.pegaspargase.stop", "critical")}
     assert ids(M.pegaspargase_stop, f.make_ctx(facts=("all", "thrombosis"), targets=[f.order("pegaspargase")]), kb, settings) == {("monitoring.pegaspargase.hold", "warning")}
     lip = f.make_ctx(labs=[f.lab("lipase", 181, "U/L", uln=60)], targets=[f.order("pegaspargase")])
     assert ids(M.pegaspargase_stop, lip, kb, settings) == {("monitoring.pegaspargase.lipase", "warning")}
@@ -142,8 +144,13 @@ def test_tls_baseline_with_unknown_phase_only_at_the_start_of_cytoreduction(f, k
     given = Administration(ref="MedicationAdministration/a1", drug_ids=("vincristine",), date=f.ORDER_DATE - timedelta(days=7))
     later = f.make_ctx(targets=[f.order("vincristine")], phase=None, administrations=[given])
     assert ("monitoring.tls.baseline-labs", "warning") not in ids(M.tumour_lysis, later, kb, settings)
+    # issue 13 item 4: in induction the reminder belongs to its START - a cytoreductive dose 7 days
+    # before (day 8 of induction) means it has started; 8 days before is outside the start window
     in_induction = f.make_ctx(targets=[f.order("vincristine")], phase="induction", administrations=[given])
-    assert ("monitoring.tls.baseline-labs", "warning") in ids(M.tumour_lysis, in_induction, kb, settings)
+    assert ("monitoring.tls.baseline-labs", "warning") not in ids(M.tumour_lysis, in_induction, kb, settings)
+    older = Administration(ref="MedicationAdministration/a1", drug_ids=("vincristine",), date=f.ORDER_DATE - timedelta(days=8))
+    restart = f.make_ctx(targets=[f.order("vincristine")], phase="induction", administrations=[older])
+    assert ("monitoring.tls.baseline-labs", "warning") in ids(M.tumour_lysis, restart, kb, settings)
 
 
 @pytest.mark.parametrize("age,noted", [(10, True), (17, True), (18, False), (64, False), (65, True)])

@@ -79,14 +79,17 @@ def test_t12_mature_b_maintenance(f, kb, settings):
     assert "regimen.mature-b.maintenance" not in {x.rule_id for x in R.phase_dependent(b, kb, settings)}
 
 
-def _induction(f, age=6, wbc=10000, drugs=("daunorubicin",), phase="induction", facts=("all", "b-precursor"), it=True):
+def _induction(f, age=6, wbc=10000, drugs=("daunorubicin",), phase="induction", facts=("all", "b-precursor"), it=True, plan="COG AALL0932 induction"):
     targets = [f.order(d) for d in drugs] + ([f.order("methotrexate", ref="MedicationRequest/it", route="intrathecal")] if it else [])
-    return f.make_ctx(age_years=age, facts=facts, labs=[f.lab("wbc", wbc, "/uL")], targets=targets, phase=phase)
+    return f.make_ctx(age_years=age, facts=facts, labs=[f.lab("wbc", wbc, "/uL")], targets=targets, phase=phase, phase_text=plan)
 
 
 def test_t07_anthracycline_in_nci_sr_induction(f, kb, settings):
+    # issue 13 item 12: warning only when the plan names a COG-style protocol; otherwise info (BFM gives one to all)
     out = list(R.phase_dependent(_induction(f), kb, settings))
     assert {(x.rule_id, x.indicator) for x in out} == {("regimen.nci-sr.anthracycline-induction", "warning")}
+    assert ids(R.phase_dependent, _induction(f, plan="AIEOP-BFM ALL 2017 induction"), kb, settings) == {("regimen.nci-sr.anthracycline-induction", "info")}
+    assert ids(R.phase_dependent, _induction(f, plan="ALL induction"), kb, settings) == {("regimen.nci-sr.anthracycline-induction", "info")}
     assert "anthracycline not part of COG SR induction" in out[0].summary
     assert ids(R.phase_dependent, _induction(f, wbc=50000), kb, settings) == set()  # NCI HR: anthracycline expected
     assert ids(R.phase_dependent, _induction(f, phase="consolidation"), kb, settings) == set()

@@ -68,7 +68,7 @@ def test_wbc_49999_at_age_5_is_standard(f, kb, settings):
 def test_uses_first_wbc_at_diagnosis_not_todays(f, kb, settings):
     dx = f.ORDER_DATE - timedelta(days=40)
     labs = [f.lab("wbc", 80000, "/uL", on=dx + timedelta(days=1), n=1), f.lab("wbc", 3000, "/uL", on=f.ORDER_DATE, n=2),
-            f.lab("wbc", 2000, "/uL", on=dx - timedelta(days=3), n=3)]
+            f.lab("wbc", 2000, "/uL", on=dx - timedelta(days=8), n=3)]  # issue 13 item 3: 8 d before is outside the 7-day pre-window
     card = only(f.make_ctx(age_years=5, dx=dx, labs=labs), kb, settings)
     assert "WBC ≥ 50,000/µL" in card.summary
     assert "Observation/wbc-1" in card.detail
