@@ -8,34 +8,19 @@ and the outbound HTTP session, and registers the blueprints. Tests pass their ow
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import requests
-from flask import Flask, current_app
+from flask import Flask
 
 from .config import Settings, settings_from_env
 from .errors import ConfigError
 from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
+from .protocol.runtime import Runtime, runtime  # noqa: F401  (kept importable from here)
 from .store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """Everything a request needs, attached once to the app as `app.extensions["cdshooks"]`."""
-
-    settings: Settings
-    knowledge: Knowledge
-    store: Store
-    verifier: JwtVerifier
-    session: requests.Session
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["cdshooks"]
 
 
 def check_policy_ids(settings: Settings, knowledge: Knowledge) -> None:

@@ -25,14 +25,13 @@ from . import metrics, request_log
 from .auth import ANONYMOUS, Caller
 from .envelope import check_content_type, parse_json_object, read_hook_request
 from .feedback import handle_feedback
+from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds", __name__)
 
 
-def _rt():
-    from ..app import runtime
-
+def _rt() -> Runtime:
     return runtime()
 
 

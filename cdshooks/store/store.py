@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import Engine, create_engine, delete, event, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,10 +27,9 @@ from sqlalchemy.engine import make_url
 from ..errors import ConfigError
 from .audit_key import load_or_create_audit_key, patient_hash
 from .analytics import NONE, Answer, Issued, rate_rows
+from .identity import Caller
 from .tables import card_audit, feedback, seen_jti
 
-if TYPE_CHECKING:  # the store sits below protocol/: only the type is needed
-    from ..protocol.auth import Caller
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process,
@@ -203,7 +202,7 @@ class Store:
         hook_instance: str,
         service_id: str,
         cards: list[dict],
-        caller: "Caller",
+        caller: Caller,
         patient_id: str | None,
         knowledge_version: str,
         policy_version: str | None = None,
@@ -245,7 +244,7 @@ class Store:
             conn.execute(card_audit.insert(), rows)
 
     # -- feedback -------------------------------------------------------------------------------
-    def record_feedback(self, *, service_id: str, items: list[dict], caller: "Caller") -> int:
+    def record_feedback(self, *, service_id: str, items: list[dict], caller: Caller) -> int:
         """Store validated 2.0 feedback items; returns how many were stored.
 
         An item whose card uuid we never issued to this service for this issuer and tenant is still
@@ -338,7 +337,7 @@ class Store:
         """
         return rate_rows(*self.feedback_facts(since, until))
 
-    def card_rules(self, service_id: str, uuids: Iterable[str], caller: "Caller") -> dict[str, str]:
+    def card_rules(self, service_id: str, uuids: Iterable[str], caller: Caller) -> dict[str, str]:
         """card uuid -> rule id, for cards we issued to this service, issuer and tenant (metrics)."""
         wanted = sorted(set(uuids))
         if not wanted:

@@ -1,6 +1,6 @@
 """Prefetch resolution: what the client sent, what we fetch ourselves, and what we do without.
 
-For each key the service declares (services.descriptor.PrefetchKey):
+For each key the service declares (fetch.hook.PrefetchKey, declared in services.descriptor):
 
     sent, a resource or Bundle   -> use it (follow Bundle `next` links from a trusted server)
     sent as null                 -> "no data": use None, do not re-query (spec)
@@ -30,7 +30,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import orjson
@@ -38,8 +38,7 @@ import requests
 
 from ..config import Settings, normalize_base_url
 from ..errors import PreconditionFailed
-from ..services.descriptor import PrefetchKey, ServiceDescriptor
-from .envelope import HookRequest
+from .hook import HookRequest, PrefetchKey
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,8 @@ class PrefetchResult:
     missing: set[str] = field(default_factory=set)  # keys we could not obtain
     fetched: set[str] = field(default_factory=set)  # keys we fetched ourselves
     notes: dict[str, str] = field(default_factory=dict)  # key -> why it is missing (no PHI)
+    deadline: "Deadline | None" = None  # the request's one fetch deadline (later fetches share it)
+    budget: "ByteBudget | None" = None
 
 
 class FetchError(Exception):
@@ -291,26 +292,26 @@ class _Outcome:
 
 
 def resolve_prefetch(
-    service: ServiceDescriptor,
+    keys: Sequence[PrefetchKey],
     request: HookRequest,
     settings: Settings,
     session: requests.Session,
     iss: str | None,
+    *,
+    service_id: str,
 ) -> PrefetchResult:
-    result = PrefetchResult()
+    deadline = Deadline(settings.fetch_deadline_seconds)
+    budget = ByteBudget(settings.fetch_max_total_bytes)
+    result = PrefetchResult(deadline=deadline, budget=budget)
     sent = request.prefetch if isinstance(request.prefetch, Mapping) else {}
     base = trusted_base(request.fhir_server, settings, iss)
-    deadline = Deadline(settings.fetch_deadline_seconds)
-    fetcher = (
-        FhirFetcher(session, settings, base, request.access_token, deadline=deadline, budget=ByteBudget(settings.fetch_max_total_bytes))
-        if base else None
-    )
+    fetcher = FhirFetcher(session, settings, base, request.access_token, deadline=deadline, budget=budget) if base else None
     if request.fhir_server and not base:
         log.warning("fhirServer is not trusted for this issuer; no outbound request will be made")
 
     outcomes: dict[str, _Outcome] = {}
     jobs: dict[str, Callable[[], _Outcome]] = {}
-    for key in service.prefetch:
+    for key in keys:
         now_or_later = _plan_key(key, sent, request, fetcher)
         if isinstance(now_or_later, _Outcome):
             outcomes[key.key] = now_or_later
@@ -318,16 +319,16 @@ def resolve_prefetch(
             jobs[key.key] = now_or_later
     if jobs:
         outcomes.update(_run_jobs(jobs, settings, deadline))
-    for key in service.prefetch:
+    for key in keys:
         outcome = outcomes[key.key]
         _apply(key, outcome, result)
         log.info("prefetch key=%s outcome=%s", key.key, outcome.label)
 
-    required_missing = [k.key for k in service.prefetch if k.failure == "412" and k.key in result.missing]
+    required_missing = [k.key for k in keys if k.failure == "412" and k.key in result.missing]
     if required_missing:
         reasons = "; ".join(f"{k}: {result.notes.get(k, 'unavailable')}" for k in required_missing)
         raise PreconditionFailed(
-            f"service {service.id} cannot run without prefetch {', '.join(required_missing)} ({reasons}); "
+            f"service {service_id} cannot run without prefetch {', '.join(required_missing)} ({reasons}); "
             "send it as prefetch, or send fhirServer + fhirAuthorization for a FHIR server this service trusts",
             expression=[f"prefetch.{k}" for k in required_missing],
         )
@@ -459,7 +460,8 @@ def unresolved_medication_refs(draft_orders: Any, prefetch: Mapping[str, Any]) -
 
 
 def fetch_medications(request: HookRequest, prefetch: Mapping[str, Any], settings: Settings,
-                      session: requests.Session, iss: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+                      session: requests.Session, iss: str | None, *, deadline: Deadline | None = None,
+                      budget: ByteBudget | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """Read each unresolved Medication/{id} from the trusted fhirServer: (resources, why-not per ref).
 
     Only a server the configuration trusts for this issuer is asked (as for prefetch), at most
@@ -474,7 +476,8 @@ def fetch_medications(request: HookRequest, prefetch: Mapping[str, Any], setting
     base = trusted_base(request.fhir_server, settings, iss)
     if base is None:
         return found, {ref: "not sent and no trusted fhirServer to read it from" for ref in wanted}
-    fetcher = FhirFetcher(session, settings, base, request.access_token)
+    # the same deadline and byte budget as the prefetch of this request (one deadline per request)
+    fetcher = FhirFetcher(session, settings, base, request.access_token, deadline=deadline, budget=budget)
     for i, ref in enumerate(wanted):
         if i >= MAX_MEDICATION_FETCHES:
             notes[ref] = f"more than {MAX_MEDICATION_FETCHES} referenced Medications; not read"
