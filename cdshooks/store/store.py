@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from ..errors import ConfigError
 from .audit_key import load_or_create_audit_key, patient_hash
 from .analytics import NONE, Answer, Issued, rate_rows
+from .guard import FileIdentity, ping, transaction
 from .identity import Caller
 from .tables import card_audit, feedback, seen_jti
 
@@ -115,6 +116,8 @@ class Store:
             sqlite_file = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
             data_dir = Path(sqlite_file).parent if sqlite_file else Path("./var")
         self._data_dir = data_dir
+        sqlite_path = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
+        self._file = FileIdentity(Path(sqlite_path).resolve() if sqlite_path else None)
         self._claims = 0
         self._last_purge = time.monotonic()
         self.purge_every_seconds = PURGE_EVERY_SECONDS
@@ -147,6 +150,7 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_LOCK})
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        self._file.remember()
 
     def prepare(self, migrate: str = "auto") -> None:
         """Start-up schema step: upgrade ("auto", Settings.migrate) or refuse a stale schema ("never")."""
@@ -154,6 +158,7 @@ class Store:
             from .schema import require_current
 
             require_current(self._engine)
+            self._file.remember()
         else:
             self.migrate()
 
@@ -173,7 +178,7 @@ class Store:
             .on_conflict_do_nothing(index_elements=["iss", "jti"])
             .returning(seen_jti.c.jti)
         )
-        with self._engine.begin() as conn:
+        with self._tx('the replay record') as conn:
             self._claims += 1
             if self._claims % PURGE_EVERY_CLAIMS == 0 or time.monotonic() - self._last_purge >= self.purge_every_seconds:
                 # expires_at is the token's exp, at most CDSHOOKS_JWT_MAX_LIFETIME_SECONDS away
@@ -240,7 +245,7 @@ class Store:
                     policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
                 )
             )
-        with self._engine.begin() as conn:
+        with self._tx('the audit rows') as conn:
             conn.execute(card_audit.insert(), rows)
 
     # -- feedback -------------------------------------------------------------------------------
@@ -251,7 +256,7 @@ class Store:
         stored (it is evidence) but flagged ``card_issued = False``, and the report keeps it apart.
         """
         now = utcnow()
-        with self._engine.begin() as conn:
+        with self._tx('the feedback') as conn:
             rows = []
             for item in items:
                 uuid = str(item["card"])
@@ -297,7 +302,7 @@ class Store:
         then arrival). Feedback for a card we never issued keeps ``rule = None``. Silenced findings
         (audit rows without a card uuid) were never shown, so they are not "issued".
         """
-        with self._engine.begin() as conn:
+        with self._tx('the report') as conn:
             fb_rows = conn.execute(
                 select(feedback).where(feedback.c.received_at >= since, feedback.c.received_at < until)
             ).all()
@@ -342,7 +347,7 @@ class Store:
         wanted = sorted(set(uuids))
         if not wanted:
             return {}
-        with self._engine.begin() as conn:
+        with self._tx('the card lookup') as conn:
             rows = conn.execute(
                 select(card_audit.c.card_uuid, card_audit.c.rule_id).where(
                     card_audit.c.card_uuid.in_(wanted),
@@ -352,6 +357,14 @@ class Store:
                 )
             ).all()
         return {r.card_uuid: r.rule_id or NONE for r in rows}
+
+    def _tx(self, what: str) -> Any:
+        """A write/read transaction; store faults raise StoreUnavailable (503) naming `what`."""
+        return transaction(self._engine, self._file, what)
+
+    def ping(self) -> str | None:
+        """Readiness: None when a round-trip works and writes can be kept, else the reason."""
+        return ping(self._engine, self._file, self.backend)
 
     def close(self) -> None:
         self._engine.dispose()
