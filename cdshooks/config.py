@@ -168,6 +168,8 @@ def load_trusted_issuers(path: str) -> tuple[TrustedIssuer, ...]:
         servers = item.get("fhir_servers", [])
         if not isinstance(servers, list) or not all(isinstance(s, str) and urlsplit(s).scheme in ("http", "https") for s in servers):
             raise ConfigError(f"{where}: 'fhir_servers' must be a list of http(s) base URLs")
+        if jwks is not None and not any(isinstance(k, dict) and k.get("kty") in ("EC", "RSA") and k.get("kid") for k in jwks["keys"]):
+            raise ConfigError(f"{where}: 'jwks' has no usable key (an EC or RSA key with a kid); every token would be refused")
         tenants = item.get("tenants", [])
         issuers.append(
             TrustedIssuer(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -20,19 +21,51 @@ from .errors import CdsError
 from .protocol import request_log
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _check_startup(env: dict[str, str]) -> Any:
-    from .app import check_policy_ids
+    from .app import open_store
     from .knowledge import knowledge_for
-    from .store import Store
 
     settings = settings_from_env(env)
     knowledge = knowledge_for(settings.regimen_dir)
-    check_policy_ids(settings, knowledge)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_settings(settings)
-    store.prepare(settings.migrate)
-    store.close()
+    open_store(settings, knowledge).close()
     return settings, knowledge
+
+
+def _fail(message: str) -> NoReturn:
+    """Bad configuration: one line on stderr, exit 2 (every case, issue 11)."""
+    click.echo(f"cdshooks: {message}", err=True)
+    sys.exit(2)
+
+
+def _workers(flag: int | None) -> int:
+    if flag is not None:
+        return flag
+    raw = os.environ.get("CDSHOOKS_WORKERS", "2").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        _fail(f"CDSHOOKS_WORKERS must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
+
+
+def _log_level() -> str:
+    raw = os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO").strip().upper()
+    if raw not in LOG_LEVELS:
+        _fail(f"CDSHOOKS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return raw
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind the address once (as gunicorn will, SO_REUSEADDR) before touching anything shared:
+    a start that fails on a port in use must not wipe a running instance's metrics directory."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @click.command()
@@ -45,21 +78,20 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     try:
         fmt = request_log.log_format()
     except CdsError as exc:
-        click.echo(f"cdshooks: {exc.message}", err=True)
-        sys.exit(2)
-    request_log.configure_logging(fmt, os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO"))
+        _fail(exc.message)
+    request_log.configure_logging(fmt, _log_level())
+    n_workers = _workers(workers)
     host = host or os.environ.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST
     if dev:
         if not is_loopback(host):
-            click.echo(f"cdshooks: --dev binds to loopback only, not {host}", err=True)
-            sys.exit(2)
+            _fail(f"--dev binds to loopback only, not {host}")
         os.environ["CDSHOOKS_AUTH"] = "disabled"
     os.environ["CDSHOOKS_BIND_HOST"] = host
+    _check_port_free(host, port)  # first: nothing (schema, metrics dir) is touched on a busy port
     try:
         settings, knowledge = _check_startup(dict(os.environ))
     except CdsError as exc:
-        click.echo(f"cdshooks: {exc.message}", err=True)
-        sys.exit(2)
+        _fail(exc.message)
     metrics_dir = settings.data_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +99,10 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     if not settings.auth_required:
         banner = "AUTH DISABLED: no JWT checked; loopback only; never use with real patient data"
         _announce(fmt, "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), banner)
-    n_workers = workers or int(os.environ.get("CDSHOOKS_WORKERS", "2"))
+    if settings.auth_required and not settings.trusted_issuers:
+        from .app import NO_ISSUERS_WARNING
+
+        _announce(fmt, "!" * len(NO_ISSUERS_WARNING) + "\n" + NO_ISSUERS_WARNING + "\n" + "!" * len(NO_ISSUERS_WARNING), NO_ISSUERS_WARNING)
     _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)")
     run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout)
 

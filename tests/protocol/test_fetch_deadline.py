@@ -13,7 +13,7 @@ import requests
 
 from cdshooks.config import TrustedIssuer
 from support.hostile_fhir import Hostile, drip, hang, hostile_fhir, send_json, status, timed
-from support.requests import default_prefetch, observation, order_sign_request, patient
+from support.requests import observation, order_sign_request, patient
 from support.servers import listening_socket
 
 SIGN = "/cds-services/all-order-sign"
