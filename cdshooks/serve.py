@@ -22,6 +22,10 @@ from .protocol import request_log
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# gthread workers with this many threads each (CDSHOOKS_THREADS): a call waiting on a slow FHIR
+# server (up to CDSHOOKS_FETCH_DEADLINE_SECONDS) occupies one thread, not the whole worker, so
+# /health and other calls are still answered (issue 11). 1 = gunicorn's sync worker.
+DEFAULT_THREADS = 4
 
 
 def _check_startup(env: dict[str, str]) -> Any:
@@ -46,6 +50,13 @@ def _workers(flag: int | None) -> int:
     raw = os.environ.get("CDSHOOKS_WORKERS", "2").strip()
     if not raw.isdigit() or not 1 <= int(raw) <= 64:
         _fail(f"CDSHOOKS_WORKERS must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
+
+
+def _threads() -> int:
+    raw = os.environ.get("CDSHOOKS_THREADS", str(DEFAULT_THREADS)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        _fail(f"CDSHOOKS_THREADS must be a whole number from 1 to 64, got {raw!r}")
     return int(raw)
 
 
@@ -81,6 +92,7 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
         _fail(exc.message)
     request_log.configure_logging(fmt, _log_level())
     n_workers = _workers(workers)
+    n_threads = _threads()
     host = host or os.environ.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST
     if dev:
         if not is_loopback(host):
@@ -103,8 +115,9 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
         from .app import NO_ISSUERS_WARNING
 
         _announce(fmt, "!" * len(NO_ISSUERS_WARNING) + "\n" + NO_ISSUERS_WARNING + "\n" + "!" * len(NO_ISSUERS_WARNING), NO_ISSUERS_WARNING)
-    _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)")
-    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout)
+    _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers x {n_threads} threads)")
+    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout,
+                 threads=n_threads)
 
 
 def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
@@ -116,13 +129,18 @@ def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
 
 
 def run_gunicorn(
-    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20
+    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20,
+    threads: int = DEFAULT_THREADS,
 ) -> None:
     """SIGTERM (Kubernetes, systemd) makes the gunicorn master close its listening socket at once
     (new connections are refused, so the balancer moves on) and each sync worker finish the request
     it is serving; after ``graceful_timeout`` seconds (CDSHOOKS_GRACEFUL_TIMEOUT) stragglers are
     killed. Feedback and audit rows are committed before the response is written, so whatever a
-    client saw acknowledged is in the database whichever way the process ends."""
+    client saw acknowledged is in the database whichever way the process ends.
+
+    With threads > 1 the worker is gunicorn's gthread worker, which on SIGTERM leaves its accept
+    loop within a second, closes its listening sockets and waits up to graceful_timeout for the
+    requests in flight (the same drain as the sync worker below)."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -135,7 +153,8 @@ def run_gunicorn(
                 "graceful_timeout": graceful_timeout,
                 "accesslog": None,  # access lines would carry URLs; our own log says what matters
                 "child_exit": _child_exit,
-                "worker_class": _draining_worker_class(),
+                "worker_class": _draining_worker_class() if threads == 1 else "gthread",
+                "threads": threads,
                 "logconfig_dict": logconfig or {},
             }.items():
                 self.cfg.set(key, value)
