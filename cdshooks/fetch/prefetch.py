@@ -436,6 +436,8 @@ def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
         return [value]
     raw = value.get("entry") or []
     raw = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(raw, list):
+        return []  # a malformed `entry` (a number, a string) is the context reader's data problem, not ours
     return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
 
 

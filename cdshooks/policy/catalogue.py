@@ -29,6 +29,18 @@ CODE_RULE_IDS = frozenset(
         "missing-data.dose-inputs",
         "missing-data.route",
         "missing-data.schedule",
+        "missing-data.order-medication",
+        "missing-data.sig-text-only",
+        "missing-data.intrathecal-age",
+        "missing-data.intrathecal-dose",
+        "missing-data.plan",
+        "missing-data.plan-dose",
+        # treatment-plan checks (rules/plan.py): <family>.<template item / regimen.phase> from the
+        # regimen templates, which live in knowledge/data/regimens/ and the site directory
+        "plan.dose",
+        "plan.other-phase",
+        "plan.not-in-plan",
+        "plan.already-given",
     }
 )
 
