@@ -13,7 +13,7 @@ import requests
 
 from cdshooks.config import TrustedIssuer
 from support.hostile_fhir import Hostile, drip, hang, hostile_fhir, send_json, status, timed
-from support.requests import observation, order_sign_request, patient
+from support.requests import all_condition, all_prefetch, bundle, observation, order_sign_request, patient
 from support.servers import listening_socket
 
 SIGN = "/cds-services/all-order-sign"
@@ -99,17 +99,19 @@ def test_failed_searches_are_unobtainable_and_no_absence_is_claimed(live_service
     """A 404 or 500 on a search is not an empty result: missing-data names each key with its
     status, and the TLS baseline-labs check does not claim the labs are missing."""
     # control: with an empty observations search that did succeed, the TLS card IS raised
+    # (the TLS reminder is scoped to an ALL patient, so both requests carry the ALL Condition)
     with live_service() as base:
-        control, _ = _post(base, order_sign_request())
+        control, _ = _post(base, order_sign_request(prefetch=all_prefetch()))
     assert "monitoring.tls.baseline-labs" in _rule_ids(control)
 
     for code in (404, 500):
         with hostile_fhir(status(code)) as fhir, live_service(**_settings(fhir.base_url)) as base:
-            body = order_sign_request(prefetch={"patient": patient()}, fhir_server=fhir.base_url, token="t")
+            sent = {"patient": patient(), "conditions": bundle(all_condition())}
+            body = order_sign_request(prefetch=sent, fhir_server=fhir.base_url, token="t")
             response, _ = _post(base, body)
         assert response.status_code == 200
         card = _missing_card(response)
-        assert card["detail"].count(f"HTTP {code}") == 7, card["detail"]  # every search key but patient
+        assert card["detail"].count(f"HTTP {code}") == 6, card["detail"]  # every key not sent
         assert "monitoring.tls.baseline-labs" not in _rule_ids(response)
 
 
