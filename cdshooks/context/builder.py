@@ -155,7 +155,7 @@ def build_context(
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
-    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))
     included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(

@@ -271,6 +271,12 @@ class PatientContext:
     def has_fact(self, key: str) -> bool:
         return bool(self.facts.get(key))
 
+    def labs_complete(self) -> bool:
+        """True when the labs (prefetch `observations`) were obtained in full. Only then may a
+        check claim that a result is absent ("no LVEF on record"): an unobtainable or truncated
+        search is not an empty one, and the missing-data.prefetch card already says so."""
+        return "observations" not in self.missing_prefetch
+
     def gaps_for(self, item: str) -> tuple[DataGap, ...]:
         return tuple(g for g in self.gaps if g.item == item)
 

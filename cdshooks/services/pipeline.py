@@ -20,8 +20,8 @@ from ..config import Settings
 from ..context.builder import build_context
 from ..errors import HookMismatch
 from ..knowledge import Knowledge
-from ..protocol.envelope import HookRequest
-from ..protocol.prefetch import PrefetchResult, fetch_medications, resolve_prefetch
+from ..fetch.hook import HookRequest
+from ..fetch.prefetch import PrefetchResult, fetch_medications, resolve_prefetch
 from ..rules import Finding
 from ..rules.registry import RuleSettings, run_rules
 from .descriptor import ServiceDescriptor
@@ -87,8 +87,11 @@ def call_service(
             f"service {service.id} answers hook {service.hook!r}, but the request is for {request.hook!r}",
             expression=["hook"],
         )
-    prefetch = resolve_prefetch(service, request, settings, session, iss)
-    medications, medication_notes = fetch_medications(request, prefetch.data, settings, session, iss) if service.needs_draft_orders else ({}, {})
+    prefetch = resolve_prefetch(service.prefetch, request, settings, session, iss, service_id=service.id)
+    medications, medication_notes = (
+        fetch_medications(request, prefetch.data, settings, session, iss, deadline=prefetch.deadline, budget=prefetch.budget)
+        if service.needs_draft_orders else ({}, {})
+    )
     ctx = build_context(
         prefetch.data,
         patient_id=request.patient_id,
