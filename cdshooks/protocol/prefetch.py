@@ -315,6 +315,8 @@ def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
 def unresolved_medication_refs(draft_orders: Any, prefetch: Mapping[str, Any]) -> list[str]:
     """'Medication/x' that draft orders reference and neither the drafts nor any prefetch carry."""
     drafts = _bundle_resources(draft_orders)
+    if not any(isinstance(order.get("medicationReference"), Mapping) for order in drafts):
+        return []  # the common case: nothing referenced, so the whole prefetch need not be scanned
     had = {f"Medication/{r.get('id')}" for v in [draft_orders, *prefetch.values()] for r in _bundle_resources(v)
            if r.get("resourceType") == "Medication"}
     wanted: list[str] = []

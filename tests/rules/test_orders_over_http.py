@@ -59,6 +59,8 @@ def test_sandbox_daily_methotrexate_without_route_gets_the_critical_schedule_car
     schedule = cards_of(answer, "schedule")
     assert [c["extension"]["all-cds"]["ruleId"] for c in schedule] == ["schedule.methotrexate.oral-weekly"]
     assert schedule[0]["indicator"] == "critical"
+    assert "1 {pill} × 2.5 mg/tablet = 2.5 mg" in schedule[0]["detail"]
+    assert "implied by the dose form 'Oral Tablet'" in schedule[0]["detail"]
     assert not cards_of(answer, "dose")  # never "84% below the expected 16 mg once weekly"
     recognised = answer["extension"]["all-cds"]["orders"][0]
     assert recognised["identifiedBy"] == "rxnorm-product" and recognised["route"] == {"kind": "oral", "impliedBy": "dose form 'Oral Tablet'"}
@@ -111,11 +113,12 @@ def test_antiemetic_and_unchosen_drafts_stay_silent(live_service):
     ondansetron = sandbox_draft("0", "ondansetron 4 MG Oral Tablet", 1, id="r-ond")
     unchosen = {"resourceType": "MedicationRequest", "id": "r-new", "status": "draft", "subject": {"reference": "Patient/pt-1"}}
     with live_service() as base:
-        # no ALL diagnosis here: with one, the phase-unknown regimen card lists every draft;
-        # this test is about the order-level checks staying silent on an antiemetic
-        answer = post(base, ondansetron, unchosen, prefetch=default_prefetch())
+        answer = post(base, ondansetron, unchosen)  # an ALL patient, as in practice
     about = [c for c in answer["cards"] if set(c["extension"]["all-cds"]["orders"]) & {"MedicationRequest/r-ond", "MedicationRequest/r-new"}]
-    assert about == []
+    # order rules (dose, route, schedule, never-silent) say nothing; the regimen family's phase check
+    # still counts an antiemetic as "an order under review" (reported as a separate issue)
+    assert [c for c in about if c["extension"]["all-cds"]["ruleId"] != "missing-data.phase" and c["source"]["topic"]["code"] != "regimen"] == []
+    assert not any("MedicationRequest/r-new" in c["extension"]["all-cds"]["orders"] for c in answer["cards"])
     listed = {o["order"]: o["recognised"] for o in answer["extension"]["all-cds"]["orders"]}
     assert listed == {"MedicationRequest/r-ond": True, "MedicationRequest/r-new": False}
 
@@ -185,3 +188,38 @@ def test_text_only_sig_boundaries():
     assert not text_only_sig(MedicationOrder(**base, dosage_text="t", dose=Dose(quantity=Quantity(50, "mg"))))
     assert not text_only_sig(MedicationOrder(**base, dosage_text="t", timing=Timing(code="QD")))
     assert not text_only_sig(MedicationOrder(**base, dosage_text="t", route=Route("oral", "sct|26643006")))
+
+
+def test_max_dose_per_period_above_the_range_is_a_dose_warning(live_service):
+    draft = sandbox_draft("197931", "mercaptopurine 50 MG Oral Tablet", 1)
+    draft["dosageInstruction"][0]["maxDosePerPeriod"] = {
+        "numerator": {"value": 2, "system": "http://unitsofmeasure.org", "code": "{pill}"},
+        "denominator": {"value": 1, "system": "http://unitsofmeasure.org", "code": "d"}}
+    within = copy.deepcopy(draft)
+    within["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"] = 1
+    with live_service() as base:
+        answer = post(base, draft)
+        clean = post(base, within)
+    (dose,) = cards_of(answer, "dose")
+    assert dose["indicator"] == "warning" and "100 mg per day" in dose["summary"]
+    assert "2 {pill} × 50 mg/tablet = 100 mg" in dose["detail"]
+    assert cards_of(clean, "dose") == []
+
+
+def test_scaled_suggestions_give_half_tablets_or_none():
+    from cdshooks.context.model import MedicationOrder
+    from cdshooks.rules._order_doses import scaled_resource
+
+    def order(value, code):
+        resource = {"resourceType": "MedicationRequest", "id": "a", "dosageInstruction": [
+            {"doseAndRate": [{"doseQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": code}}]}]}
+        return MedicationOrder(ref="MedicationRequest/a", resource=resource, drug_ids=("mercaptopurine",), identified_by="name", display="x")
+
+    def dose(r):
+        return r["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] if r else None
+
+    assert dose(scaled_resource(order(3, "{pill}"), 1 / 3)) == 1.0
+    assert dose(scaled_resource(order(2, "{pill}"), 0.75)) == 1.5
+    assert dose(scaled_resource(order(1, "{pill}"), 1 / 3)) is None  # 0.33 tablet: no half-tablet step near it
+    assert dose(scaled_resource(order(2.5, "mL"), 1 / 3)) == 0.8
+    assert dose(scaled_resource(order(75, "mg"), 1 / 3)) == 25.0
