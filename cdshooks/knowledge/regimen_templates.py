@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from jsonschema import Draft202012Validator
 
-from ..context.units import UnitError, convert
+from ..units import UnitError, convert
 from ..errors import KnowledgeError
 from . import Knowledge, cross_check
 from .dosing import Bands, _bands, per_unit

@@ -40,7 +40,7 @@ CODE_RULE_IDS = frozenset(
 )
 
 # Tables that hold no rule rows, and sections of the others that list sources or classes, not rules.
-_NOT_RULES = frozenset({"manifest", "drugs", "codes"})
+_NOT_RULES = frozenset({"manifest", "drugs", "codes", "references"})
 _NOT_RULE_SECTIONS = frozenset({"sources", "classes", "combinations"})
 # Rule modules that prefix a row's id: table -> prefix.
 _PREFIXED = {"interactions": "interaction.", "populations": "population."}

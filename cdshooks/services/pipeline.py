@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from ..cards import render_cards
+from ..knowledge.references import reference_index
 from ..cards.render import response_extension
 from ..config import Settings
 from ..context.builder import build_context
@@ -108,6 +109,10 @@ def call_service(
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)
     version = settings.policy.version if settings.policy is not None else None
-    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version)
+    index = reference_index(knowledge)
+    cards = render_cards(
+        findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version,
+        references=lambda f: index.for_rule(f.rule_id, f.inputs.get("rule_row") if isinstance(f.inputs.get("rule_row"), str) else None, f.citation),
+    )
     extension = response_extension(ctx, medication_notes) if service.needs_draft_orders else None
     return CallResult(cards=cards, findings=findings, prefetch=prefetch, silenced=silenced, policy_version=version, extension=extension)
