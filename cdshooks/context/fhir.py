@@ -177,6 +177,8 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
     raw = bundle.get("entry") or []
     if isinstance(raw, Mapping):
         raw = [raw]
+    elif type(raw) is not list:
+        return []  # `entry` of the wrong JSON kind (a number, a string): no resources, never an exception
     return [r for e in raw if (type(e) is dict or isinstance(e, Mapping))
             and (type(r := e.get("resource")) is dict or isinstance(r, Mapping))]
 
