@@ -8,34 +8,26 @@ and the outbound HTTP session, and registers the blueprints. Tests pass their ow
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import requests
-from flask import Flask, current_app
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from .config import Settings, settings_from_env
 from .errors import ConfigError
 from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
+from .protocol.runtime import Runtime, runtime  # noqa: F401  (kept importable from here)
 from .store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """Everything a request needs, attached once to the app as `app.extensions["cdshooks"]`."""
-
-    settings: Settings
-    knowledge: Knowledge
-    store: Store
-    verifier: JwtVerifier
-    session: requests.Session
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["cdshooks"]
+# Auth required with no trusted issuer is allowed (the contract documents "every call is 401":
+# a locked-down instance is safe) but said loudly at every start.
+NO_ISSUERS_WARNING = (
+    "NO TRUSTED ISSUERS: CDSHOOKS_AUTH=required and CDSHOOKS_TRUSTED_ISSUERS lists no EHR, "
+    "so every /cds-services call will be answered 401"
+)
 
 
 def check_policy_ids(settings: Settings, knowledge: Knowledge) -> None:
@@ -50,13 +42,41 @@ def check_policy_ids(settings: Settings, knowledge: Knowledge) -> None:
         raise ConfigError(f"CDSHOOKS_POLICY: {problems[0]}{more}")
 
 
+def check_rule_ids(settings: Settings, knowledge: Knowledge) -> None:
+    """Refuse to start when CDSHOOKS_DISABLED_RULES / _ENABLED_SOFT_RULES name an unknown rule
+    id: a typo would otherwise leave on the rule the operator meant to switch off."""
+    from .policy.catalogue import is_known_rule, known_rule_ids
+
+    known = known_rule_ids(knowledge)
+    for name, ids in (("CDSHOOKS_DISABLED_RULES", settings.disabled_rules), ("CDSHOOKS_ENABLED_SOFT_RULES", settings.enabled_soft_rules)):
+        unknown = sorted(i for i in ids if not is_known_rule(i, known))
+        if unknown:
+            raise ConfigError(f"{name}: unknown rule id {unknown[0]!r}" + (f" (+{len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+
+
+def open_store(settings: Settings, knowledge: Knowledge) -> Store:
+    """The start-up checks that need more than the environment, then the store with its schema
+    in place. Every failure is a ConfigError with a one-line reason (`cdshooks serve` exits 2)."""
+    check_policy_ids(settings, knowledge)
+    check_rule_ids(settings, knowledge)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"CDSHOOKS_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror or type(exc).__name__}") from None
+    store = Store.from_settings(settings)
+    try:
+        store.prepare(settings.migrate)
+    except SQLAlchemyError as exc:
+        store.close()
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"CDSHOOKS_DATABASE_URL: cannot open the store ({first})") from None
+    return store
+
+
 def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
     settings = settings or settings_from_env()
     knowledge = knowledge or knowledge_for(settings.regimen_dir)
-    check_policy_ids(settings, knowledge)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_settings(settings)
-    store.prepare(settings.migrate)
+    store = open_store(settings, knowledge)
     session = requests.Session()
     session.trust_env = False  # never route PHI through a proxy from the environment
     verifier = JwtVerifier(settings, store, session)
@@ -72,6 +92,8 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     app.register_blueprint(routes.bp)
     cors.init_app(app, settings)
     routes.init_error_handlers(app)
+    if settings.auth_required and not settings.trusted_issuers:
+        log.warning(NO_ISSUERS_WARNING)
     if not settings.auth_required:
         log.warning(
             "AUTH DISABLED (CDSHOOKS_AUTH=disabled): no EHR JWT is checked. Bound to loopback only; "

@@ -27,6 +27,10 @@ DEFAULT_FETCH_CONNECT_TIMEOUT = 2.0
 DEFAULT_FETCH_READ_TIMEOUT = 5.0
 DEFAULT_FETCH_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_FETCH_MAX_PAGES = 5
+# One deadline for all fallback fetching of a request, well under gunicorn's 30 s worker timeout.
+DEFAULT_FETCH_DEADLINE_SECONDS = 3.0
+DEFAULT_FETCH_MAX_TOTAL_BYTES = 32 * 1024 * 1024
+DEFAULT_FETCH_WORKERS = 4  # concurrent fetches per request
 DEFAULT_DOSE_TOLERANCE_PCT = 10.0
 DEFAULT_DOSE_CRITICAL_PCT = 25.0
 DEFAULT_JWT_LEEWAY_SECONDS = 60
@@ -62,6 +66,9 @@ class Settings:
     fetch_read_timeout: float = DEFAULT_FETCH_READ_TIMEOUT
     fetch_max_bytes: int = DEFAULT_FETCH_MAX_BYTES
     fetch_max_pages: int = DEFAULT_FETCH_MAX_PAGES
+    fetch_deadline_seconds: float = DEFAULT_FETCH_DEADLINE_SECONDS
+    fetch_max_total_bytes: int = DEFAULT_FETCH_MAX_TOTAL_BYTES
+    fetch_workers: int = DEFAULT_FETCH_WORKERS
     dose_tolerance_pct: float = DEFAULT_DOSE_TOLERANCE_PCT
     dose_critical_pct: float = DEFAULT_DOSE_CRITICAL_PCT
     disabled_rules: frozenset[str] = frozenset()
@@ -161,6 +168,8 @@ def load_trusted_issuers(path: str) -> tuple[TrustedIssuer, ...]:
         servers = item.get("fhir_servers", [])
         if not isinstance(servers, list) or not all(isinstance(s, str) and urlsplit(s).scheme in ("http", "https") for s in servers):
             raise ConfigError(f"{where}: 'fhir_servers' must be a list of http(s) base URLs")
+        if jwks is not None and not any(isinstance(k, dict) and k.get("kty") in ("EC", "RSA") and k.get("kid") for k in jwks["keys"]):
+            raise ConfigError(f"{where}: 'jwks' has no usable key (an EC or RSA key with a kid); every token would be refused")
         tenants = item.get("tenants", [])
         issuers.append(
             TrustedIssuer(
@@ -241,6 +250,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         fetch_read_timeout=_float(env, "CDSHOOKS_FETCH_READ_TIMEOUT", DEFAULT_FETCH_READ_TIMEOUT, 0.05),
         fetch_max_bytes=_int(env, "CDSHOOKS_FETCH_MAX_BYTES", DEFAULT_FETCH_MAX_BYTES, 1024),
         fetch_max_pages=_int(env, "CDSHOOKS_FETCH_MAX_PAGES", DEFAULT_FETCH_MAX_PAGES, 1),
+        fetch_deadline_seconds=_float(env, "CDSHOOKS_FETCH_DEADLINE_SECONDS", DEFAULT_FETCH_DEADLINE_SECONDS, 0.1),
+        fetch_max_total_bytes=_int(env, "CDSHOOKS_FETCH_MAX_TOTAL_BYTES", DEFAULT_FETCH_MAX_TOTAL_BYTES, 1024),
+        fetch_workers=_int(env, "CDSHOOKS_FETCH_WORKERS", DEFAULT_FETCH_WORKERS, 1),
         dose_tolerance_pct=_float(env, "CDSHOOKS_DOSE_TOLERANCE_PCT", DEFAULT_DOSE_TOLERANCE_PCT, 0.0),
         dose_critical_pct=_float(env, "CDSHOOKS_DOSE_CRITICAL_PCT", DEFAULT_DOSE_CRITICAL_PCT, 0.0),
         disabled_rules=_bool_list(env.get("CDSHOOKS_DISABLED_RULES")),

@@ -11,6 +11,7 @@
     │   └── MethodNotAllowed      405
     ├── Unauthorized              401  JWT missing/invalid; the body never says why (the log does)
     ├── PreconditionFailed        412  data the service cannot do without could not be had
+    ├── StoreUnavailable          503  the store cannot write/read (file gone, read-only, database down)
     └── ConfigError / KnowledgeError   refuse to start, with a one-line reason
 
 Data gaps (no weight, stale labs) are *not* exceptions: they become `missing-data` findings.
@@ -110,6 +111,15 @@ class PreconditionFailed(CdsError):
     code = "ALLCDS-3001"
     status = 412
     issue_code = "not-found"
+
+
+class StoreUnavailable(CdsError):
+    """503: the store cannot keep (or read) what this request needs; nothing was kept, retry later.
+    Never a 200 for data that was not stored (issue 11)."""
+
+    code = "ALLCDS-4001"
+    status = 503
+    issue_code = "transient"
 
 
 class ConfigError(CdsError):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -19,22 +20,63 @@ from .config import DEFAULT_BIND_HOST, DEFAULT_BIND_PORT, is_loopback, settings_
 from .errors import CdsError
 from .protocol import request_log
 
-DEFAULT_THREADS = 1  # sync workers; see gunicorn_options
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# gthread workers with this many threads each (CDSHOOKS_THREADS): a call waiting on a slow FHIR
+# server (up to CDSHOOKS_FETCH_DEADLINE_SECONDS) occupies one thread, not the whole worker, so
+# /health and other calls are still answered (issue 11). 1 = gunicorn's sync worker.
+DEFAULT_THREADS = 4
 
 
 def _check_startup(env: dict[str, str]) -> Any:
-    from .app import check_policy_ids
+    from .app import open_store
     from .knowledge import knowledge_for
-    from .store import Store
 
     settings = settings_from_env(env)
     knowledge = knowledge_for(settings.regimen_dir)
-    check_policy_ids(settings, knowledge)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_settings(settings)
-    store.prepare(settings.migrate)
-    store.close()
+    open_store(settings, knowledge).close()
     return settings, knowledge
+
+
+def _fail(message: str) -> NoReturn:
+    """Bad configuration: one line on stderr, exit 2 (every case, issue 11)."""
+    click.echo(f"cdshooks: {message}", err=True)
+    sys.exit(2)
+
+
+def _workers(flag: int | None) -> int:
+    if flag is not None:
+        return flag
+    raw = os.environ.get("CDSHOOKS_WORKERS", "2").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        _fail(f"CDSHOOKS_WORKERS must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
+
+
+def _threads() -> int:
+    raw = os.environ.get("CDSHOOKS_THREADS", str(DEFAULT_THREADS)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        _fail(f"CDSHOOKS_THREADS must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
+
+
+def _log_level() -> str:
+    raw = os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO").strip().upper()
+    if raw not in LOG_LEVELS:
+        _fail(f"CDSHOOKS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return raw
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind the address once (as gunicorn will, SO_REUSEADDR) before touching anything shared:
+    a start that fails on a port in use must not wipe a running instance's metrics directory."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @click.command()
@@ -48,21 +90,21 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     try:
         fmt = request_log.log_format()
     except CdsError as exc:
-        click.echo(f"cdshooks: {exc.message}", err=True)
-        sys.exit(2)
-    request_log.configure_logging(fmt, os.environ.get("CDSHOOKS_LOG_LEVEL", "INFO"))
+        _fail(exc.message)
+    request_log.configure_logging(fmt, _log_level())
+    n_workers = _workers(workers)
+    n_threads = _threads()
     host = host or os.environ.get("CDSHOOKS_BIND_HOST") or DEFAULT_BIND_HOST
     if dev:
         if not is_loopback(host):
-            click.echo(f"cdshooks: --dev binds to loopback only, not {host}", err=True)
-            sys.exit(2)
+            _fail(f"--dev binds to loopback only, not {host}")
         os.environ["CDSHOOKS_AUTH"] = "disabled"
     os.environ["CDSHOOKS_BIND_HOST"] = host
+    _check_port_free(host, port)  # first: nothing (schema, metrics dir) is touched on a busy port
     try:
         settings, knowledge = _check_startup(dict(os.environ))
     except CdsError as exc:
-        click.echo(f"cdshooks: {exc.message}", err=True)
-        sys.exit(2)
+        _fail(exc.message)
     metrics_dir = settings.data_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -70,18 +112,24 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     if not settings.auth_required:
         banner = "AUTH DISABLED: no JWT checked; loopback only; never use with real patient data"
         _announce(fmt, "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), banner)
-    n_workers = workers or int(os.environ.get("CDSHOOKS_WORKERS", "2"))
-    _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers)")
-    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout)
+    if settings.auth_required and not settings.trusted_issuers:
+        from .app import NO_ISSUERS_WARNING
+
+        _announce(fmt, "!" * len(NO_ISSUERS_WARNING) + "\n" + NO_ISSUERS_WARNING + "\n" + "!" * len(NO_ISSUERS_WARNING), NO_ISSUERS_WARNING)
+    _announce(fmt, f"cdshooks: knowledge {knowledge.version}; listening on http://{host}:{port} ({n_workers} workers x {n_threads} threads)")
+    run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout,
+                 threads=n_threads)
 
 
 def gunicorn_options(
-    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20
+    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The gunicorn settings of `cdshooks serve` (bench/ runs its bare-Flask floor app with these).
 
-    CDSHOOKS_THREADS > 1 selects gthread workers with that many threads each (README,
-    *Worker model*, says what was measured and why the default is sync workers).
+    `threads` (CDSHOOKS_THREADS, default 4) > 1 selects gthread workers with that many threads
+    each, so a call waiting on a slow FHIR server never blocks /health; 1 = the draining sync
+    worker (README, *Worker model*, says what was measured).
     """
     options: dict[str, Any] = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
@@ -93,7 +141,7 @@ def gunicorn_options(
         "worker_class": _draining_worker_class(),
         "logconfig_dict": logconfig or {},
     }
-    threads = int(os.environ.get("CDSHOOKS_THREADS", str(DEFAULT_THREADS)) or DEFAULT_THREADS)
+    threads = _threads() if threads is None else threads
     if threads > 1:
         options.update(worker_class="gthread", threads=threads)
     return options
@@ -119,6 +167,7 @@ def _load_app() -> Any:
 def run_gunicorn(
     host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20,
     load: Callable[[], Any] = _load_app,
+    threads: int = DEFAULT_THREADS,
 ) -> None:
     """Run `load()`'s WSGI app (built in each worker) under gunicorn with `gunicorn_options`.
 
@@ -126,12 +175,16 @@ def run_gunicorn(
     (new connections are refused, so the balancer moves on) and each sync worker finish the request
     it is serving; after ``graceful_timeout`` seconds (CDSHOOKS_GRACEFUL_TIMEOUT) stragglers are
     killed. Feedback and audit rows are committed before the response is written, so whatever a
-    client saw acknowledged is in the database whichever way the process ends."""
+    client saw acknowledged is in the database whichever way the process ends.
+
+    With threads > 1 the worker is gunicorn's gthread worker, which on SIGTERM leaves its accept
+    loop within a second, closes its listening sockets and waits up to graceful_timeout for the
+    requests in flight (the same drain as the sync worker below)."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for key, value in gunicorn_options(host, port, workers, logconfig, graceful_timeout).items():
+            for key, value in gunicorn_options(host, port, workers, logconfig, graceful_timeout, threads).items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:

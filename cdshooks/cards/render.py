@@ -8,10 +8,12 @@ source.label names the service and knowledge version; source.topic is a Coding i
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
+from ..knowledge.references import Reference
 from ..rules.finding import ActionSpec, Coding, Finding, LinkSpec, SuggestionSpec
 from .overrides import DEFAULTS
+from .wording import clean_detail, clinician_text, sources_section
 
 TOPIC_SYSTEM = "urn:all-cds:card-topic"
 EXTENSION_KEY = "all-cds"
@@ -78,19 +80,26 @@ def source_label(service_title: str, knowledge_version: str, policy_version: str
     return f"{label} · site policy {policy_version}" if policy_version else label
 
 
-def render_card(finding: Finding, *, service_title: str, knowledge_version: str, policy_version: str | None = None) -> dict[str, Any]:
-    detail = finding.detail.rstrip()
-    if finding.citation and finding.citation not in detail:
-        detail += f"\n\n**Source:** {finding.citation}"
+def render_card(
+    finding: Finding, *, service_title: str, knowledge_version: str, policy_version: str | None = None,
+    references: tuple[Reference, ...] = (),
+) -> dict[str, Any]:
+    detail = clean_detail(finding.detail)
+    section = sources_section(finding.citation, [(r.title, r.url) for r in references])
+    if section:
+        detail += "\n\n" + section
+    source: dict[str, Any] = {
+        "label": source_label(service_title, knowledge_version, policy_version),
+        "topic": {"system": TOPIC_SYSTEM, "code": finding.topic, "display": TOPIC_DISPLAY[finding.topic]},
+    }
+    if references:
+        source["url"] = references[0].url
     card: dict[str, Any] = {
         "uuid": new_uuid(),
-        "summary": clip_summary(finding.summary),
+        "summary": clip_summary(clinician_text(finding.summary)),
         "indicator": finding.indicator,
         "detail": detail,
-        "source": {
-            "label": source_label(service_title, knowledge_version, policy_version),
-            "topic": {"system": TOPIC_SYSTEM, "code": finding.topic, "display": TOPIC_DISPLAY[finding.topic]},
-        },
+        "source": source,
         "extension": {
             EXTENSION_KEY: {
                 "ruleId": finding.rule_id,
@@ -110,15 +119,26 @@ def render_card(finding: Finding, *, service_title: str, knowledge_version: str,
         reasons = finding.override_reasons or DEFAULTS.get(finding.topic, ())
         if reasons:
             card["overrideReasons"] = [_coding(c) for c in reasons]
-    if finding.links:
-        card["links"] = [_link(l) for l in finding.links]
+    links = [_link(l) for l in finding.links]
+    links += [{"label": f"Open: {r.title}", "url": r.url, "type": "absolute"} for r in references
+              if r.url not in {l["url"] for l in links}]
+    if links:
+        card["links"] = links
     return card
 
 
+ReferenceResolver = Callable[[Finding], tuple[Reference, ...]]
+
+
 def render_cards(
-    findings: Iterable[Finding], *, service_title: str, knowledge_version: str, policy_version: str | None = None
+    findings: Iterable[Finding], *, service_title: str, knowledge_version: str, policy_version: str | None = None,
+    references: ReferenceResolver | None = None,
 ) -> list[dict[str, Any]]:
-    return [render_card(f, service_title=service_title, knowledge_version=knowledge_version, policy_version=policy_version) for f in findings]
+    return [
+        render_card(f, service_title=service_title, knowledge_version=knowledge_version, policy_version=policy_version,
+                    references=references(f) if references else ())
+        for f in findings
+    ]
 
 
 def order_recognition(order: Any, notes: Mapping[str, str]) -> dict[str, Any]:

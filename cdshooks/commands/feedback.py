@@ -98,7 +98,7 @@ def report(since: str | None, until: str | None, database_url: str | None, revie
         settings = settings_from_env()
         store = Store(database_url or settings.effective_database_url, audit_key=settings.audit_key, data_dir=settings.data_dir)
         try:
-            store.migrate()
+            store.prepare(settings.migrate)  # CDSHOOKS_MIGRATE=never: a report never upgrades a shared schema
             answers, issued = store.feedback_facts(start, end)
         finally:
             store.close()

@@ -155,7 +155,7 @@ def build_context(
     statements = _resources(prefetch, "medicationStatements")
     admins_raw = _resources(prefetch, "medicationAdministrations")
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
-    # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
+    # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))
     included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
@@ -234,6 +234,8 @@ def build_context(
     phase, phase_source = read_phase(careplans, codes)
     phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
     plan = read_plan(careplans, template_library(kb), order_date, administrations)
+    if phase is None and plan is not None and plan.treatment_phase:  # "Hyper-CVAD course 1" is induction
+        phase, phase_source = plan.treatment_phase, f"{plan.source} ({plan.regimen} {plan.phase})"
 
     return PatientContext(
         patient_id=patient_id, order_date=order_date, now=now, birth_date=birth, sex=sex, age=age,

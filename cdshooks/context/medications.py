@@ -4,7 +4,7 @@ Identification order (the first that yields a known drug wins, and `identified_b
   1. an RxNorm ingredient code (IN/MIN) in medicationCodeableConcept or Medication.code
   2. a verified RxNorm product code (SCD/SBD) there
   3. RxNorm codes of `Medication.ingredient` (the Medication contained, in any prefetch Bundle or
-     the draftOrders Bundle, or fetched as Medication/{id} by protocol.prefetch)
+     the draftOrders Bundle, or fetched as Medication/{id} by fetch.prefetch)
   4. a name or brand in `text`, `coding.display`, `medicationReference.display` or the Medication's
      texts (`identified_by="name"`), product names included ("mercaptopurine 50 MG Oral Tablet")
 A referenced Medication that could not be had is kept in `unresolved_medication` so the order

@@ -228,6 +228,7 @@ class TreatmentPlan:
     day: int | None = None  # day of the course on the order date (course_start = day 1)
     given: tuple["Administration", ...] = ()  # administrations since course_start, newest first
     problems: tuple[str, ...] = ()
+    treatment_phase: str | None = None  # the template's phase name for the RA-xx checks ("induction" ...)
 
     @property
     def usable(self) -> bool:
@@ -269,6 +270,12 @@ class PatientContext:
 
     def has_fact(self, key: str) -> bool:
         return bool(self.facts.get(key))
+
+    def labs_complete(self) -> bool:
+        """True when the labs (prefetch `observations`) were obtained in full. Only then may a
+        check claim that a result is absent ("no LVEF on record"): an unobtainable or truncated
+        search is not an empty one, and the missing-data.prefetch card already says so."""
+        return "observations" not in self.missing_prefetch
 
     def gaps_for(self, item: str) -> tuple[DataGap, ...]:
         return tuple(g for g in self.gaps if g.item == item)

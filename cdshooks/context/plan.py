@@ -166,5 +166,6 @@ def read_plan(careplans: Sequence[Any], library: TemplateLibrary, order_date: da
     if day is not None and day < 1:
         problems.append(f"{ref(cp)}: the course starts on {start.isoformat()} ({start_from}), after the order date {order_date.isoformat()}")  # type: ignore[union-attr]
     given = tuple(a for a in administrations if start and start <= a.date <= order_date)
+    kind = template.phase(phase).treatment_phase_for(course) if phase and template.phase(phase) else None  # type: ignore[union-attr]
     return TreatmentPlan(source=ref(cp), regimen=template.id, named_by=field, phase=phase, course=course, course_start=start,
-                         start_from=start_from, day=day, given=given, problems=tuple(problems))
+                         start_from=start_from, day=day, given=given, problems=tuple(problems), treatment_phase=kind)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import Knowledge, cross_check
-from ..context.units import UnitError, parse
+from ..units import UnitError, parse
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"

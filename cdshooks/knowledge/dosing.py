@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..context.units import UnitError, dimension
+from ..units import UnitError, dimension
 from . import Knowledge, cross_check
 
 BAND_TEXT = {"age_years": ("age", " y"), "weight_kg": ("weight", " kg"), "bsa_m2": ("BSA", " m²")}

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from jsonschema import Draft202012Validator
 
-from ..context.units import UnitError, convert
+from ..units import UnitError, convert
 from ..errors import KnowledgeError
 from . import Knowledge, cross_check
 from .dosing import Bands, _bands, per_unit
@@ -89,6 +89,11 @@ class Phase:
     length_days: int | None
     repeat_days: int | None
     items: tuple[PlanItem, ...]
+    treatment_phase: str | None = None  # "induction", "consolidation", ... for the RA-xx checks
+    treatment_phase_by_course: Mapping[int, str] = field(default_factory=dict)
+
+    def treatment_phase_for(self, course: int | None) -> str | None:
+        return self.treatment_phase_by_course.get(course, self.treatment_phase) if course else self.treatment_phase
 
     def cycle_day(self, day: int) -> int:
         """Day within the repeating cycle (maintenance), else the course day itself."""
@@ -268,6 +273,16 @@ def check_template_file(path: Path, kb: Knowledge, schema_dir: Path | None = Non
     return problems
 
 
+def plan_rule_ids(kb: Knowledge) -> frozenset[str]:
+    """Every rule id rules/plan.py can write for the loaded templates (for the site-policy catalogue)."""
+    ids = {"missing-data.plan", "missing-data.plan-dose"}
+    for raw in (kb.tables.get(TABLE) or {}).get("templates", ()):
+        for phase in raw["phases"]:
+            ids.add(f"plan.not-in-plan.{raw['id']}.{phase['id']}")
+            ids.update(f"plan.{kind}.{item['id']}" for item in phase["items"] for kind in ("dose", "other-phase", "already-given"))
+    return frozenset(ids)
+
+
 # -- the typed view ---------------------------------------------------------------------------
 
 def _item(raw: Mapping[str, Any], regimen: Mapping[str, Any], phase: str) -> PlanItem:
@@ -303,6 +318,8 @@ def _template(raw: Mapping[str, Any], origin: str) -> RegimenTemplate:
             id=p["id"], name=p["name"], aliases=tuple(p.get("aliases", ())), courses=tuple(p.get("courses", ())),
             length_days=p.get("length_days"), repeat_days=p.get("repeat_days"),
             items=tuple(_item(i, raw, p["id"]) for i in p["items"]),
+            treatment_phase=p.get("treatment_phase"),
+            treatment_phase_by_course={int(k): v for k, v in p.get("treatment_phase_by_course", {}).items()},
         )
         for p in raw["phases"]
     )

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import jwt
 import requests
@@ -29,9 +29,8 @@ from jwt import PyJWK
 
 from ..config import Settings, TrustedIssuer
 from ..errors import Unauthorized
-
-if TYPE_CHECKING:
-    from ..store import Store
+from ..store import Store
+from ..store.identity import ANONYMOUS, Caller  # noqa: F401  (defined with the rows they sign)
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +47,6 @@ DEFAULT_MIN_REFETCH_SECONDS = 10.0
 MAX_NUMERIC_DATE = 253402300799
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who called, as proven by the JWT (all None when auth is disabled)."""
-
-    iss: str | None
-    tenant: str | None
-    jti: str | None
-
-
-ANONYMOUS = Caller(None, None, None)
 
 
 @dataclass(frozen=True)
@@ -88,7 +77,7 @@ class JwtVerifier:
     def __init__(
         self,
         settings: Settings,
-        replay_store: "Store",
+        replay_store: Store,
         session: requests.Session,
         *,
         clock: Callable[[], float] = time.time,

@@ -9,7 +9,6 @@ check reads (context.builder). Unknown fields are ignored, as the spec requires.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -20,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..errors import EnvelopeInvalid, MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from ..fetch.hook import HookRequest  # noqa: F401  (built here, defined below services)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 # A CDS Hooks body is < 20 levels deep (prefetch -> Bundle -> entry -> resource -> dosage ...).
@@ -32,30 +32,6 @@ def validator(name: str) -> Draft202012Validator:
     schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
-
-
-@dataclass(frozen=True)
-class HookRequest:
-    """The parts of the envelope the pipeline uses, read once."""
-
-    hook: str
-    hook_instance: str
-    context: Mapping[str, Any]
-    prefetch: Mapping[str, Any] | None
-    fhir_server: str | None
-    access_token: str | None  # never logged, never stored
-    patient_id: str
-    user_id: str
-
-    @property
-    def selections(self) -> tuple[str, ...] | None:
-        sel = self.context.get("selections")
-        return tuple(sel) if isinstance(sel, list) else None
-
-    @property
-    def draft_orders(self) -> Mapping[str, Any] | None:
-        orders = self.context.get("draftOrders")
-        return orders if isinstance(orders, dict) else None
 
 
 def check_content_type(content_type: str | None) -> None:

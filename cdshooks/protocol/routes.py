@@ -25,14 +25,13 @@ from . import metrics, request_log
 from .auth import ANONYMOUS, Caller
 from .envelope import check_content_type, parse_json_object, read_hook_request
 from .feedback import handle_feedback
+from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds", __name__)
 
 
-def _rt():
-    from ..app import runtime
-
+def _rt() -> Runtime:
     return runtime()
 
 
@@ -51,7 +50,9 @@ def authenticate() -> Caller:
     rt = _rt()
     if not rt.settings.auth_required:
         return ANONYMOUS
-    return rt.verifier.verify(request.headers.get("Authorization"), audience_url())
+    caller = rt.verifier.verify(request.headers.get("Authorization"), audience_url())
+    request_log.note(iss=caller.iss, tenant=caller.tenant)  # which EHR / hospital: no PHI
+    return caller
 
 
 def read_body() -> dict[str, Any]:
@@ -122,10 +123,15 @@ def feedback_route(service_id: str) -> Response:
 
 @bp.route("/health", methods=["GET"])
 def health() -> Response:
+    """Readiness: the knowledge base is loaded AND a store round-trip works (writes can be kept).
+    503 with the reason otherwise, so a load balancer stops sending calls we would answer 503."""
     rt = _rt()
-    return json_response(
-        {"status": "ok", "version": __version__, "knowledge": rt.knowledge.version, "auth": rt.settings.auth}
-    )
+    body: dict[str, Any] = {"status": "ok", "version": __version__, "knowledge": rt.knowledge.version, "auth": rt.settings.auth}
+    reason = "knowledge base not loaded" if not rt.knowledge.version else rt.store.ping()
+    if reason:
+        log.warning("not ready: %s", reason)
+        return json_response({**body, "status": "unavailable", "reason": reason}, 503)
+    return json_response(body)
 
 
 @bp.route("/health/live", methods=["GET"])

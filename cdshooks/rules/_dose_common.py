@@ -176,6 +176,24 @@ def order_day(order: MedicationOrder, ctx: PatientContext) -> date:
     return order.authored_on or ctx.order_date
 
 
+def size_for(ctx: PatientContext, basis: str) -> float | None:
+    """The patient size a per-m2 / per-kg dose multiplies by (1.0 for a fixed dose; None if unknown)."""
+    if basis == "m2":
+        return ctx.bsa.value if ctx.bsa else None
+    if basis == "kg":
+        return ctx.weight.value if ctx.weight else None
+    return 1.0
+
+
+def deviation_pct(ordered: float, low: float, high: float) -> float:
+    """Signed % deviation from the nearest end of low..high (0 inside), rounded against float noise."""
+    if ordered > high:
+        return round((ordered - high) / high * 100, 6)
+    if ordered < low:
+        return round((ordered - low) / low * 100, 6)
+    return 0.0
+
+
 def clip_summary(text: str) -> str:
     return text if len(text) < 140 else text[:136] + "…"
 

@@ -30,6 +30,7 @@ from ..knowledge.dosing import DoseRule, LabelLimit, dosing_view, per_unit
 from ._dose_common import (
     OVERRIDE_REASONS,
     clip_summary,
+    deviation_pct,
     fmt,
     interval_days,
     missing_data_finding,
@@ -38,6 +39,7 @@ from ._dose_common import (
     patient_lines,
     patient_values,
     per_period,
+    size_for,
     schedule_speaks,
     text_only_sig,
     unit_text,
@@ -72,23 +74,14 @@ class _Branch:
     @property
     def pct(self) -> float:
         """Signed % deviation from the nearest end of the range (0 inside), rounded against float noise."""
-        if self.ordered > self.high:
-            return round((self.ordered - self.high) / self.high * 100, 6)
-        if self.ordered < self.low:
-            return round((self.ordered - self.low) / self.low * 100, 6)
-        return 0.0
+        return deviation_pct(self.ordered, self.low, self.high)
 
     @property
     def target(self) -> float:
         return min(max(self.ordered, self.low), self.high)
 
 
-def _size(ctx: PatientContext, basis: str) -> float | None:
-    if basis == "m2":
-        return ctx.bsa.value if ctx.bsa else None
-    if basis == "kg":
-        return ctx.weight.value if ctx.weight else None
-    return 1.0
+_size = size_for
 
 
 def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: str) -> tuple[float, str, Quantity]:

@@ -80,7 +80,7 @@ def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> 
     recent = {key: latest_within(ctx, key, window) for key in base.params["analytes"]}
     missing = [key for key, lab in recent.items() if lab is None]
     # a reminder only for an ALL patient (scope), at the start of cytoreduction (not every later dose)
-    if missing and in_scope(base.scope, ctx, kb) and _tls_start(ctx, orders, cytoreductive, dict(base.params)):
+    if missing and ctx.labs_complete() and in_scope(base.scope, ctx, kb) and _tls_start(ctx, orders, cytoreductive, dict(base.params)):
         yield _card(base, "Baseline TLS labs missing before cytoreductive therapy: " + ", ".join(missing),
                     f"No result within {window} days before {ctx.order_date.isoformat()} for: {', '.join(missing)}. Phase: {ctx.phase or 'not recorded'}.",
                     orders, missing=missing)
@@ -119,7 +119,7 @@ def rasburicase_g6pd(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
         src = ctx.facts["g6pd-deficiency"][0].source if ctx.has_fact("g6pd-deficiency") else g6pd_lab.source
         check = mv.check("monitoring.tls.rasburicase-g6pd")
         yield _card(check, "rasburicase contraindicated: G6PD deficiency (severe hemolysis)", f"G6PD deficiency recorded ({src}). Use allopurinol/hydration instead.", orders, "rasburicase", g6pd=src)
-    elif g6pd_lab is None:
+    elif g6pd_lab is None and ctx.labs_complete():
         check = mv.check("monitoring.tls.rasburicase-g6pd-unknown")
         yield _card(check, "rasburicase: no G6PD status recorded", "No G6PD result or deficiency on record; screen patients at higher risk before starting.", orders, "rasburicase")
 
@@ -200,6 +200,8 @@ def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSetting
     missing = mv.check("monitoring.anthracycline.lvef-missing")
     lab = latest_within(ctx, "lvef", missing.params["window_days"])
     value = value_in(lab, "%")
+    if (lab is None or value is None) and not ctx.labs_complete():
+        return  # labs unobtainable: the missing-data.prefetch card says this check did not run
     if lab is None or value is None:
         last = ctx.lab("lvef")
         since = f"last LVEF {describe(last)}" if last else "no LVEF on record"

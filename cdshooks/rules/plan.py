@@ -31,8 +31,8 @@ from ..context.model import MedicationOrder, PatientContext, TreatmentPlan
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view, per_unit
-from ..knowledge.regimen_templates import Phase, PlanItem, RegimenTemplate, template_library
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, missing_data_finding, missing_items_text, order_day, patient_inputs, patient_lines, patient_values, unit_text
+from ..knowledge.regimen_templates import Phase, PlanItem, RegimenTemplate, days_text, template_library
+from ._dose_common import OVERRIDE_REASONS, clip_summary, deviation_pct, fmt, missing_data_finding, missing_items_text, order_day, patient_inputs, patient_lines, patient_values, size_for, unit_text
 from .corrections import corrected_dose_request
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, post_step, rule
@@ -64,24 +64,12 @@ class _Fit:
 
     @property
     def pct(self) -> float:
-        if self.ordered > self.high:
-            return round((self.ordered - self.high) / self.high * 100, 6)
-        if self.ordered < self.low:
-            return round((self.ordered - self.low) / self.low * 100, 6)
-        return 0.0
+        return deviation_pct(self.ordered, self.low, self.high)
 
     @property
     def expected_text(self) -> str:
         unit = unit_text(self.item.dose.amount_unit)
         return f"{fmt(self.low)} {unit}" if self.low == self.high else f"{fmt(self.low)}–{fmt(self.high)} {unit}"
-
-
-def _size(ctx: PatientContext, basis: str) -> float | None:
-    if basis == "m2":
-        return ctx.bsa.value if ctx.bsa else None
-    if basis == "kg":
-        return ctx.weight.value if ctx.weight else None
-    return 1.0
 
 
 def _round(value: float, increment: float) -> float:
@@ -98,7 +86,7 @@ def _ordered(ctx: PatientContext, order: MedicationOrder, amount_unit: str) -> f
             value = convert(q.value, q.unit, per_unit(amount_unit, basis))
         except UnitError:
             continue
-        size = _size(ctx, basis)
+        size = size_for(ctx, basis)
         if size is None:
             raise _Missing((_SIZE_ITEM[basis],), None)
         return value * size
@@ -106,7 +94,7 @@ def _ordered(ctx: PatientContext, order: MedicationOrder, amount_unit: str) -> f
 
 
 def _fit(ctx: PatientContext, item: PlanItem, ordered: float) -> _Fit:
-    size = _size(ctx, item.dose.basis)
+    size = size_for(ctx, item.dose.basis)
     if size is None:
         raise _Missing((_SIZE_ITEM[item.dose.basis],), None)
     low, high = item.dose.low * size, item.dose.high * size
@@ -131,9 +119,11 @@ def _label(phase: Phase) -> str:
 def _plan_lines(plan: TreatmentPlan, template: RegimenTemplate, phase: Phase, day: int) -> list[str]:
     course = f", course {plan.course}" if plan.course else ""
     cycle = f" (cycle day {phase.cycle_day(day)})" if phase.repeat_days else ""
+    today = [f"{i.drug} {i.dose.text} {'/'.join(i.routes)}" for i in phase.items if phase.cycle_day(day) in i.days]
     return [
         f"- Plan: {template.title} – `{template.id}` ({plan.source}, named by {plan.named_by})",
         f"- Phase: {phase.name}{course}; day {day}{cycle} (day 1 = {plan.course_start.isoformat() if plan.course_start else '?'}, from {plan.start_from})",
+        f"- Planned that day: {'; '.join(today) or 'nothing'}",
     ]
 
 
@@ -172,7 +162,7 @@ def _fit_line(fit: _Fit, ctx: PatientContext) -> str:
     d = fit.item.dose
     size = f" × {ctx.bsa.value:.2f} m²" if d.basis == "m2" and ctx.bsa else (f" × {fmt(ctx.weight.value)} kg" if d.basis == "kg" and ctx.weight else "")
     cap = f", capped at {fmt(fit.item.cap)} {unit_text(d.amount_unit)}" if fit.item.cap is not None else ""
-    return f"- Template row `{fit.item.id}`: {d.text}{size}{cap}, rounded to {fmt(fit.item.rounding)} {unit_text(d.amount_unit)} = **{fit.expected_text}** ({fit.item.frequency}, days {fit.item.days_text})"
+    return f"- Template row `{fit.item.id}`: {d.text}{size}{cap}, rounded to {fmt(fit.item.rounding)} {unit_text(d.amount_unit)} = **{fit.expected_text}** ({fit.item.frequency or f'{fit.item.doses_per_day}/day'}; days {fit.item.days_text})"
 
 
 def _other_phase(ctx, template: RegimenTemplate, drug: str, route: str, ordered: float, exclude: set[str], tol: float) -> _Fit | None:
@@ -222,16 +212,24 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
     dlabel = f"cycle day {cday}" if phase.repeat_days else f"day {day}"
     today = [i for i in phase.items if i.drug == drug and cday in i.days]
     amount_unit = next((i.dose.amount_unit for i in template.items() if i.drug == drug), "mg")
+    ordered: float | None = None
     try:
         today = [i for i in today if _applies(ctx, i, route)]
-        ordered = _ordered(ctx, order, amount_unit)
-        fits = [_fit(ctx, i, ordered) for i in today]
+        if today or drug in template.drugs:
+            try:
+                ordered = _ordered(ctx, order, amount_unit)
+            except _Missing:
+                if today:
+                    raise  # the dose check needs it; a not-in-plan card does not
+        fits = [_fit(ctx, i, ordered) for i in today]  # type: ignore[arg-type]
     except _Missing as exc:
         items, why = exc.args
         phrase, lines, gaps = missing_items_text(ctx, items) if items else (why, [], {})
         return Verdict(order.ref, drug, "unchecked", finding=missing_data_finding(
             ctx, order, drug, "missing-data.plan-dose", "the plan dose", f"needs {phrase}" if items else why, template.citation, lines, {"missing": gaps}))
     lines = _plan_lines(plan, template, phase, day)
+    given = [f"{a.date.isoformat()} {fmt(a.dose.value) + ' ' + unit_text(a.dose.unit) if a.dose else 'dose not recorded'} ({a.ref})" for a in plan.given if drug in a.drug_ids]
+    lines.append(f"- {drug} given this course: {'; '.join(given) or 'none recorded (MedicationAdministration)'}")
     unit = unit_text(amount_unit)
     if fits:
         best = min(fits, key=lambda f: (abs(f.pct), not f.item.verified))
@@ -248,21 +246,26 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
         other = _other_phase(ctx, template, drug, route, ordered, {phase.id}, tol)
         if other is not None:
             return _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other, fit_lines, inputs)
+        n = best.item.doses_per_day
+        if n > 1 and abs(deviation_pct(ordered, best.low * n, best.high * n)) <= tol:
+            fit_lines.append(f"- {fmt(ordered)} {unit} is the day's total of {n} doses; the plan gives {best.expected_text} per dose ({best.item.frequency}).")
         direction = "above" if best.pct > 0 else "below"
         indicator = "critical" if best.pct > crit else "warning"
         summary = f"{drug} {fmt(ordered)} {unit} is {abs(best.pct):.0f}% {direction} the {_label(phase)} {dlabel} dose ({best.item.dose.text} = {best.expected_text})"
         f = _finding(ctx, order, drug, f"plan.dose.{best.item.id}", "dose", indicator, summary, fit_lines, best, template, inputs, suggest=True)
         return Verdict(order.ref, drug, "deviation", best.item, f)
     # the same phase's dose on another day is a wrong-day order; only then look at other phases
-    other = None if _other_phase(ctx, template, drug, route, ordered, {p.id for p in template.phases} - {phase.id}, tol) else \
-        _other_phase(ctx, template, drug, route, ordered, {phase.id}, tol)
+    other = None
+    if ordered is not None and not _other_phase(ctx, template, drug, route, ordered, {p.id for p in template.phases} - {phase.id}, tol):
+        other = _other_phase(ctx, template, drug, route, ordered, {phase.id}, tol)
     if other is not None:
         return _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other, [*lines, f"- Ordered: {fmt(ordered)} {unit} ({route})"], {})
     planned = sorted({d for i in phase.items if i.drug == drug and route in i.routes for d in i.days})
-    where = f"{drug} ({route}) is given on day {', '.join(map(str, planned))} of {_label(phase)}" if planned else f"{drug} ({route}) is not part of {_label(phase)}"
-    summary = f"{drug} is not in today's plan: {template.id} {_label(phase)} {dlabel}" + (f" (scheduled day {', '.join(map(str, planned))})" if planned else "")
+    where = f"{drug} ({route}) is given on day {days_text(planned)} of {_label(phase)}" if planned else f"{drug} ({route}) is not part of {_label(phase)}"
+    summary = f"{drug} is not in today's plan: {template.id} {_label(phase)} {dlabel}" + (f" (scheduled day {days_text(planned)})" if planned else "")
+    amount = f"{fmt(ordered)} {unit}" if ordered is not None else (order.dosage_text or "dose not readable")
     f = _finding(ctx, order, drug, f"plan.not-in-plan.{template.id}.{phase.id}", "regimen", "warning", summary,
-                 [*lines, f"- {where}.", f"- Ordered: {fmt(ordered)} {unit} on {day_date.isoformat()}"], None, template,
+                 [*lines, f"- {where}.", f"- Ordered: {amount} on {day_date.isoformat()}"], None, template,
                  {"plan": {"regimen": template.id, "phase": phase.id, "course": plan.course, "day": day}, "scheduled_days": planned})
     return Verdict(order.ref, drug, "not-in-plan", None, f)
 

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class PrefetchKey:
-    """One prefetch template and what to do when its data cannot be had.
-
-    failure:
-      "412"          the service cannot work without it: answer 412 Precondition Failed
-      "missing-data" run anyway; checks that need it say so in a `missing-data` card
-    """
-
-    key: str
-    template: str
-    failure: str = "missing-data"
-    description: str = ""
+from ..fetch.hook import PrefetchKey
 
 
 # Spec-restricted query syntax only: read, type search with patient reference, token equality

@@ -15,13 +15,14 @@ from typing import Any
 import requests
 
 from ..cards import render_cards
+from ..knowledge.references import reference_index
 from ..cards.render import response_extension
 from ..config import Settings
 from ..context.builder import build_context
 from ..errors import HookMismatch
 from ..knowledge import Knowledge
-from ..protocol.envelope import HookRequest
-from ..protocol.prefetch import PrefetchResult, fetch_medications, resolve_prefetch
+from ..fetch.hook import HookRequest
+from ..fetch.prefetch import PrefetchResult, fetch_medications, resolve_prefetch
 from ..rules import Finding
 from ..rules.registry import RuleSettings, run_rules
 from .descriptor import ServiceDescriptor
@@ -87,8 +88,11 @@ def call_service(
             f"service {service.id} answers hook {service.hook!r}, but the request is for {request.hook!r}",
             expression=["hook"],
         )
-    prefetch = resolve_prefetch(service, request, settings, session, iss)
-    medications, medication_notes = fetch_medications(request, prefetch.data, settings, session, iss) if service.needs_draft_orders else ({}, {})
+    prefetch = resolve_prefetch(service.prefetch, request, settings, session, iss, service_id=service.id)
+    medications, medication_notes = (
+        fetch_medications(request, prefetch.data, settings, session, iss, deadline=prefetch.deadline, budget=prefetch.budget)
+        if service.needs_draft_orders else ({}, {})
+    )
     ctx = build_context(
         prefetch.data,
         patient_id=request.patient_id,
@@ -105,6 +109,10 @@ def call_service(
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)
     version = settings.policy.version if settings.policy is not None else None
-    cards = render_cards(findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version)
+    index = reference_index(knowledge)
+    cards = render_cards(
+        findings, service_title=service.title, knowledge_version=knowledge.version, policy_version=version,
+        references=lambda f: index.for_rule(f.rule_id, f.inputs.get("rule_row") if isinstance(f.inputs.get("rule_row"), str) else None, f.citation),
+    )
     extension = response_extension(ctx, medication_notes) if service.needs_draft_orders else None
     return CallResult(cards=cards, findings=findings, prefetch=prefetch, silenced=silenced, policy_version=version, extension=extension)

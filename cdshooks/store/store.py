@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import Engine, create_engine, delete, event, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,10 +27,10 @@ from sqlalchemy.engine import make_url
 from ..errors import ConfigError
 from .audit_key import load_or_create_audit_key, patient_hash
 from .analytics import NONE, Answer, Issued, rate_rows
+from .guard import FileIdentity, ping, transaction
+from .identity import Caller
 from .tables import card_audit, feedback, seen_jti
 
-if TYPE_CHECKING:  # the store sits below protocol/: only the type is needed
-    from ..protocol.auth import Caller
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process,
@@ -121,6 +121,8 @@ class Store:
             sqlite_file = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
             data_dir = Path(sqlite_file).parent if sqlite_file else Path("./var")
         self._data_dir = data_dir
+        sqlite_path = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
+        self._file = FileIdentity(Path(sqlite_path).resolve() if sqlite_path else None)
         self._claims = 0
         self._last_purge = time.monotonic()
         self.purge_every_seconds = PURGE_EVERY_SECONDS
@@ -153,6 +155,7 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_LOCK})
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        self._file.remember()
 
     def prepare(self, migrate: str = "auto") -> None:
         """Start-up schema step: upgrade ("auto", Settings.migrate) or refuse a stale schema ("never")."""
@@ -160,6 +163,7 @@ class Store:
             from .schema import require_current
 
             require_current(self._engine)
+            self._file.remember()
         else:
             self.migrate()
 
@@ -179,7 +183,7 @@ class Store:
             .on_conflict_do_nothing(index_elements=["iss", "jti"])
             .returning(seen_jti.c.jti)
         )
-        with self._engine.begin() as conn:
+        with self._tx('the replay record') as conn:
             self._claims += 1
             if self._claims % PURGE_EVERY_CLAIMS == 0 or time.monotonic() - self._last_purge >= self.purge_every_seconds:
                 # expires_at is the token's exp, at most CDSHOOKS_JWT_MAX_LIFETIME_SECONDS away
@@ -208,7 +212,7 @@ class Store:
         hook_instance: str,
         service_id: str,
         cards: list[dict],
-        caller: "Caller",
+        caller: Caller,
         patient_id: str | None,
         knowledge_version: str,
         policy_version: str | None = None,
@@ -246,18 +250,18 @@ class Store:
                     policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
                 )
             )
-        with self._engine.begin() as conn:
+        with self._tx('the audit rows') as conn:
             conn.execute(card_audit.insert(), rows)
 
     # -- feedback -------------------------------------------------------------------------------
-    def record_feedback(self, *, service_id: str, items: list[dict], caller: "Caller") -> int:
+    def record_feedback(self, *, service_id: str, items: list[dict], caller: Caller) -> int:
         """Store validated 2.0 feedback items; returns how many were stored.
 
         An item whose card uuid we never issued to this service for this issuer and tenant is still
         stored (it is evidence) but flagged ``card_issued = False``, and the report keeps it apart.
         """
         now = utcnow()
-        with self._engine.begin() as conn:
+        with self._tx('the feedback') as conn:
             rows = []
             for item in items:
                 uuid = str(item["card"])
@@ -303,7 +307,7 @@ class Store:
         then arrival). Feedback for a card we never issued keeps ``rule = None``. Silenced findings
         (audit rows without a card uuid) were never shown, so they are not "issued".
         """
-        with self._engine.begin() as conn:
+        with self._tx('the report') as conn:
             fb_rows = conn.execute(
                 select(feedback).where(feedback.c.received_at >= since, feedback.c.received_at < until)
             ).all()
@@ -343,12 +347,12 @@ class Store:
         """
         return rate_rows(*self.feedback_facts(since, until))
 
-    def card_rules(self, service_id: str, uuids: Iterable[str], caller: "Caller") -> dict[str, str]:
+    def card_rules(self, service_id: str, uuids: Iterable[str], caller: Caller) -> dict[str, str]:
         """card uuid -> rule id, for cards we issued to this service, issuer and tenant (metrics)."""
         wanted = sorted(set(uuids))
         if not wanted:
             return {}
-        with self._engine.begin() as conn:
+        with self._tx('the card lookup') as conn:
             rows = conn.execute(
                 select(card_audit.c.card_uuid, card_audit.c.rule_id).where(
                     card_audit.c.card_uuid.in_(wanted),
@@ -358,6 +362,14 @@ class Store:
                 )
             ).all()
         return {r.card_uuid: r.rule_id or NONE for r in rows}
+
+    def _tx(self, what: str) -> Any:
+        """A write/read transaction; store faults raise StoreUnavailable (503) naming `what`."""
+        return transaction(self._engine, self._file, what)
+
+    def ping(self) -> str | None:
+        """Readiness: None when a round-trip works and writes can be kept, else the reason."""
+        return ping(self._engine, self._file, self.backend)
 
     def close(self) -> None:
         self._engine.dispose()

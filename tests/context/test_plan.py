@@ -107,3 +107,9 @@ def test_any_json_type_anywhere_never_raises(lib, field, junk):
     cp[field] = junk
     plan = read_plan([cp, junk, {"resourceType": "CarePlan", "status": "active", "title": junk}], lib, ORDER_DATE)
     assert plan is None or isinstance(plan.problems, tuple)
+
+
+@pytest.mark.parametrize("title, kind", [("Hyper-CVAD course 1", "induction"), ("Hyper-CVAD course 3", "consolidation"),
+                                         ("Hyper-CVAD course 2", "consolidation"), ("Hyper-CVAD POMP", "maintenance")])
+def test_template_phase_gives_the_treatment_phase(lib, title, kind):
+    assert read_plan([careplan(title=title, period={"start": "2026-10-30"})], lib, ORDER_DATE).treatment_phase == kind

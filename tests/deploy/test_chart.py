@@ -94,6 +94,8 @@ def test_selectors_names_and_secret_keys_fit_together() -> None:
     deployment = _one(docs, "Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"] == labels
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"][0]
+    assert spread["labelSelector"]["matchLabels"] == labels and spread["topologyKey"] == "kubernetes.io/hostname"
     for kind in ("Service", "PodDisruptionBudget"):
         spec = _one(docs, kind)["spec"]
         selector = spec["selector"].get("matchLabels", spec["selector"])

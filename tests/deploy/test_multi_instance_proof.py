@@ -32,7 +32,7 @@ def test_three_instances_behind_haproxy_on_one_postgresql() -> None:
     summary = json.loads(run.stdout)
     failed = [name for name, held in summary["checks"].items() if not held]
     assert not failed and run.returncode == 0, f"{failed}\n{run.stderr[-3000:]}"
-    assert len(summary["checks"]) == 9
+    assert summary["instances"] == 3 and len(summary["checks"]) == 9
     assert summary["replay"] and all(o == [200, 401, 401] for o in summary["replay"])
     fb = summary["feedback"]
     assert fb["sent"] == fb["acked"] == fb["rowsOnce"] > 0 and all(n > 0 for n in fb["perInstance"])

@@ -132,3 +132,11 @@ def test_serve_refuses_a_bad_site_template_with_one_line(tmp_path):
     result = subprocess.run([CDSHOOKS, "serve", "--dev", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "site-vcr-dex.json" in result.stderr and "phases" in result.stderr
+
+
+def test_plan_rule_ids_are_in_the_policy_catalogue():
+    from cdshooks.policy.catalogue import known_rule_ids
+
+    known = known_rule_ids(default_knowledge())
+    assert {"plan.dose.hyper-cvad.a.cyclophosphamide", "plan.other-phase.hyper-cvad.b.methotrexate-total",
+            "plan.not-in-plan.hyper-cvad.course-a", "plan.already-given.all-maintenance-pulses.vincristine", "missing-data.plan"} <= known

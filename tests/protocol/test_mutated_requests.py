@@ -54,6 +54,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return app.test_client()
 
 
+@pytest.mark.timeout(0 if PROFILE == "long" else 300)
 @settings(settings.get_profile(PROFILE))
 @given(case=mutated_request())
 def test_mutated_fixture_requests_never_5xx(client: Any, case: tuple[str, str, list]) -> None:
@@ -62,6 +63,7 @@ def test_mutated_fixture_requests_never_5xx(client: Any, case: tuple[str, str, l
     assert_valid_answer(response.status_code, response.get_json())
 
 
+@pytest.mark.timeout(0 if PROFILE == "long" else 300)
 def test_mutated_requests_over_real_http_never_5xx(live_service: Any) -> None:
     """The same property through a real socket and werkzeug's server (status line, JSON body)."""
     with live_service() as base:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from support.processes import LocalIssuer, serve_env, start_serve
+from support.processes import ISS, LocalIssuer, serve_env, start_serve
 from support.requests import PATIENT_ID, order_sign_request
 from support.servers import fhir_server, free_port
 
@@ -60,7 +60,7 @@ def test_json_request_lines_have_the_fields_and_no_phi_or_token(tmp_path: Path) 
     assert served["cards"]["count"] == len(cards) > 0
     assert sum(served["cards"]["byIndicator"].values()) == sum(served["cards"]["byTopic"].values()) == len(cards)
     assert set(served["cards"]["byTopic"]) == {c["source"]["topic"]["code"] for c in cards}
-    assert "jwtReject" not in served
+    assert "jwtReject" not in served and served["iss"] == ISS
     assert rejected["status"] == 401 and "aud does not name" in rejected["jwtReject"]
     for secret in (PATIENT, NAME, "Quillfeather", FHIR_TOKEN, good_token, bad_token, good_token.split(".")[2]):
         assert secret not in text

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,21 +21,15 @@ from cdshooks.protocol.auth import ANONYMOUS
 from cdshooks.store import Store
 from cdshooks.store.schema import head_revision, schema_status
 from cdshooks.store.tables import card_audit
+from support.processes import CDSHOOKS, serve_env
 from support.servers import free_port
 
-CDSHOOKS = shutil.which("cdshooks", path=str(Path(sys.executable).parent)) or "cdshooks"
 KEY = "0123456789abcdef" * 4
 PATIENT = "patient-many-instances-0042"
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
-    env.update(CDSHOOKS_DATA_DIR=str(tmp_path / "var"), **extra)
-    return env
-
-
 def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CDSHOOKS, *args], env=_env(tmp_path, **extra), capture_output=True, text=True, timeout=60)
+    return subprocess.run([CDSHOOKS, *args], env=serve_env(tmp_path / "var", **extra), capture_output=True, text=True, timeout=60)
 
 
 def test_postgresql_without_an_audit_key_is_refused() -> None:
@@ -118,3 +109,11 @@ def test_serve_with_migrate_never_refuses_an_empty_database(tmp_path: Path) -> N
     assert result.returncode == 2, result.stderr
     assert "cdshooks db upgrade" in result.stderr and "AUTH DISABLED" not in result.stderr
     assert not (tmp_path / "var" / "cdshooks.sqlite3").exists() or _run(tmp_path, "db", "check").returncode == 1
+
+
+def test_feedback_report_with_migrate_never_does_not_upgrade(tmp_path: Path) -> None:
+    """An operator's `feedback report` against a shared database must not migrate it either."""
+    report = _run(tmp_path, "feedback", "report", CDSHOOKS_MIGRATE="never")
+    assert report.returncode == 2 and "cdshooks db upgrade" in report.stderr
+    assert _run(tmp_path, "db", "check").returncode == 1  # still behind: nothing was migrated
+    assert _run(tmp_path, "feedback", "report", "--json").returncode == 0  # auto (default) migrates

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import jwt
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cdshooks.config import Settings, TrustedIssuer, settings_from_env
 from cdshooks.errors import ConfigError, Unauthorized

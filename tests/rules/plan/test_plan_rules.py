@@ -89,6 +89,14 @@ def test_already_given_yields_to_the_label_interval_card():
     assert [i for i in ids(found) if "vincristine" in i] == ["schedule.vincristine.weekly"]
 
 
+def test_given_this_course_is_shown():
+    _, found = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(2)}}, [Order("cyclophosphamide", 592.0, "mg", "iv", {"frequency": 2, "period": 1, "periodUnit": "d"})],
+                                 administrations=[(("cyclophosphamide"), ORDER - timedelta(days=1), 592.0, "mg", "iv"), ("cyclophosphamide", ORDER, 592.0, "mg", "iv"),
+                                                  ("cyclophosphamide", ORDER, 592.0, "mg", "iv")]))
+    card = next(f for f in found if f.rule_id == "plan.already-given.hyper-cvad.a.cyclophosphamide")
+    assert card.detail.count("2026-11-02 592 mg") == 2 and "2026-11-01 592 mg" in card.detail
+
+
 def _site_body(dex_mg: float, block: int, canonical: str = SITE) -> dict:
     s = Scenario("plan.site", "site", "test", **CHILD, phase=None, orders=[Order("dexamethasone", dex_mg, "mg", "po", DAILY)],
                  careplan={"instantiatesCanonical": [canonical], "title": f"Block {block}", "period": {"start": start(3)}})
@@ -125,3 +133,22 @@ def test_site_template_from_the_configured_directory(tmp_path, live_service):
 def test_no_plan_card_without_chemotherapy_orders(title):
     _, found = findings(scenario({"title": title, "period": {"start": start(1)}}, [Order("allopurinol", 300.0, "mg", "po", DAILY)]))
     assert not [f for f in found if "plan" in f.rule_id]
+
+
+def test_a_daily_total_ordered_as_one_dose_is_named():
+    _, found = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("cyclophosphamide", 1184.0, "mg", "iv", DAILY)]))
+    card = next(f for f in found if f.rule_id == "plan.dose.hyper-cvad.a.cyclophosphamide")
+    assert card.indicator == "critical" and "day's total of 2 doses" in card.detail
+    assert "Planned that day: cyclophosphamide 300 mg/m² intravenous; dexamethasone 40 mg oral/intravenous" in card.detail
+
+
+def test_the_plan_gives_the_phase_the_regimen_checks_read():
+    ctx, _ = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("doxorubicin", 99.0, "mg", "iv", ONCE)]))
+    assert ctx.phase == "induction" and ctx.phase_source.startswith("CarePlan/")
+
+
+def test_a_chemotherapy_drug_outside_the_regimen_is_not_in_plan_whatever_its_unit():
+    _, found = findings(scenario({"title": "Hyper-CVAD course 1", "period": {"start": start(1)}}, [Order("pegaspargase", 4000.0, "[iU]", "iv", ONCE)]))
+    card = next(f for f in found if f.rule_id.startswith("plan."))
+    assert card.rule_id == "plan.not-in-plan.hyper-cvad.course-a" and "is not part of Course A" in card.detail
+    assert not [f for f in found if f.rule_id == "missing-data.plan-dose" or "missing-data.plan-dose" in (f.inputs.get("mergedRuleIds") or [])]
