@@ -185,11 +185,11 @@ SCENARIOS: list[Scenario] = [
              "name -> vincristine, strength 1 mg/mL parsed from the name: 1.5 mL = 1.5 mg in 1.44-1.92 mg; 'IV infusion' = intravenous: no card "
              "('IV push' would rightly get VER-VINCA-01, minibag only)",
              **CHILD26, orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("1 ML vincristine sulfate 1 MG/ML Injection", "IV infusion"))],
-             sign=[], sign_topics=DOSE_TOPICS + ("missing-data",)),
+             sign=[], sign_topics=DOSE_TOPICS + ("missing-data",), expected_gaps=("rxnorm",)),
     Scenario("name.vincristine.route-text-intrathecal", "vincristine by name, route text 'intrathecal'",
              "route.vincristine.iv-only: intrathecal -> critical", **CHILD26,
              orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("vincristine sulfate 1 MG/ML Injection", "intrathecal"))],
-             sign=[card("route", "critical", "vincristine", "route.vincristine.iv-only")]),
+             sign=[card("route", "critical", "vincristine", "route.vincristine.iv-only")], expected_gaps=("rxnorm",)),
     Scenario("medication.mercaptopurine.contained-20mg-ml-2.5ml-clean", "contained Medication: mercaptopurine 20 mg/mL suspension, 2.5 mL daily",
              "Medication.ingredient (RxNorm 103) + strength 20 mg/mL: 2.5 mL = 50 mg in 30-50 mg; form 'oral suspension' implies oral: no card",
              **CHILD20, orders=[Order("mercaptopurine", 2.5, "mL", "po", DAILY, edit=contained_suspension)], sign=[],
