@@ -1,12 +1,15 @@
-"""Statistics and the printed table of bench/bench_service.py (kept apart so the runner stays short)."""
+"""Statistics and the printed report of bench/bench.py (kept apart so the runner stays short)."""
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
-GOAL_P95_MS = 150.0  # our goal on the 2-core reference machine (sequential phase)
-SPEC_TARGET_MS = 500.0  # CDS Hooks: "on the order of 500 ms"
+# Targets of issue 15 (bench/README.md): in-process <= 5x the parse of the same body; under
+# gunicorn p50 <= 2x and throughput >= 50% of the bare-Flask floor; growth <= 0.02 ms/resource.
+TARGET_RATIO = 5.0
+TARGET_P50_VS_FLOOR = 2.0
+TARGET_RPS_VS_FLOOR = 0.5
+TARGET_GROWTH_MS = 0.02
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -16,55 +19,59 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def summarize(ms: list[float]) -> dict[str, Any]:
-    """n, mean and nearest-rank percentiles in ms; None (JSON null, never NaN) when nothing was measured."""
-    if not ms:
-        return {"n": 0, "mean_ms": None, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
-    return {
-        "n": len(ms),
-        "mean_ms": round(statistics.fmean(ms), 2),
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "max_ms": round(max(ms), 2),
-    }
-
-
-def _ms(value: Any, width: int = 9, digits: int = 1) -> str:
+def _f(value: Any, width: int = 8, digits: int = 1) -> str:
     return f"{value:>{width}.{digits}f}" if isinstance(value, (int, float)) else f"{'-':>{width}}"
 
 
-def _row(name: str, stats: dict[str, Any], width: int = 52) -> str:
-    return f"{name:<{width}}" + "".join(_ms(stats.get(k), digits=2) for k in ("mean_ms", "p50_ms", "p95_ms"))
-
-
-def print_table(results: dict[str, Any]) -> None:
-    w = results["workload"]
+def print_report(results: dict[str, Any]) -> None:
     m = results["machine"]
-    print(f"\nALL CDS benchmark - {results['timestamp']} - {m['cpus']} CPUs, Python {m['python']}")
-    print(f"workload: order-sign, {w['request_kib']} KiB body, {w['observations']} lab Observations, "
-          f"{w['administrations']} MedicationAdministrations, {w['draft_orders']} draft orders")
-    http = results.get("http") or {}
-    if http:
-        title = f"HTTP (gunicorn, {http['workers']} workers)"
-        print(f"\n{title:<34}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}{'req/s':>9}{'err':>5}")
-        for name, run in http["runs"].items():
-            cells = "".join(_ms(run[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
-            print(f"{name:<34}{run['n']:>6}{cells}{_ms(run['throughput_rps'])}{run['errors']:>5}")
-        first = next(iter(http["runs"].values()))
-        print(f"cards per response: {first['cards_per_response']} {first['card_topics']}")
-    profile = results.get("profile") or {}
-    if profile:
-        print(f"\n{'in-process stage (ms)':<52}{'mean':>9}{'p50':>9}{'p95':>9}")
-        for name, stats in profile["stages"].items():
-            print(_row(name, stats))
-        gc_info = profile["gc"]
-        print(_row("call_service with the cyclic GC disabled", gc_info["call_service_with_gc_disabled"]))
-        print(f"GC collections per call (gen0, gen1, gen2): {gc_info['collections_per_call_by_generation']}")
-        print(f"\n{'rule family alone (ms)':<52}{'mean':>9}{'p50':>9}{'p95':>9}")
-        for name, stats in profile["rule_families"].items():
-            print(_row(name, stats))
-    verdict = results.get("goal")
-    if verdict:
-        print(f"\ngoal p95 < {GOAL_P95_MS:.0f} ms (sequential): {'MET' if verdict['met'] else 'NOT MET'} "
-              f"({verdict['p95_ms']} ms); spec: 'on the order of {SPEC_TARGET_MS:.0f} ms'")
+    print(f"\nALL CDS benchmark - {results['timestamp']} - {m['cpus']} CPUs, Python {m['python']}, "
+          f"load average {m['load_average_at_start']} -> {m.get('load_average_at_end')}")
+    ip = results.get("in_process")
+    if ip:
+        _print_in_process(ip)
+    _print_http(results.get("http"))
+
+
+def _print_in_process(ip: dict[str, Any]) -> None:
+    print(f"\n{'in-process (test client)':<24}{'res':>5}{'KiB':>5}   wall: {'parse':>6}{'handle':>8}{'p95':>7}{'ratio':>6}"
+          f"   cpu: {'parse':>6}{'handle':>8}{'ratio':>6}{'cards':>6}")
+    for r in ip["rows"]:
+        print(f"{r['hook'] + ' ' + r['size']:<24}{r['resources']:>5}{r['kib']:>5}         {_f(r['parse_ms'], 6, 2)}"
+              f"{_f(r['handle_ms'], 8, 2)}{_f(r['handle_p95_ms'], 7)}{_f(r['ratio'], 6)}        {_f(r['parse_cpu_ms'], 6, 2)}"
+              f"{_f(r['handle_cpu_ms'], 8, 2)}{_f(r['cpu_ratio'], 6)}{r['cards']:>6}")
+    print(f"target: ratio <= {TARGET_RATIO} for order-sign large")
+    print("growth (CPU ms per added resource, least squares): "
+          + ", ".join(f"{h} {g:.4f}" for h, g in ip["growth_ms_per_resource"].items())
+          + f"   target <= {TARGET_GROWTH_MS}")
+    print("\norder-sign ~600 resources, stages (median ms): "
+          + "; ".join(f"{k} {v:.2f}" for k, v in ip["stages"].items()))
+
+
+def _print_http(http: dict[str, Any] | None) -> None:
+    if not http:
+        return
+    print(f"\nHTTP, gunicorn {http['workers']} workers, threads {http['threads']}, order-sign {http['request_kib']} KiB")
+    print(f"{'':<26}{'n':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>8}")
+    for kind in ("floor", "service"):
+        res = http[kind]
+        for clients, run in res["closed"].items():
+            print(f"{kind + ' closed ' + clients + ' client(s)':<26}{run['n']:>6}{_f(run['p50_ms'])}{_f(run['p95_ms'])}"
+                  f"{_f(run['p99_ms'])}{_f(run['rps'])}")
+        o = res["open"]
+        print(f"{kind + ' open ' + format(o['rate'], 'g') + '/s':<26}{o['n']:>6}{_f(o['p50_ms'])}{_f(o['p95_ms'])}"
+              f"{_f(o['p99_ms'])}{_f(o['achieved_rps'])}  late {o['late']}, unsent {o.get('unsent', 0)}")
+        hh = res["health_during_16_clients"]
+        print(f"{kind + ' /health under 16':<26}{hh['n']:>6}{_f(hh['p50_ms'])}{_f(hh['p95_ms'])}{_f(hh['p99_ms'])}"
+              f"{'':>8}  failures {hh['failures']}")
+        print(f"{kind} errors: {res['errors']} {res['first_errors']}")
+    svc, floor = http["service"], http["floor"]
+    one_s, one_f = svc["closed"]["1"], floor["closed"]["1"]
+    if one_s["p50_ms"] and one_f["p50_ms"]:
+        print(f"\np50 1 client vs floor: {one_s['p50_ms'] / one_f['p50_ms']:.2f}x (target <= {TARGET_P50_VS_FLOOR}); "
+              + "throughput vs floor: " + ", ".join(
+                  f"{c} clients {svc['closed'][c]['rps'] / floor['closed'][c]['rps']:.0%}" for c in ("1", "4", "16")
+                  if floor["closed"][c]["rps"]) + f" (target >= {TARGET_RPS_VS_FLOOR:.0%})")
+    soak = svc.get("soak") or {}
+    print(f"service worker RSS KiB: after warm-up {svc['rss_kib_after_warmup']}, after {soak.get('calls')} more calls "
+          f"{soak.get('rss_kib_after')}")

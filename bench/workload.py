@@ -133,14 +133,18 @@ def induction_administrations(now: datetime, total: int) -> list[dict[str, Any]]
     administrations = []
     for n, (drug, days_ago) in enumerate(plan[:total]):
         _, rxnorm, display, dose, unit, route, _ = by_drug[drug]
-        administrations.append({
-            "resourceType": "MedicationAdministration", "id": f"admin-{n}", "status": "completed",
-            "medicationCodeableConcept": _cc(RXNORM, rxnorm, display),
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "effectiveDateTime": (now - timedelta(days=days_ago)).isoformat(),
-            "dosage": {"route": _cc(SNOMED, *ROUTES[route]), "dose": _qty(dose, unit)},
-        })
+        administrations.append(_administration(n, rxnorm, display, dose, unit, route, now - timedelta(days=days_ago)))
     return administrations
+
+
+def _administration(n: int, rxnorm: str, display: str, dose: float, unit: str, route: str, when: datetime) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationAdministration", "id": f"admin-{n}", "status": "completed",
+        "medicationCodeableConcept": _cc(RXNORM, rxnorm, display),
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "effectiveDateTime": when.isoformat(),
+        "dosage": {"route": _cc(SNOMED, *ROUTES[route]), "dose": _qty(dose, unit)},
+    }
 
 
 def order_sign_request(today: date | None = None, *, n_observations: int = 400,
@@ -207,3 +211,104 @@ def order_sign_request(today: date | None = None, *, n_observations: int = 400,
             "carePlans": _bundle([]),
         },
     }
+
+
+# -- charts of a given size, for every hook (bench/bench.py) ---------------------------------
+
+SIZES = {"small": 20, "medium": 150, "large": 600, "stress": 2400}
+HOOK_SERVICES = {"order-sign": "all-order-sign", "order-select": "all-order-select", "patient-view": "all-patient-view"}
+MAINTENANCE = ("mercaptopurine", "methotrexate-po", "vincristine", "dexamethasone")
+
+
+def _maintenance_administrations(now: datetime, count: int, days: int) -> list[dict[str, Any]]:
+    """`count` given doses spread evenly over the last `days` days, every one in the past (the
+    newest is yesterday): a child in continuation therapy (6-MP daily, MTX weekly, vincristine
+    and dexamethasone pulses), coded like the draft orders."""
+    by_drug = {d[0]: d for d in DRAFT_ORDERS}
+    extra = {"mercaptopurine": ("mercaptopurine", "103", "mercaptopurine", 50.0, "mg", "po"),
+             "methotrexate-po": ("methotrexate", "6851", "methotrexate", 20.0, "mg", "po")}
+    out = []
+    for n in range(count):
+        days_ago = days - (days - 1) * n / max(1, count - 1)  # days ... 1
+        drug = MAINTENANCE[n % len(MAINTENANCE)]
+        if drug in extra:
+            _, rxnorm, display, dose, unit, route = extra[drug]
+        else:
+            _, rxnorm, display, dose, unit, route, _ = by_drug[drug]
+        out.append(_administration(n, rxnorm, display, dose, unit, route, now - timedelta(days=days_ago)))
+    return out
+
+
+def chart_counts(n_resources: int) -> dict[str, int]:
+    """How a chart of about `n_resources` resources (drafts included) is made up."""
+    small = n_resources < 60
+    counts = {"patient": 1, "conditions": 1 if small else 5, "medicationRequests": 2 if small else 10,
+              "draftOrders": 2 if small else 5, "bodyPairs": max(1, n_resources // 40),
+              "medicationAdministrations": max(2, n_resources // 8), "echo": 1}
+    fixed = sum(counts.values()) + counts["bodyPairs"]  # a pair is two Observations
+    counts["labs"] = max(len(LABS) if not small else 4, n_resources - fixed)
+    return counts
+
+
+def chart_request(hook: str, n_resources: int, today: date | None = None, *, seed: int = 7,
+                  history_days: int = 730) -> dict[str, Any]:
+    """A CDS Hooks request for `hook` whose prefetch + drafts hold about `n_resources` resources:
+    labs spread over `history_days` (two years), weight/height every few weeks (the newest
+    yesterday), administrations over the same years and none in the future, 10 supportive-care
+    orders, 5 draft orders dosed by the rule (order hooks; order-select selects the first)."""
+    today = today or datetime.now(timezone.utc).date()
+    counts = chart_counts(n_resources)
+    rng = random.Random(seed)
+    now = datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=8)
+    birth = today.replace(year=today.year - 8) - timedelta(days=92)
+    n_labs = counts["labs"]
+    observations = []
+    for n in range(n_labs):
+        loinc, display, unit, low, high = LABS[n % len(LABS)]
+        when = now - timedelta(days=history_days * (n // len(LABS)) / max(1, n_labs // len(LABS)), hours=rng.random() * 6)
+        observations.append(_observation(f"lab-{n}", loinc, display, rng.uniform(low, high), unit, when))
+    observations.append(_observation("echo-1", "10230-1", "Left ventricular Ejection fraction", 64.0, "%",
+                                     now - timedelta(days=min(history_days, 400)), "exam"))
+    body = []
+    pairs = counts["bodyPairs"]
+    for n in range(pairs):
+        when = now - timedelta(days=1 + (history_days - 1) * n / max(1, pairs))
+        body.append(_observation(f"wt-{n}", "29463-7", "Body weight", 28.0 - 0.01 * n, "kg", when, "vital-signs"))
+        body.append(_observation(f"ht-{n}", "8302-2", "Body height", 130.0 - 0.05 * n, "cm", when, "vital-signs"))
+    conditions = order_sign_request(today, n_observations=0, n_administrations=0)["prefetch"]["conditions"]["entry"]
+    conditions = [e["resource"] for e in conditions][: counts["conditions"]]
+    conditions[0]["onsetDateTime"] = (today - timedelta(days=history_days + 30)).isoformat()
+    active = [
+        _medication_request(f"active-{n}", code, name, 1.0, "mg", "po", {"frequency": 1, "period": 1, "periodUnit": "d"},
+                            "active", today - timedelta(days=20))
+        for n, (code, name) in enumerate(SUPPORTIVE[: counts["medicationRequests"]])
+    ]
+    drafts = [
+        _medication_request(f"draft-{drug}", rxnorm, display, dose, unit, route, repeat, "draft", today)
+        for drug, rxnorm, display, dose, unit, route, repeat in DRAFT_ORDERS[: counts["draftOrders"]]
+    ]
+    prefetch: dict[str, Any] = {
+        "patient": {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": birth.isoformat(), "gender": "female"},
+        "conditions": _bundle(conditions),
+        "bodyMeasurements": _bundle(body),
+        "observations": _bundle(observations),
+        "medicationRequests": _bundle(active),
+        "medicationAdministrations": _bundle(_maintenance_administrations(now, counts["medicationAdministrations"], history_days)),
+        "carePlans": _bundle([]),
+    }
+    context: dict[str, Any] = {"userId": "Practitioner/bench-doc", "patientId": PATIENT_ID}
+    if hook in ("order-sign", "order-select"):
+        prefetch["medicationStatements"] = _bundle([])
+        context["draftOrders"] = _bundle(drafts, "collection")
+    if hook == "order-select":
+        context["selections"] = [f"MedicationRequest/{drafts[0]['id']}"]
+    return {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context, "prefetch": prefetch}
+
+
+def resource_count(request: dict[str, Any]) -> int:
+    """Resources in a request: every prefetch resource (Bundle entries) plus the draft orders."""
+    total = 0
+    for value in (request.get("prefetch") or {}).values():
+        if isinstance(value, dict):
+            total += len(value.get("entry") or []) if value.get("resourceType") == "Bundle" else 1
+    return total + len(((request.get("context") or {}).get("draftOrders") or {}).get("entry") or [])

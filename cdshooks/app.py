@@ -82,5 +82,9 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
 
 
 def wsgi_app(**kwargs: Any) -> Flask:
-    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'`."""
-    return create_app()
+    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'` (GC tuned as under `cdshooks serve`)."""
+    from .gctune import tune_for_serving
+
+    app = create_app()
+    tune_for_serving()
+    return app

@@ -5,12 +5,19 @@ so "matches its golden" means the same thing in CI and at an integrator's desk.
 
 A golden request entry is {"checkedTopics": [...], "cards": [...]}: for every checked topic the
 returned cards must equal the expected ones, both ways (each expected card once, no extra card of
-a checked topic). An expected card is {topic, indicator, drug?, ruleId? | ruleIdPrefix?,
-summaryContains?, values?}; `values` pins the numbers a prescriber acts on (see `value_problems`).
+a checked topic). An expected card is
+  {topic, indicator, drug?, ruleId, clinicalRules?, summaryContains?, values?}
+- `ruleId`: the card's extension all-cds ruleId, exactly (one rule's card cannot stand in for
+  another's; `ruleIdPrefix` is still read for goldens written before exact ids);
+- `clinicalRules`: clinical-rules.md ids (SP-06, DDI-13, NCI-2 ...) the card must cite: each must
+  appear as a whole id in its citation or in inputs.rules (merged interaction cards);
+- `summaryContains`: one string or a list; each must appear in the summary (case-insensitive);
+- `values`: the numbers a prescriber acts on, within a stated rounding (see `value_problems`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 
@@ -61,8 +68,23 @@ def matches(expected: Mapping[str, Any], card: Mapping[str, Any]) -> bool:
         return False
     if "ruleIdPrefix" in expected and not str(ext.get("ruleId", "")).startswith(expected["ruleIdPrefix"]):
         return False
-    summary = card.get("summary") if isinstance(card.get("summary"), str) else ""
-    return "summaryContains" not in expected or expected["summaryContains"].lower() in summary.lower()
+    summary = (card.get("summary") if isinstance(card.get("summary"), str) else "").lower()
+    wanted = expected.get("summaryContains", [])
+    if any(w.lower() not in summary for w in ([wanted] if isinstance(wanted, str) else wanted)):
+        return False
+    cited = cited_rules(card)
+    return all(r in cited for r in expected.get("clinicalRules", []))
+
+
+def cited_rules(card: Mapping[str, Any]) -> set[str]:
+    """clinical-rules.md ids a card cites (`NCI-3-age: ... row NCI-3` cites NCI-3 and NCI-3-age)."""
+    ext = card_ext(card)
+    text = str(ext.get("citation") or "")
+    inputs = ext.get("inputs") if isinstance(ext.get("inputs"), dict) else {}
+    rules = inputs.get("rules") if isinstance(inputs.get("rules"), list) else []
+    text += " " + " ".join(str(r) for r in rules)
+    ids = set(re.findall(r"(?<![\w-])([A-Z]{2,5}-\d+[A-Za-z]?)(?!\d)", text))
+    return ids
 
 
 def describe(card: Mapping[str, Any]) -> str:

@@ -11,13 +11,15 @@ import logging
 import os
 import shutil
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 from .config import DEFAULT_BIND_HOST, DEFAULT_BIND_PORT, is_loopback, settings_from_env
 from .errors import CdsError
 from .protocol import request_log
+
+DEFAULT_THREADS = 1  # sync workers; see gunicorn_options
 
 
 def _check_startup(env: dict[str, str]) -> Any:
@@ -37,7 +39,8 @@ def _check_startup(env: dict[str, str]) -> Any:
 
 @click.command()
 @click.option("--host", default=None, help=f"bind address (default {DEFAULT_BIND_HOST})")
-@click.option("--port", default=DEFAULT_BIND_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=DEFAULT_BIND_PORT, show_default=True, type=click.IntRange(1, 65535), envvar="CDSHOOKS_PORT",
+              help="listen port (or CDSHOOKS_PORT)")
 @click.option("--workers", default=None, type=click.IntRange(1, 64), help="gunicorn workers (default: CDSHOOKS_WORKERS or 2)")
 @click.option("--dev", is_flag=True, help="try-it-out mode: auth disabled, loopback only")
 def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
@@ -72,6 +75,30 @@ def serve(host: str | None, port: int, workers: int | None, dev: bool) -> None:
     run_gunicorn(host, port, n_workers, logconfig=request_log.gunicorn_logconfig(fmt), graceful_timeout=settings.graceful_timeout)
 
 
+def gunicorn_options(
+    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20
+) -> dict[str, Any]:
+    """The gunicorn settings of `cdshooks serve` (bench/ runs its bare-Flask floor app with these).
+
+    CDSHOOKS_THREADS > 1 selects gthread workers with that many threads each (README,
+    *Worker model*, says what was measured and why the default is sync workers).
+    """
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "timeout": 30,
+        "graceful_timeout": graceful_timeout,
+        "accesslog": None,  # access lines would carry URLs; our own log says what matters
+        "child_exit": _child_exit,
+        "worker_class": _draining_worker_class(),
+        "logconfig_dict": logconfig or {},
+    }
+    threads = int(os.environ.get("CDSHOOKS_THREADS", str(DEFAULT_THREADS)) or DEFAULT_THREADS)
+    if threads > 1:
+        options.update(worker_class="gthread", threads=threads)
+    return options
+
+
 def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
     """Start-up words on stderr; with CDSHOOKS_LOG_FORMAT=json as a log line like every other."""
     if fmt == "json":
@@ -80,10 +107,22 @@ def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
         click.echo(text, err=True)
 
 
+def _load_app() -> Any:
+    from .app import create_app
+    from .gctune import tune_for_serving
+
+    app = create_app()  # in each worker (no preload): its objects are then frozen there
+    tune_for_serving()
+    return app
+
+
 def run_gunicorn(
-    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20
+    host: str, port: int, workers: int, logconfig: dict[str, Any] | None = None, graceful_timeout: int = 20,
+    load: Callable[[], Any] = _load_app,
 ) -> None:
-    """SIGTERM (Kubernetes, systemd) makes the gunicorn master close its listening socket at once
+    """Run `load()`'s WSGI app (built in each worker) under gunicorn with `gunicorn_options`.
+
+    SIGTERM (Kubernetes, systemd) makes the gunicorn master close its listening socket at once
     (new connections are refused, so the balancer moves on) and each sync worker finish the request
     it is serving; after ``graceful_timeout`` seconds (CDSHOOKS_GRACEFUL_TIMEOUT) stragglers are
     killed. Feedback and audit rows are committed before the response is written, so whatever a
@@ -92,31 +131,11 @@ def run_gunicorn(
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            for key, value in {
-                "bind": bind,
-                "workers": workers,
-                "timeout": 30,
-                "graceful_timeout": graceful_timeout,
-                "accesslog": None,  # access lines would carry URLs; our own log says what matters
-                "child_exit": _child_exit,
-                "worker_class": _draining_worker_class(),
-                "logconfig_dict": logconfig or {},
-            }.items():
+            for key, value in gunicorn_options(host, port, workers, logconfig, graceful_timeout).items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            import gc
-
-            from .app import create_app
-
-            app = create_app()
-            # The knowledge base and FHIR models are tens of thousands of long-lived objects;
-            # freezing them keeps full GC passes out of request latency (bench/: p95 ~90 -> ~20 ms
-            # in-process).
-            gc.collect()
-            gc.freeze()
-            return app
+            return load()
 
     _App().run()
 

@@ -170,15 +170,52 @@ class Scenario:
     careplan: dict[str, Any] | None = None  # CarePlan fields (title, period, instantiatesCanonical, activity...) replacing the phase CarePlan
 
 
-def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | None = None) -> dict[str, Any]:
-    """An expected card; `contains` = the §7 "key message" substring the summary must hold."""
+BSA_TOLERANCE_M2 = 0.0005  # the service reports BSA to 4 decimals
+DOSE_TOLERANCE = 0.001  # expected and ordered doses: within 0.1% (covers the 4-decimal BSA)
+
+
+def card(topic: str, indicator: str, drug: str | None = None, prefix: str | None = None, contains: str | list[str] | None = None,
+         *, rule: str | None = None, clinical: tuple[str, ...] = (), values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An expected card (format: cdshooks/goldens.py).
+
+    `rule` = the exact ruleId (every golden card names one); `clinical` = the clinical-rules.md
+    ids the card must cite; `contains` = the §7 "key message" substring(s) the summary must hold;
+    `values` = numbers from `dose_values` (derived by hand here, never from service output).
+    `prefix` (the old 4th argument) is matched EXACTLY as well: on 2026-12-01 every golden that
+    used it already gave the full rule id, so a prefix match only left room for another rule.
+    """
+    if prefix and rule and prefix != rule:
+        raise ValueError(f"card(): prefix {prefix!r} and rule {rule!r} disagree")
+    rule = rule or prefix
     out: dict[str, Any] = {"topic": topic, "indicator": indicator}
     if contains:
         out["summaryContains"] = contains
     if drug:
         out["drug"] = drug
-    if prefix:
-        out["ruleIdPrefix"] = prefix
+    if rule:
+        out["ruleId"] = rule
+    if clinical:
+        out["clinicalRules"] = list(clinical)
+    if values:
+        out["values"] = values
+    return out
+
+
+def _num(value: float, tolerance: float) -> dict[str, float]:
+    return {"value": float(f"{value:.6g}"), "tolerance": float(f"{tolerance:.3g}")}
+
+
+def dose_values(*, bsa_m2: float | None = None, low: float | None = None, high: float | None = None,
+                ordered: float | None = None, ordered_absolute: float | None = None) -> dict[str, Any]:
+    """The numbers on a dose card a prescriber acts on, at the golden's stated rounding:
+    BSA (Mosteller, `bsa()` below, computed here independently) within 0.0005 m2; the expected
+    dose range and the ordered dose within 0.1%."""
+    out: dict[str, Any] = {}
+    if bsa_m2 is not None:
+        out["bsa.value"] = _num(bsa_m2, BSA_TOLERANCE_M2)
+    for path, value in (("expected.low", low), ("expected.high", high), ("ordered.value", ordered), ("ordered.absolute", ordered_absolute)):
+        if value is not None:
+            out[path] = _num(value, abs(value) * DOSE_TOLERANCE)
     return out
 
 

@@ -10,7 +10,8 @@ Goldens (`expected.json`) are written by hand in `scenarios.py` from the clinica
 shared/reference/clinical-rules.md (§7 T01-T40, §2-§6) - never copied from service output. Each
 request file gets {"checkedTopics": [...], "cards": [...]}: for every checked topic the returned
 cards must equal the expected ones (no missing, no extra); `cards: []` asserts "no card of these
-topics". A card is {topic, indicator, drug?, ruleIdPrefix?, summaryContains?}.
+topics". A card is {topic, indicator, drug?, ruleId, clinicalRules?, summaryContains?, values?}
+(cdshooks/goldens.py): the exact rule id always; the numbers a prescriber acts on for dose cards.
 
 Modules: fixture_model.py (dataclasses, verified codes, FHIR builders), scenarios.py (the table).
 """
@@ -27,9 +28,23 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from cdshooks.fixtures import NOPREFETCH_FILE, PLACEHOLDER_FHIR_SERVER, REQUEST_FILES, build_request, dump_json  # noqa: E402
-from fixture_model import ORDER, Scenario, build_bundle  # noqa: E402
+from fixture_model import ORDER, RXNORM, Scenario, build_bundle  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
+
+
+def deliberate_gaps(s: Scenario) -> list[str]:
+    """Data the scenario leaves out ON PURPOSE (`cdshooks validate` gap keys, expected.json
+    `expectedGaps`): what it declares, plus what its own fields say by construction - no ALL
+    diagnosis (`diagnosis=None`), or a medication added by name only through `extra`."""
+    gaps = list(s.expected_gaps)
+    if s.diagnosis is None:
+        gaps.append("all-condition")
+    text_only = [r for r in [*s.extra, *s.resources] if r.get("resourceType") in ("MedicationRequest", "MedicationStatement")
+                 and not any(c.get("system") == RXNORM for c in (r.get("medicationCodeableConcept") or {}).get("coding", []))]
+    if text_only:
+        gaps.append("rxnorm")
+    return sorted(set(gaps))
 
 
 def write_scenario(s: Scenario, root: Path) -> None:
@@ -44,8 +59,9 @@ def write_scenario(s: Scenario, root: Path) -> None:
         "referenceDate": ORDER.isoformat(),
         "requests": {},
     }
-    if s.expected_gaps:
-        expected["expectedGaps"] = list(s.expected_gaps)
+    gaps = deliberate_gaps(s)
+    if gaps:
+        expected["expectedGaps"] = gaps
     if s.orders and any(o.status == "draft" for o in s.orders):
         sign = {"checkedTopics": sorted(set(s.sign_topics) | {c["topic"] for c in s.sign or []}), "cards": s.sign or []}
         (out / REQUEST_FILES["order-sign"]).write_text(dump_json(build_request(bundle, "order-sign")), encoding="utf-8")

@@ -77,6 +77,43 @@ def text_only(text: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return edit
 
 
+def dose_range(low: float, high: float) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """doseRange low-high of the same unit instead of doseQuantity."""
+
+    def edit(r: dict[str, Any]) -> dict[str, Any]:
+        r = sandbox()(r)
+        dar = r["dosageInstruction"][0]["doseAndRate"][0]
+        q = dar.pop("doseQuantity")
+        dar["doseRange"] = {"low": {**q, "value": low}, "high": {**q, "value": high}}
+        return r
+
+    return edit
+
+
+def name_only(text: str, route_text: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """No code at all: the product name as text, the route as EHR text ("IV push", "intrathecal")."""
+
+    def edit(r: dict[str, Any]) -> dict[str, Any]:
+        r["medicationCodeableConcept"] = {"text": text}
+        r["dosageInstruction"][0]["route"] = {"text": route_text}
+        return r
+
+    return edit
+
+
+def contained_suspension(r: dict[str, Any]) -> dict[str, Any]:
+    """A compounded product: a contained Medication with an ingredient code, its strength and form."""
+    del r["medicationCodeableConcept"]
+    r["contained"] = [{"resourceType": "Medication", "id": "susp", "code": {"text": "mercaptopurine oral suspension (pharmacy compounded)"},
+                       "form": {"text": "oral suspension"},
+                       "ingredient": [{"itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "103", "display": "mercaptopurine"}]},
+                                       "strength": {"numerator": {"value": 20, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"},
+                                                    "denominator": {"value": 1, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}}}]}]
+    r["medicationReference"] = {"reference": "#susp"}
+    r["dosageInstruction"][0].pop("route", None)
+    return r
+
+
 def no_route(r: dict[str, Any]) -> dict[str, Any]:
     r["dosageInstruction"][0].pop("route", None)
     return r
@@ -115,7 +152,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("sandbox.mercaptopurine.1x50mg-every-2-days-20kg", "mercaptopurine 1 x 50 mg every other day, 20 kg child",
              "like with like: 50 mg every 2 d = 25 mg per day vs 30-50 mg/day (-17%) -> dose warning; no schedule card (not more often than daily)",
              **CHILD20, orders=[Order("mercaptopurine", 1, "{pill}", "po", {"frequency": 1, "period": 2, "periodUnit": "d"}, edit=sandbox())],
-             sign=[card("dose", "warning", "mercaptopurine", "dose.mercaptopurine.weight", "per 1 d")]),
+             sign=[card("dose", "warning", "mercaptopurine", "dose.mercaptopurine.weight", "25 mg per day")]),
     # -- timing codes (HL7 v3 GTSAbbreviation) --------------------------------------------------------
     Scenario("timing.methotrexate.gts-qd", "methotrexate 1 tablet, timing.code QD, route text 'PO'",
              "QD = every day (GTSAbbreviation) -> schedule.methotrexate.oral-weekly critical; per week 17.5 vs 16 mg: no dose card",
@@ -128,11 +165,35 @@ SCENARIOS: list[Scenario] = [
              orders=[Order("methotrexate-oral", 24.0, "mg/m2", "po", WEEKLY)], sign=[card("dose", "warning", "methotrexate", "dose.methotrexate.oral-weekly")]),
     Scenario("perm2.methotrexate.20mg-m2-weekly-clean", "oral methotrexate written as 20 mg/m2 once weekly", "20 mg/m2 exactly: no card",
              **CHILD20, orders=[Order("methotrexate-oral", 20.0, "mg/m2", "po", WEEKLY)], sign=[]),
+    # -- per-kg written in the order; doseRange (the high end is checked) ---------------------------
+    Scenario("perkg.mercaptopurine.2mg-kg-daily-clean", "mercaptopurine written as 2 mg/kg once daily, 20 kg", "2 mg/kg x 20 kg = 40 mg in 30-50 mg: no card",
+             **CHILD20, orders=[Order("mercaptopurine", 2.0, "mg/kg", "po", DAILY)], sign=[]),
+    Scenario("perkg.mercaptopurine.3.5mg-kg-daily", "mercaptopurine written as 3.5 mg/kg once daily, 20 kg",
+             "3.5 mg/kg x 20 kg = 70 mg vs 50 mg: +40% -> critical", **CHILD20,
+             orders=[Order("mercaptopurine", 3.5, "mg/kg", "po", DAILY)], sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "70 mg")]),
+    Scenario("range.mercaptopurine.1-3-tablets-daily", "mercaptopurine doseRange 1-3 {pill} of 50 mg daily, 20 kg",
+             "doseRange: the high end 3 x 50 = 150 mg is checked vs 30-50 mg: +200% -> critical", **CHILD20,
+             orders=[Order("mercaptopurine", 1, "{pill}", "po", DAILY, edit=dose_range(1, 3))],
+             sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "150 mg")]),
     # -- volume x concentration; injection with no route -------------------------------------------
     Scenario("volume.vincristine.1.5ml-no-route", "vincristine 1.5 mL of 1 mg/mL Injection, no route",
              "1.5 mL x 1 mg/mL = 1.5 mg in 1.44-1.92 mg (no dose card); 'Injection' is parenteral, not IV vs IT -> missing-data route card",
              **CHILD26, orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=no_route)],
              sign=[card("missing-data", "warning", "vincristine", "missing-data.route")], sign_topics=DOSE_TOPICS + ("missing-data",)),
+    # -- names and EHR route text, no codes; a contained Medication with ingredient.strength ----------
+    Scenario("name.vincristine.product-name-iv-infusion-clean", "'1 ML vincristine sulfate 1 MG/ML Injection' as text only, 1.5 mL, route text 'IV infusion'",
+             "name -> vincristine, strength 1 mg/mL parsed from the name: 1.5 mL = 1.5 mg in 1.44-1.92 mg; 'IV infusion' = intravenous: no card "
+             "('IV push' would rightly get VER-VINCA-01, minibag only)",
+             **CHILD26, orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("1 ML vincristine sulfate 1 MG/ML Injection", "IV infusion"))],
+             sign=[], sign_topics=DOSE_TOPICS + ("missing-data",)),
+    Scenario("name.vincristine.route-text-intrathecal", "vincristine by name, route text 'intrathecal'",
+             "route.vincristine.iv-only: intrathecal -> critical", **CHILD26,
+             orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("vincristine sulfate 1 MG/ML Injection", "intrathecal"))],
+             sign=[card("route", "critical", "vincristine", "route.vincristine.iv-only")]),
+    Scenario("medication.mercaptopurine.contained-20mg-ml-2.5ml-clean", "contained Medication: mercaptopurine 20 mg/mL suspension, 2.5 mL daily",
+             "Medication.ingredient (RxNorm 103) + strength 20 mg/mL: 2.5 mL = 50 mg in 30-50 mg; form 'oral suspension' implies oral: no card",
+             **CHILD20, orders=[Order("mercaptopurine", 2.5, "mL", "po", DAILY, edit=contained_suspension)], sign=[],
+             sign_topics=DOSE_TOPICS + ("missing-data",)),
     # -- free-text directions only ----------------------------------------------------------------
     Scenario("sig.mercaptopurine.text-only", "mercaptopurine with only free-text directions",
              "never a silent pass: one missing-data card quotes the text; no separate dose/route/schedule card",

@@ -33,9 +33,10 @@ def wbc_at(days_from_dx: int, value: float) -> dict[str, Any]:
             "valueQuantity": {"value": value, "unit": "/uL", "system": UCUM, "code": "/uL"}}
 
 
-def text_med(name: str, dose: float, unit: str, route: tuple[str, str], days_before: int = 10) -> dict[str, Any]:
-    """An active MedicationRequest for a drug with no verified RxNorm code (identified by name)."""
-    return {"resourceType": "MedicationRequest", "status": "active", "intent": "order", "medicationCodeableConcept": {"text": name},
+def text_med(name: str, dose: float, unit: str, route: tuple[str, str], days_before: int = 10, rxnorm: str | None = None) -> dict[str, Any]:
+    """An active MedicationRequest: a verified RxNorm ingredient code, or (none verified, e.g. febuxostat) the name only."""
+    med = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": rxnorm, "display": name}], "text": name} if rxnorm else {"text": name}
+    return {"resourceType": "MedicationRequest", "status": "active", "intent": "order", "medicationCodeableConcept": med,
             "authoredOn": (ORDER - timedelta(days=days_before)).isoformat(), "requester": {"reference": "Practitioner/fixture-oncologist"},
             "dosageInstruction": [{"text": f"{dose:g} {unit} daily", "timing": {"repeat": DAILY}, "route": _cc("http://snomed.info/sct", *route),
                                    "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit, "system": UCUM, "code": unit}}]}]}
@@ -57,6 +58,13 @@ def qtc(ms: float) -> dict[str, Any]:
 PO, IV, SC = ("26643006", "Oral route"), ("47625008", "Intravenous route"), ("34206005", "Subcutaneous route")
 IA = ("interaction",)
 
+def breastfeeding(answer: dict[str, Any], days_before: int = 2) -> dict[str, Any]:
+    """LOINC 63895-7 (UNVERIFIED in terminology.json; its answer list has no verified codes)."""
+    return {"resourceType": "Observation", "status": "final", "category": _category("social-history", "Social History"),
+            "code": _cc(LOINC, "63895-7", "Breastfeeding status"), "effectiveDateTime": (ORDER - timedelta(days=days_before)).isoformat(),
+            "valueCodeableConcept": answer}
+
+
 WOMAN = dict(birth=born(30), weight=(60.0, "kg"), height=(165.0, "cm"), phase="Maintenance")
 POP = ("population",)
 
@@ -64,7 +72,7 @@ SCENARIOS: list[Scenario] = [
     # -- item 2: protocol dose bands and TLS reminders need an ALL diagnosis ---------------------------
     Scenario("scope.methotrexate.adult-no-all-weekly-15mg", "adult, no ALL diagnosis, weekly oral methotrexate 15 mg",
              "issue 13 item 2: dosing.json scope ALL (seed Table 1 oral maintenance 20 mg/m2 is an ALL protocol dose)",
-             **ADULT, diagnosis=None, dx_wbc=None, phase=None, measured=OLD_LABS,
+             **ADULT, diagnosis=None, dx_wbc=None, expected_gaps=("all-condition",), phase=None, measured=OLD_LABS,
              orders=[Order("methotrexate-oral", 15.0, "mg", "po", WEEKLY), Order("vincristine", 1.5, "mg", "iv", ONCE, status="active")],
              sign=[], sign_topics=DOSE, view=[], view_topics=("monitoring",)),
     Scenario("scope.methotrexate.adult-all-weekly-15mg", "adult ALL, weekly oral methotrexate 15 mg (20 mg/m2 x 1.97 m2 = 39 mg)",
@@ -75,7 +83,7 @@ SCENARIOS: list[Scenario] = [
              view=[card("monitoring", "warning", prefix="monitoring.tls.baseline-labs")], view_topics=("monitoring",)),
     Scenario("scope.vincristine.adult-no-all-3mg-cap", "adult, no ALL diagnosis, vincristine 3 mg",
              "issue 13 item 2: the per-dose cap is label-level (scope any) and applies to every patient",
-             **ADULT, diagnosis=None, dx_wbc=None, phase=None, orders=[Order("vincristine", 3.0, "mg", "iv", ONCE)],
+             **ADULT, diagnosis=None, dx_wbc=None, expected_gaps=("all-condition",), phase=None, orders=[Order("vincristine", 3.0, "mg", "iv", ONCE)],
              sign=[card("dose-limit", "critical", "vincristine", "dose-limit.vincristine.per-dose-cap")], sign_topics=DOSE),
     Scenario("scope.mature-b.icd-c91a0-risk", "mature B-ALL coded ICD-10-CM C91.A0 only: risk card says mature B, NCI not applicable",
              "issue 13 item 2: mature B-ALL = ICD-10-CM C91.A0 (terminology.json); SNOMED 118617000 is Burkitt lymphoma",
@@ -114,7 +122,7 @@ SCENARIOS: list[Scenario] = [
     # -- item 5: SP-01 wording and grade per label ------------------------------------------------------
     Scenario("pregnancy.no-all.methotrexate-weekly", "pregnant woman, no ALL diagnosis, weekly methotrexate 15 mg",
              "issue 13 item 5: methotrexate label: contraindicated in pregnancy for non-neoplastic disease", **{**WOMAN, "phase": None},
-             diagnosis=None, dx_wbc=None, extra=[pregnancy_status(3, True)], orders=[Order("methotrexate-oral", 15.0, "mg", "po", WEEKLY)],
+             diagnosis=None, dx_wbc=None, expected_gaps=("all-condition",), extra=[pregnancy_status(3, True)], orders=[Order("methotrexate-oral", 15.0, "mg", "po", WEEKLY)],
              sign=[card("population", "critical", "methotrexate", "population.SP-01", "non-neoplastic")], sign_topics=POP),
     Scenario("pregnancy.all.cyclophosphamide", "pregnant ALL patient, cyclophosphamide", "issue 13 item 5: cyclophosphamide label: embryo-fetal toxicity warning",
              **{**WOMAN, "phase": "Consolidation"}, extra=[pregnancy_status(3, True)], orders=[Order("cyclophosphamide", 1000.0, "mg", "iv", ONCE)],
@@ -131,21 +139,21 @@ SCENARIOS: list[Scenario] = [
     # -- item 8: febuxostat with mercaptopurine (label contraindication) ------------------------------
     Scenario("interaction.mercaptopurine.febuxostat", "maintenance mercaptopurine with active febuxostat",
              "issue 13 item 8: interactions.json DDI-41 (febuxostat label section 4)", **CHILD, phase="Maintenance", tpmt="normal",
-             extra=[text_med("febuxostat", 40.0, "mg", PO)], orders=[Order("mercaptopurine", 50.0, "mg", "po", DAILY)],
+             extra=[text_med("febuxostat", 40.0, "mg", PO)], expected_gaps=("rxnorm",),  # febuxostat: no verified RxNorm code orders=[Order("mercaptopurine", 50.0, "mg", "po", DAILY)],
              sign=[card("interaction", "critical", "mercaptopurine", "interaction.DDI-41")], sign_topics=IA),
     # -- item 10: G-CSF with cyclophosphamide is supportive care (false-alarm check) ---------------------
     Scenario("interaction.cyclophosphamide.filgrastim-info", "adult hyper-CVAD cyclophosphamide with active filgrastim",
              "issue 13 item 10: DDI-28 member_severity G-CSF info (Kantarjian 2000 hyper-CVAD)", **ADULT, phase="Induction",
-             extra=[text_med("filgrastim", 480.0, "ug", SC, 1)], orders=[Order("cyclophosphamide", 600.0, "mg", "iv", ONCE)],
+             extra=[text_med("filgrastim", 480.0, "ug", SC, 1)], expected_gaps=("rxnorm",),  # filgrastim: no verified RxNorm code orders=[Order("cyclophosphamide", 600.0, "mg", "iv", ONCE)],
              sign=[card("interaction", "info", "cyclophosphamide", "interaction.DDI-28")], sign_topics=IA),
     # -- item 11: inotuzumab + QT list: info unless QT risk shown ----------------------------------------
     Scenario("interaction.inotuzumab.ondansetron-info", "inotuzumab with active ondansetron, no QTc or electrolyte problem",
              "issue 13 item 11: DDI-27 info by default (false-alarm check)", **ADULT, diagnosis="b-all-relapse", phase="Reinduction",
-             extra=[text_med("ondansetron", 8.0, "mg", IV, 1)], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
+             extra=[text_med("ondansetron", 8.0, "mg", IV, 1, rxnorm="26225")], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
              sign=[card("interaction", "info", "inotuzumab-ozogamicin", "interaction.DDI-27")], sign_topics=IA),
     Scenario("interaction.inotuzumab.ondansetron-qtc-480", "inotuzumab with ondansetron and QTc 480 ms two days ago",
              "issue 13 item 11 (other side): prolonged QTc (> 470 ms) -> warning", **ADULT, diagnosis="b-all-relapse", phase="Reinduction",
-             extra=[qtc(480.0), text_med("ondansetron", 8.0, "mg", IV, 1)], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
+             extra=[qtc(480.0), text_med("ondansetron", 8.0, "mg", IV, 1, rxnorm="26225")], orders=[Order("inotuzumab-ozogamicin", 1.6, "mg", "iv", ONCE)],
              sign=[card("interaction", "warning", "inotuzumab-ozogamicin", "interaction.DDI-27")], sign_topics=IA),
     # -- item 13: pancreatitis is critical only with prior asparaginase therapy -------------------------
     Scenario("population.pegaspargase.pancreatitis-no-prior", "pancreatitis recorded, no asparaginase ever given, pegaspargase",
@@ -183,4 +191,25 @@ SCENARIOS: list[Scenario] = [
              administrations=[("cyclophosphamide", ORDER - timedelta(days=2), 540.0, "mg", "iv"), ("cyclophosphamide", ORDER - timedelta(days=1), 540.0, "mg", "iv")],
              orders=[Order("cyclophosphamide", 540.0, "mg", "iv", ONCE)],
              sign=[card("dose", "warning", "cyclophosphamide", "dose.cyclophosphamide.course-total")], sign_topics=DOSE),
+    # -- item 9: duplicate same-day vincristine; HD-MTX in plain mg with no BSA --------------------------
+    Scenario("schedule.vincristine.two-drafts-same-day", "two vincristine 1.4 mg drafts signed together for the same day",
+             "issue 13 item 9: schedule.vincristine.weekly check_other_drafts (seed Table 1 weekly)", **CHILD,
+             orders=[Order("vincristine", 1.4, "mg", "iv", ONCE), Order("vincristine", 1.4, "mg", "iv", ONCE)],
+             sign=[card("schedule", "warning", "vincristine", "schedule.vincristine.weekly")], sign_topics=DOSE),
+    Scenario("missing.height.methotrexate-iv-5000mg", "IV methotrexate 5,000 mg in plain mg, no height (no BSA), no leucovorin",
+             "issue 13 item 9: missing-data.hdmtx-bsa instead of a silent pass (HDMTX-1)", **{**CHILD, "height": None}, phase="Consolidation", expected_gaps=("height",),
+             orders=[Order("methotrexate-iv", 5000.0, "mg", "iv", ONCE)],
+             sign=[card("missing-data", "warning", "methotrexate", "missing-data.hdmtx-bsa")], sign_topics=("missing-data", "monitoring")),
+    # -- item 13 clean side and item 14: breastfeeding read from a verified code, or from text (said) ----
+    Scenario("population.pegaspargase.no-pancreatitis-clean", "pegaspargase, no pancreatitis, thrombosis or hemorrhage recorded",
+             "issue 13 item 13: no SP-28 card without the recorded event (false-alarm check)", **CHILD,
+             orders=[Order("pegaspargase", 2400.0, "[iU]", "iv", ONCE)], sign=[], sign_topics=POP),
+    Scenario("lactation.snomed-breastfeeding.vincristine", "breastfeeding status answered with SNOMED 866041003, vincristine",
+             "issue 13 item 14: verified SNOMED finding read as 'breastfeeding' -> SP-03", **{**WOMAN, "phase": "Consolidation"},
+             extra=[breastfeeding(_cc("http://snomed.info/sct", "866041003", "Mother currently breastfeeding (situation)"))],
+             orders=[Order("vincristine", 1.4, "mg", "iv", ONCE)], sign=[card("population", "warning", "vincristine", "population.SP-03")], sign_topics=POP),
+    Scenario("lactation.text-no.vincristine", "breastfeeding status answered in text 'No', vincristine",
+             "issue 13 item 14: a text negative is read (no verified negative code) -> no SP-03 card (false-alarm check)", **{**WOMAN, "phase": "Consolidation"},
+             extra=[breastfeeding({"text": "No"})], orders=[Order("vincristine", 1.4, "mg", "iv", ONCE)], sign=[], sign_topics=POP),
 ]
+

@@ -10,7 +10,7 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test,postgres]'  # pinned: constraints.txt
 
 pg_started=0
 if [[ -z "${CDSHOOKS_TEST_POSTGRES_URL:-}" ]] && ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import shlex
 import tomllib
 from dataclasses import dataclass
@@ -97,10 +98,10 @@ def test_parser_joins_continuations_and_counts_stages() -> None:
     ]
 
 
-def test_every_stage_uses_python_311_slim(instructions: list[Instruction]) -> None:
+def test_every_stage_uses_one_python_311_slim_pinned_to_a_patch_release(instructions: list[Instruction]) -> None:
     bases = [i.args.split()[0] for i in instructions if i.keyword == "FROM"]
     assert bases, "no FROM"
-    assert all(b == "python:3.11-slim" for b in bases), bases
+    assert len(set(bases)) == 1 and re.fullmatch(r"python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", bases[0]), bases
 
 
 def test_runs_as_non_root_before_entrypoint(final_stage: list[Instruction]) -> None:
@@ -112,14 +113,24 @@ def test_runs_as_non_root_before_entrypoint(final_stage: list[Instruction]) -> N
     assert users[-1] < entry, "USER must be set before the ENTRYPOINT"
 
 
-def test_entrypoint_is_cdshooks_serve_on_all_interfaces_8080(final_stage: list[Instruction]) -> None:
+def final_env(final_stage: list[Instruction]) -> dict[str, str]:
+    envs: dict[str, str] = {}
+    for i in final_stage:
+        if i.keyword == "ENV":
+            envs.update(env_pairs(i.args))
+    return envs
+
+
+def test_entrypoint_is_cdshooks_serve_on_all_interfaces_on_the_configured_port(final_stage: list[Instruction]) -> None:
     argv = exec_form(_one(final_stage, "ENTRYPOINT").args)
     assert argv[:2] == ["cdshooks", "serve"], argv
     assert argv[argv.index("--host") + 1] == "0.0.0.0"
-    assert argv[argv.index("--port") + 1] == "8080"
+    assert "--port" not in argv, "the port is CDSHOOKS_PORT, which serve --port reads"
     assert "--dev" not in argv
     assert not [i for i in final_stage if i.keyword == "CMD" and "--dev" in i.args]
-    assert "8080" in _one(final_stage, "EXPOSE").args.split()
+    assert final_env(final_stage)["CDSHOOKS_PORT"] in _one(final_stage, "EXPOSE").args.split()
+    serve_src = (ROOT / "cdshooks" / "serve.py").read_text(encoding="utf-8")
+    assert 'envvar="CDSHOOKS_PORT"' in serve_src
 
 
 def test_cdshooks_serve_is_the_gunicorn_console_script() -> None:
@@ -137,8 +148,27 @@ def test_healthcheck_asks_health_with_python_not_curl(final_stage: list[Instruct
     assert "CMD" in args.split(), args
     argv = exec_form(args[args.index("CMD") + len("CMD"):].strip())
     assert argv[0] == "python", argv
-    assert "http://127.0.0.1:8080/health" in " ".join(argv)
+    assert "CDSHOOKS_PORT" in " ".join(argv) and "/health" in " ".join(argv)
     assert not any(tool in args for tool in ("curl", "wget"))
+
+
+def test_healthcheck_command_really_checks_the_configured_port(final_stage: list[Instruction], live_service) -> None:
+    """Run the HEALTHCHECK's own command: 0 against the service's port, 1 against a dead one."""
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    from support.servers import free_port
+
+    args = _one(final_stage, "HEALTHCHECK").args
+    argv = exec_form(args[args.index("CMD") + len("CMD"):].strip())
+    with live_service() as base:
+        port = str(urlsplit(base).port)
+        ok = subprocess.run([sys.executable, *argv[1:]], env={**os.environ, "CDSHOOKS_PORT": port}, capture_output=True, timeout=30)
+    dead = subprocess.run([sys.executable, *argv[1:]], env={**os.environ, "CDSHOOKS_PORT": str(free_port())}, capture_output=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    assert dead.returncode != 0
 
 
 def test_auth_stays_required(instructions: list[Instruction]) -> None:
@@ -166,8 +196,17 @@ def test_data_dir_is_a_volume(final_stage: list[Instruction]) -> None:
 def test_pip_install_without_cache(instructions: list[Instruction]) -> None:
     installs = [i for i in instructions if i.keyword == "RUN" and "pip install" in i.args]
     assert installs, "no pip install"
-    assert all("--no-cache-dir" in i.args for i in installs)
-    assert any(i.args.rstrip().endswith("install --no-cache-dir .") for i in installs)
+    assert all("--no-cache-dir" in i.args and "-c constraints.txt" in i.args for i in installs), "pinned installs only"
+
+
+def test_dependencies_have_their_own_layer(instructions: list[Instruction]) -> None:
+    """Code changes must not reinstall dependencies: deps are installed before the code is copied."""
+    build = [i for i in instructions if i.stage == 0]
+    deps = next(n for n, i in enumerate(build) if i.keyword == "RUN" and "-r requirements.txt" in i.args)
+    code = next(n for n, i in enumerate(build) if i.keyword == "COPY" and "cdshooks" in i.args)
+    package = next(n for n, i in enumerate(build) if i.keyword == "RUN" and "--no-deps" in i.args and i.args.rstrip().endswith(" ."))
+    copies_before = " ".join(i.args for i in build[:deps] if i.keyword == "COPY")
+    assert deps < code < package and "pyproject.toml" in copies_before and "constraints.txt" in copies_before
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:

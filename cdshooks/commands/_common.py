@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,6 +19,46 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 # Piped output (grep, scripts) is never wrapped: rich would otherwise fold tables at 80 columns,
 # and `knowledge show | grep <rule id>` would find half an id. On a terminal, its real width.
 console = Console(stderr=False, soft_wrap=True, width=None if sys.stdout.isatty() else 10_000)
+
+
+_SECRET_IN_URL = re.compile(r"(//[^:/@\s]+:)[^@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Drop passwords from URLs (postgresql://user:secret@host -> postgresql://user:***@host)."""
+    return _SECRET_IN_URL.sub(r"\1***@", text)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """exc and what it wraps: SQLAlchemy `.orig`, urllib3 `.reason`, requests' args[0], __cause__."""
+    chain: list[BaseException] = []
+    cur: object = exc
+    while isinstance(cur, BaseException) and cur not in chain:
+        chain.append(cur)
+        nxt: object = getattr(cur, "orig", None)
+        if not isinstance(nxt, BaseException):
+            nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+        if not isinstance(nxt, BaseException):
+            nxt = cur.__cause__ or cur.__context__
+        cur = nxt
+    return chain
+
+
+def error_reason(exc: BaseException) -> str:
+    """The root cause of a connection/driver/file error in words, on one line, without secrets.
+
+    `requests` wraps urllib3 wraps the socket error; SQLAlchemy wraps the driver's error: the
+    innermost message (e.g. "Connection refused") is the one an operator can act on.
+    """
+    chain = _causes(exc)
+    for candidate in reversed(chain):
+        if isinstance(candidate, OSError) and candidate.strerror:
+            return redact(candidate.strerror + (f": {candidate.filename}" if candidate.filename else ""))
+    inner = chain[-1]
+    lines = [line.strip() for line in str(inner).splitlines() if line.strip()]
+    return redact(f"{type(inner).__name__}: {lines[0] if lines else 'no message'}"[:300])
 
 
 def fail_usage(message: str) -> NoReturn:

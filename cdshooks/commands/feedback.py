@@ -24,7 +24,7 @@ from ..config import settings_from_env
 from ..errors import CdsError
 from ..store import Store
 from ..store.analytics import DEFAULT_REVIEW_MIN_CARDS, DEFAULT_REVIEW_SHARE, reason_rows, review_candidates, rate_rows, week_rows
-from ._common import fail_usage
+from ._common import error_reason, fail_usage, redact
 
 DEFAULT_PERIOD_DAYS = 30
 
@@ -105,7 +105,7 @@ def report(since: str | None, until: str | None, database_url: str | None, revie
     except CdsError as exc:
         fail_usage(f"feedback report: {exc.message}")
     except Exception as exc:  # SQLAlchemy / driver errors: one line, never a traceback with the URL
-        fail_usage(f"feedback report: cannot read the store ({exc.__class__.__name__})")
+        fail_usage(f"feedback report: cannot read the store at {redact(database_url or settings.effective_database_url)}: {error_reason(exc)}")
     rows = rate_rows(answers, issued)
     reasons = reason_rows(answers)
     weeks = week_rows(answers, issued)

@@ -19,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ._common import EXIT_USAGE
+from ._common import EXIT_USAGE, error_reason, fail_usage
 
 PRIVATE_KEY_FILE, JWKS_FILE, ISSUERS_FILE = "private-key.pem", "jwks.json", "trusted-issuers.json"
 
@@ -81,7 +81,12 @@ def new(out_dir: str, iss: str, alg: str, fhir_servers: tuple[str, ...], force: 
     if not iss.strip():
         click.echo("cdshooks: --iss must not be empty", err=True)
         sys.exit(EXIT_USAGE)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(directory))
+    except OSError as exc:
+        fail_usage(f"keys new: cannot use {directory} as the key directory: {error_reason(exc)}")
     key = ec.generate_private_key(ec.SECP384R1()) if alg == "ES384" else rsa.generate_private_key(public_exponent=65537, key_size=3072)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     key_path = directory / PRIVATE_KEY_FILE

@@ -18,7 +18,7 @@ import click
 import jwt
 import requests
 
-from ._common import EXIT_OK, EXIT_USAGE, HOOKS, fail_usage, findings_exit, print_cards, request_from_path
+from ._common import EXIT_OK, EXIT_USAGE, HOOKS, error_reason, fail_usage, findings_exit, print_cards, request_from_path
 from .keys import alg_for_key, load_private_key, public_jwk_for
 
 
@@ -72,7 +72,7 @@ def command(url: str, fixture: str, hook: str | None, key_path: str | None, iss:
     try:
         response = requests.post(url, data=json.dumps(body), headers=headers, timeout=(5, timeout))
     except requests.RequestException as exc:
-        fail_usage(f"cannot reach {url}: {type(exc).__name__}")
+        fail_usage(f"cannot reach {url}: {error_reason(exc)}")
     elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         click.echo(f"cdshooks: {url} answered HTTP {response.status_code} in {elapsed:.0f} ms: {response.text[:500]}", err=True)

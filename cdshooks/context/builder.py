@@ -20,11 +20,12 @@ from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
 from ..knowledge.regimen_templates import template_library
-from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, ref, validate
+from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
-from .observations import body_measurement, body_series, mosteller, read_labs
+from .observations import mosteller, read_observations
 from .plan import read_plan
+from .read import conform
 
 INACTIVE_CLINICAL = frozenset({"inactive", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -126,6 +127,13 @@ def _resources(prefetch: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     return entries(prefetch.get(key))
 
 
+def _medications_in(value: Any) -> list[dict[str, Any]]:
+    """The Medication resources of a prefetch value, as `entries` gives them, without conforming
+    (copying) the hundreds of other resources a chart carries to find them."""
+    return [normalize(m) for r in raw_entries(value)
+            if r.get("resourceType") == "Medication" and (m := conform(r)) is not None]
+
+
 def build_context(
     prefetch: Mapping[str, Any],
     *,
@@ -148,8 +156,8 @@ def build_context(
     admins_raw = _resources(prefetch, "medicationAdministrations")
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
     # draftOrders Bundle, or fetched by reference (protocol.prefetch.fetch_medications)
-    included = included_medications(drafts_raw, *(entries(v) for v in prefetch.values()))
-    included.update({k: v for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
+    included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))
+    included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
@@ -196,18 +204,17 @@ def build_context(
     sex = patient.get("gender") if patient and isinstance(patient.get("gender"), str) else None
 
     # body measurements and labs
-    body = _resources(prefetch, "bodyMeasurements")
-    others = _resources(prefetch, "observations")
-    weight, wgaps = body_measurement("weight", body + others, codes, order_date, upper)
-    height, hgaps = body_measurement("height", body + others, codes, order_date, upper)
-    gaps += wgaps + hgaps
+    # Observations are read as sent (no copy), once, into weight, height and the lab series.
+    observed = read_observations(raw_entries(prefetch.get("bodyMeasurements")), raw_entries(prefetch.get("observations")),
+                                 codes, order_date, upper)
+    weight, height = observed.weight, observed.height
+    weights, heights = observed.weights, observed.heights
+    gaps += observed.gaps
     bsa = mosteller(weight, height) if weight and height else None
-    weights = body_series("weight", body + others, codes, upper)
-    heights = body_series("height", body + others, codes, upper)
     if bsa is None:
         missing = [n for n, m in (("weight", weight), ("height", height)) if m is None]
         gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
-    reading = read_labs(others, codes, order_date, upper)
+    reading = observed.labs
     gaps += reading.gaps
     labs: dict[str, tuple] = {}
     for result in reading.results:

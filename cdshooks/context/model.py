@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Mapping
 
+from ._fastinit import fast_frozen_init  # built per resource: see _fastinit
 
+
+@fast_frozen_init
 @dataclass(frozen=True)
 class Quantity:
     """A FHIR Quantity reduced to what we compute with: numeric value and UCUM code."""
@@ -32,6 +35,7 @@ class Quantity:
     written: "Quantity | None" = None  # the quantity as ordered, when this one is derived from it
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class Measurement:
     """A usable, dated numeric observation converted to its canonical unit."""
@@ -43,6 +47,7 @@ class Measurement:
     original: str  # as sent, e.g. "66 [lb_av]"
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class LabResult:
     """A lab or finding Observation: numeric (value+unit) or coded (code_value)."""
@@ -101,6 +106,7 @@ class ClinicalFact:
     clinical_status: str | None = None  # Condition.clinicalStatus code as sent ("active", ...); None = not sent / Observation
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class DataGap:
     """Something a check might need that is missing, stale or unusable, and why."""
@@ -111,6 +117,7 @@ class DataGap:
     source: str | None = None  # offending resource reference, if any
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class Route:
     kind: str | None  # normalized: "intravenous", "intrathecal", "oral", "intramuscular", "subcutaneous", ... ; None = not recognized
@@ -188,6 +195,7 @@ class MedicationOrder:
         return drug_id in self.drug_ids
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class Administration:
     """A past MedicationAdministration (for cumulative doses and minimum intervals)."""

@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from collections.abc import Iterable, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
-from .fhir import codings, concept_texts, number, parse_date, quantity_original, ref, ucum_code, validate
+from .fhir import as_list, codings, concept_texts, normalize, number, parse_date, quantity_original, ref, ucum_code, validate
 from .model import Bsa, ClinicalFact, DataGap, LabResult, Measurement
+from .read import conform, finite_number, problems_of
 from .units import UnitError, convert
 
 USABLE_STATUS = frozenset({"final", "amended", "corrected"})
@@ -27,8 +30,22 @@ _NEGATIVE = {"negative", "not detected", "absent", "neg", "no", "undetected"}
 
 
 def effective_date(obs: Mapping[str, Any]) -> date | None:
+    when = _iso_day(obs.get("effectiveDateTime"))
+    if when is not None:
+        return when
     period = obs.get("effectivePeriod") if isinstance(obs.get("effectivePeriod"), Mapping) else {}
     return parse_date(obs.get("effectiveDateTime")) or parse_date(period.get("start")) or parse_date(obs.get("issued"))
+
+
+def _iso_day(value: Any) -> date | None:
+    """Fast path of `parse_date` for the usual "YYYY-MM-DD..." (C parser); None sends the value
+    through `parse_date`, which decides every other shape exactly as before."""
+    if type(value) is str and len(value) >= 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
 
 
 def _loinc_codes(obs: Mapping[str, Any]) -> list[str]:
@@ -36,11 +53,26 @@ def _loinc_codes(obs: Mapping[str, Any]) -> list[str]:
 
 
 def match_lab(obs: Mapping[str, Any], codes: CodeTable) -> LabCode | None:
-    for code in _loinc_codes(obs):
-        lab = codes.lab(LOINC, code)
-        if lab:
-            return lab
+    for c in codings(obs.get("code")):
+        code = c.get("code")
+        if c.get("system") == LOINC and code and isinstance(code, str):  # a non-string code matches nothing
+            lab = codes.lab(LOINC, code)
+            if lab:
+                return lab
     return None
+
+
+@lru_cache(maxsize=512)
+def _ucum_of(system: str | None, code: str | None, unit: str | None) -> tuple[str | None, str | None]:
+    return ucum_code({"system": system, "code": code, "unit": unit})
+
+
+def _unit(qty: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """`ucum_code(qty)`, remembered per (system, code, unit) when they are plain strings."""
+    system, code, unit = qty.get("system"), qty.get("code"), qty.get("unit")
+    if (system is None or type(system) is str) and (code is None or type(code) is str) and (unit is None or type(unit) is str):
+        return _ucum_of(system, code, unit)
+    return ucum_code(qty)
 
 
 # -- body measurements ------------------------------------------------------------------
@@ -68,7 +100,7 @@ def _read_body(item: str, when: date, obs: Mapping[str, Any]) -> Measurement | s
     value = number(qty.get("value")) if qty else None
     if value is None:
         return f"{source} has no numeric value"
-    code, why = ucum_code(qty)
+    code, why = _unit(qty)
     if code is None:
         return f"{source} not used: {why}"
     try:
@@ -84,9 +116,15 @@ def body_measurement(
     item: str, observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date
 ) -> tuple[Measurement | None, list[DataGap]]:
     """Latest usable weight ("weight") or height ("height") and the gaps met on the way."""
+    return pick_measurement(item, _body_candidates(item, observations, codes, upper), codes, order_date)
+
+
+def pick_measurement(
+    item: str, candidates: list[tuple[date, Mapping[str, Any]]], codes: CodeTable, order_date: date
+) -> tuple[Measurement | None, list[DataGap]]:
+    """The newest usable of newest-first `candidates` within the freshness window, and the gaps."""
     window = codes.freshness[item]
     gaps: list[DataGap] = []
-    candidates = _body_candidates(item, observations, codes, upper)
     stale: date | None = None
     for when, obs in candidates:
         source = ref(obs)
@@ -97,7 +135,7 @@ def body_measurement(
         if (order_date - when).days > window:
             stale = stale or when
             break
-        if validate(obs):
+        if validate(normalize(obs if problems_of(obs) else conform(obs) or {})):  # what `entries` validates
             gaps.append(DataGap(item, f"{source} not used: invalid FHIR Observation", source=source))
             continue
         return read, gaps
@@ -117,12 +155,11 @@ def body_series(item: str, observations: Iterable[Mapping[str, Any]], codes: Cod
     and cumulative doses use the BSA at each past administration; the 30-day freshness window
     only governs which value doses *today's* order.
     """
-    out = []
-    for when, obs in _body_candidates(item, observations, codes, upper):
-        read = _read_body(item, when, obs)
-        if isinstance(read, Measurement):
-            out.append(read)
-    return tuple(out)
+    return _series(item, _body_candidates(item, observations, codes, upper))
+
+
+def _series(item: str, candidates: list[tuple[date, Mapping[str, Any]]]) -> tuple[Measurement, ...]:
+    return tuple(read for when, obs in candidates if isinstance(read := _read_body(item, when, obs), Measurement))
 
 
 def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measurement | None:
@@ -131,6 +168,110 @@ def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measur
         if m.date <= day:
             return m
     return None
+
+
+# -- reading as sent, when that is safe ------------------------------------------------------
+
+def _str_ok(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _num_ok(value: Any) -> bool:
+    return value is None or ((type(value) is int or type(value) is float) and finite_number(value) is not None)
+
+
+def _cc_ok(concept: Any) -> bool:
+    if concept is None:
+        return True
+    if type(concept) is not dict or not _str_ok(concept.get("text")):
+        return False
+    return _items_ok(concept.get("coding"), lambda c: _str_ok(c.get("system")) and _str_ok(c.get("code")) and _str_ok(c.get("display")))
+
+
+def _qty_ok(q: Any) -> bool:
+    return q is None or (type(q) is dict and _num_ok(q.get("value")) and _str_ok(q.get("comparator"))
+                         and _str_ok(q.get("unit")) and _str_ok(q.get("system")) and _str_ok(q.get("code")))
+
+
+def _items_ok(value: Any, ok: Any) -> bool:
+    if value is None:
+        return True
+    if type(value) is dict:
+        return bool(ok(value))
+    return type(value) is list and all(type(v) is dict and ok(v) for v in value)
+
+
+def clean_observation(obs: Mapping[str, Any]) -> bool:
+    """True when every element this module reads from `obs` already has its FHIR JSON kind, so
+    reading it as sent gives what reading `read.conform(obs)` would give, without that copy.
+
+    Why: conforming (a checked deep copy) costs ~3x the JSON parse on a two-year chart of labs,
+    and almost every Observation is clean. Anything not clean - a number where a string belongs,
+    a non-finite or absurd value, an array of the wrong things - goes through `conform`, exactly
+    as `entries` would do it (tests/context/test_read_once.py holds the two paths equal).
+    """
+    g = obs.get
+    period = g("effectivePeriod")
+    return (type(g("resourceType")) is str and _str_ok(g("id")) and _str_ok(g("status"))
+            and _str_ok(g("effectiveDateTime")) and _str_ok(g("issued"))
+            and (period is None or (type(period) is dict and _str_ok(period.get("start"))))
+            and _cc_ok(g("code")) and _qty_ok(g("valueQuantity")) and _cc_ok(g("valueCodeableConcept"))
+            and _str_ok(g("valueString"))
+            and _items_ok(g("referenceRange"), lambda r: _qty_ok(r.get("low")) and _qty_ok(r.get("high")))
+            and _items_ok(g("component"), lambda c: _cc_ok(c.get("code")) and _cc_ok(c.get("valueCodeableConcept"))))
+
+
+@dataclass(frozen=True)
+class ObservationReading:
+    """Everything the context takes from Observations, read in one pass."""
+
+    weight: Measurement | None
+    height: Measurement | None
+    weights: tuple[Measurement, ...]  # every usable weight, newest first (body_series)
+    heights: tuple[Measurement, ...]
+    gaps: tuple[DataGap, ...]  # weight gaps, then height gaps (lab gaps are in `labs`)
+    labs: "LabReading"
+
+
+def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mapping[str, Any]], codes: CodeTable,
+                      order_date: date, upper: date) -> ObservationReading:
+    """Weight and height (latest and series, from both keys) and labs (from `others`), each
+    Observation read once.
+
+    Why one pass: a long chart has hundreds of labs; status, date and code are read and matched
+    once per Observation and the result is sorted into the weight, height and lab series, instead
+    of five walks re-matching codes. Same results, in the same order, as `body_measurement`,
+    `body_series` and `read_labs` (tests/context/test_read_once.py). Resources are read as sent
+    (`as_list`/`codings` tolerate an object for an array); only the one validated is normalized.
+    """
+    weights: list[tuple[date, Mapping[str, Any]]] = []
+    heights: list[tuple[date, Mapping[str, Any]]] = []
+    lab_items: list[tuple[Mapping[str, Any], date, LabCode | None]] = []
+    for is_lab_key, group in ((False, body), (True, others)):
+        for sent in group:
+            obs = sent if clean_observation(sent) else conform(sent)
+            if obs is None:
+                continue
+            if obs.get("status") not in USABLE_STATUS:
+                continue
+            when = effective_date(obs)
+            if when is None or when > upper:
+                continue
+            lab = match_lab(obs, codes)
+            key = lab.key if lab is not None else None
+            if key == "weight":
+                weights.append((when, obs))
+            elif key == "height":
+                heights.append((when, obs))
+            elif is_lab_key:
+                lab_items.append((obs, when, lab))
+    weights.sort(key=lambda c: c[0], reverse=True)
+    heights.sort(key=lambda c: c[0], reverse=True)
+    weight, wgaps = pick_measurement("weight", weights, codes, order_date)
+    height, hgaps = pick_measurement("height", heights, codes, order_date)
+    labs = _read_lab_items(lab_items, codes, order_date)
+    return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
+                              tuple(wgaps + hgaps), labs)
 
 
 def mosteller(weight: Measurement, height: Measurement) -> Bsa:
@@ -148,14 +289,14 @@ class LabReading:
 
 
 def _ref_high(obs: Mapping[str, Any], unit: str, molar_mass: float | None) -> tuple[float | None, float | None]:
-    for rr in obs.get("referenceRange") or []:
+    for rr in as_list(obs.get("referenceRange")):
         if not isinstance(rr, Mapping):
             continue
         out: list[float | None] = []
         for bound in ("low", "high"):
             q = rr.get(bound)
             value = number(q.get("value")) if isinstance(q, Mapping) else None
-            code = ucum_code(q)[0] if isinstance(q, Mapping) else None
+            code = _unit(q)[0] if isinstance(q, Mapping) else None
             try:
                 out.append(convert(value, code, unit, molar_mass=molar_mass) if value is not None and code else None)
             except UnitError:
@@ -191,7 +332,7 @@ def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: fl
         return None, DataGap(f"lab:{key}", f"{source} has no numeric value", source=source)
     if qty.get("comparator"):
         return None, DataGap(f"lab:{key}", f"{source} is a censored value ({qty['comparator']}{value})", source=source)
-    code, why = ucum_code(qty)
+    code, why = _unit(qty)
     if code is None:
         return None, DataGap(f"lab:{key}", f"{source} not used: {why}", source=source)
     try:
@@ -206,7 +347,7 @@ def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: fl
 def _pgx(obs: Mapping[str, Any], codes: CodeTable, when: date) -> list[LabResult]:
     genes: list[tuple[str, str]] = []
     phenotype: str | None = None
-    for comp in obs.get("component") or []:
+    for comp in as_list(obs.get("component")):
         if not isinstance(comp, Mapping):
             continue
         ccodes = [c.get("code") for c in codings(comp.get("code"))]
@@ -233,24 +374,37 @@ def _words(text: str) -> str:
 
 
 def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date) -> LabReading:
-    results: dict[str, list[LabResult]] = {}
-    facts: list[ClinicalFact] = []
-    gaps: list[DataGap] = []
-    windows: dict[str, int] = {}
+    """Every usable lab result (whole history, newest first per key), facts and staleness gaps."""
+    items = []
     for obs in observations:
         if obs.get("status") not in USABLE_STATUS:
             continue
         when = effective_date(obs)
         if when is None or when > upper:
             continue
-        lab = match_lab(obs, codes)
+        items.append((obs, when, match_lab(obs, codes)))
+    return _read_lab_items(items, codes, order_date)
+
+
+def _read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None]], codes: CodeTable,
+                    order_date: date) -> LabReading:
+    results: dict[str, list[LabResult]] = {}
+    facts: list[ClinicalFact] = []
+    gaps: list[DataGap] = []
+    windows: dict[str, int] = {}
+    for obs, when, lab in items:
         found: list[LabResult] = []
         if lab is not None and lab.key not in ("weight", "height"):
             windows[lab.key] = lab.window_days
-            if lab.value_type == "quantity":
+            if lab.value_type == "quantity":  # the common case, appended directly
                 result, gap = _quantity_result(lab.key, obs, lab.canonical_unit or "", lab.molar_mass, when)
-                found += [result] if result else []
-                gaps += [gap] if gap else []
+                if result is None:
+                    gaps.append(gap)  # type: ignore[arg-type]  # a failed reading always says why
+                elif lab.key in results:
+                    results[lab.key].append(result)
+                else:
+                    results[lab.key] = [result]
+                continue
             elif lab.value_type == "genotype":
                 found += _pgx(obs, codes, when)
             elif lab.value_type == "finding" and isinstance(obs.get("valueQuantity"), Mapping) and lab.canonical_unit:

@@ -25,6 +25,7 @@ Factors are exact fractions (1 [lb_av] = 0.45359237 kg, 1 [in_i] = 2.54 cm).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -217,10 +218,36 @@ def convert(value: float, from_unit: str, to_unit: str, *, molar_mass: float | N
     `molar_mass` (g/mol, analyte-specific: bilirubin 584.66, creatinine 113.12, uric acid 168.11,
     phosphate as P 30.97, calcium 40.08) is required exactly when one side counts moles and the
     other mass (umol/L <-> mg/dL); it is ignored when the units are directly compatible.
+
+    The factor is worked out once per (from, to, molar mass) with exact fractions and kept as a
+    float numerator and denominator: ``value * num / den`` is then two float operations (and
+    exactly rounded whenever one side is 1, as for every SI prefix).
     """
-    src, dst = parse(from_unit), parse(to_unit)
+    if molar_mass is None or (type(molar_mass) in (int, float)):
+        num, den = _ratio(from_unit, to_unit, molar_mass, type(molar_mass))
+    else:  # odd (possibly unhashable) molar mass: uncached, refused there if it is needed
+        num, den = _ratio.__wrapped__(from_unit, to_unit, molar_mass, type(molar_mass))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UnitError(f"value {value!r} is not a number")
+    if not math.isfinite(value):
+        raise UnitError(f"value {value!r} is not a finite number")
+    if den == 1.0:
+        return float(value * num)
+    if num == 1.0:
+        return float(value / den)
+    return float(value * num / den)
+
+
+_EXACT = 2**53  # integers up to here are exact as floats
+
+
+@lru_cache(maxsize=1024)
+def _ratio(from_unit: str, to_unit: str, molar_mass: float | None, _mm_type: type) -> tuple[float, float]:
+    """(numerator, denominator) of the exact factor from_unit -> to_unit, as floats; cached.
+
+    `_mm_type` is part of the cache key only so that ``True`` (refused) never shares an entry
+    with ``1``."""
+    src, dst = parse(from_unit), parse(to_unit)
     factor = src.factor / dst.factor
     if src.dims != dst.dims:
         s, d = dict(src.dims), dict(dst.dims)
@@ -234,7 +261,9 @@ def convert(value: float, from_unit: str, to_unit: str, *, molar_mass: float | N
             raise UnitError(f"molar mass {molar_mass!r} must be a positive number")
         mm = Fraction(str(molar_mass))
         factor = factor * mm if moles_to_mass else factor / mm
-    return float(value * factor) if isinstance(value, int) else float(Fraction(value) * factor)
+    if factor.numerator < _EXACT and factor.denominator < _EXACT:
+        return float(factor.numerator), float(factor.denominator)
+    return float(factor), 1.0
 
 
 def _shift(dims: dict[str, int], out: str, into: str) -> dict[str, int] | None:

@@ -190,6 +190,7 @@ class ScheduleRule:
     check_history: bool = False
     check_other_orders: bool = False
     require_timing: bool = False
+    check_other_drafts: bool = False  # other draft orders of the drug signed together (vincristine, issue 13 item 9)
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ def build_view(kb: Knowledge) -> DosingView:
                 adult_age_min_exclusive=r.get("adult_age_min_exclusive"), pediatric_dose_per_m2=r.get("pediatric_dose_per_m2"),
                 adult_dose_per_m2=r.get("adult_dose_per_m2"), adult_regimen_min_age=r.get("adult_regimen_min_age"),
                 check_history=r.get("check_history", False), check_other_orders=r.get("check_other_orders", False),
-                require_timing=r.get("require_timing", False),
+                require_timing=r.get("require_timing", False), check_other_drafts=r.get("check_other_drafts", False),
             )
             for r in schedules["rules"]
         ),

@@ -14,6 +14,7 @@ Cross-checks registered here (run by `load_knowledge`):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
@@ -149,6 +150,7 @@ class DrugTable:
         """The dose form a text names (RxNorm form name or EHR word such as 'tablet')."""
         return self._forms_by_name.get(text or "") or find_dose_form(text, self.dose_forms)
 
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - pure per (table, text), like by_name; ParsedName is frozen
     def parse_name(self, text: str | None):
         """Ingredient text, strength and dose form of a product name (see knowledge.products)."""
         return parse_product_name(text, self.dose_forms)
@@ -160,6 +162,7 @@ class DrugTable:
         drug = self.drugs.get(drug_id)
         return bool(drug and class_id in drug.classes)
 
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - per (table, text): a chart repeats a few names hundreds of times
     def by_name(self, text: str | None) -> NameMatch:
         """Identify drugs named in free text (longest whole-word phrase wins).
 

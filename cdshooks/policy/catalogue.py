@@ -29,8 +29,13 @@ CODE_RULE_IDS = frozenset(
         "missing-data.dose-inputs",
         "missing-data.route",
         "missing-data.schedule",
+        "missing-data.hdmtx-bsa",  # rules/monitoring.py (issue 13 item 9)
+        "missing-data.intrathecal-age",
+        "missing-data.intrathecal-dose",
         "missing-data.order-medication",
         "missing-data.sig-text-only",
+        "missing-data.plan",
+        "missing-data.plan-dose",
     }
 )
 
@@ -63,9 +68,19 @@ def known_rule_ids(kb: "Knowledge") -> frozenset[str]:
             continue
         prefix = _PREFIXED.get(table, "")
         ids.update(prefix + i for i in _ids(data, skip=True))
-    from ..knowledge.regimen_templates import plan_rule_ids  # plan.* ids follow the loaded templates
+    ids.update(_plan_rule_ids(kb))
+    return frozenset(ids)
 
-    return frozenset(ids | plan_rule_ids(kb))
+
+def _plan_rule_ids(kb: "Knowledge") -> Iterable[str]:
+    """Regimen-template checks (rules/plan.py) name their rule after the template item or phase."""
+    from ..knowledge.regimen_templates import template_library
+
+    for template in template_library(kb).templates.values():
+        for phase in template.phases:
+            yield f"plan.not-in-plan.{template.id}.{phase.id}"
+            for item in phase.items:
+                yield from (f"plan.{kind}.{item.id}" for kind in ("dose", "already-given", "other-phase"))
 
 
 def covers(key: str, rule_id: str) -> bool:

@@ -307,12 +307,16 @@ def _bundle_resources(value: Any) -> list[Mapping[str, Any]]:
         return [value]
     raw = value.get("entry") or []
     raw = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(raw, list):
+        return []  # a malformed `entry` (a number, a string) is the context reader's data problem, not ours
     return [e["resource"] for e in raw if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
 
 
 def unresolved_medication_refs(draft_orders: Any, prefetch: Mapping[str, Any]) -> list[str]:
     """'Medication/x' that draft orders reference and neither the drafts nor any prefetch carry."""
     drafts = _bundle_resources(draft_orders)
+    if not any(isinstance(order.get("medicationReference"), Mapping) for order in drafts):
+        return []  # the common case: nothing referenced, so the whole prefetch need not be scanned
     had = {f"Medication/{r.get('id')}" for v in [draft_orders, *prefetch.values()] for r in _bundle_resources(v)
            if r.get("resourceType") == "Medication"}
     wanted: list[str] = []

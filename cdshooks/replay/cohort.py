@@ -152,7 +152,7 @@ class _Patient:
                       "effectiveDateTime": _at(day, 11, minute), "dosage": {"route": _cc(SCT, *ROUTES[route]), "dose": _qty(dose, unit)}})
 
     def vincristine(self, day: date, minute: int) -> None:
-        dose = (1.4 if self.age >= 18 else 1.5) * self.bsa
+        dose = 0.05 * self.weight if self.weight <= 10 else (1.4 if self.age >= 18 else 1.5) * self.bsa
         if dose <= 2.0 or not self.fault("vincristine-uncapped"):
             dose = min(dose, 2.0)
         route = "it" if self.fault("vincristine-intrathecal") else "iv"
@@ -182,8 +182,8 @@ class _Patient:
                 self.intrathecal_mtx(day)
             self.vincristine(day, 5)
             if self.high_risk:
-                per_m2 = 45 if self.age >= 18 else 25
-                dose = per_m2 * self.bsa * (1.2 if self.fault("daunorubicin-high") else 1.0)
+                small = self.age < 2 or self.bsa < 0.5  # label: 1 mg/kg under 2 years or below 0.5 m2
+                dose = (self.weight if small else (45 if self.age >= 18 else 25) * self.bsa) * (1.2 if self.fault("daunorubicin-high") else 1.0)
                 self.order("daunorubicin", round(dose, 1), "mg", "iv", day, 10, {"count": 1})
             if week == 0:
                 steroid = ("prednisone", 60) if self.age >= 18 else ("dexamethasone", 6)

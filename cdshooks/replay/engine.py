@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -134,8 +134,8 @@ class Replayer:
             try:
                 request = read_hook_request(call.body)
                 service = SERVICES[HOOK_SERVICES[call.hook]]
-                result = call_service(service, request, settings=self.settings, knowledge=self.knowledge,
-                                      session=self.session, iss=None, now=call.now)
+                pinned = replace(self.settings, fixed_now=call.now)  # the service's clinical clock, that day
+                result = call_service(service, request, settings=pinned, knowledge=self.knowledge, session=self.session, iss=None)
             except CdsError as exc:
                 into.errors.append(f"record {ordinal} {call.hook}: {exc.status} {exc.code} {exc.message[:160]}")
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,6 +30,7 @@ class PatientRecord:
     label: str  # file or folder name, for error messages only (never printed in reports)
     resources: list[dict[str, Any]]
     stored_requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # fixture folders only
+    reference_date: date | None = None  # fixture folders: the day their goldens were written for
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,10 @@ def _fixture_record(folder: Path) -> PatientRecord:
     try:
         fixture = load_fixture(folder)
         stored = {name: json.loads(fixture.requests[name].read_text(encoding="utf-8")) for name in REPLAYED_REQUESTS if name in fixture.requests}
+        reference = fixture.reference_date
     except (FixtureError, ValueError) as exc:
         raise SourceError(f"{folder.name}: {exc}") from None
-    return PatientRecord(folder.name, bundle_resources(fixture.bundle or {}), stored)
+    return PatientRecord(folder.name, bundle_resources(fixture.bundle or {}), stored, reference)
 
 
 def _bundle_record(path: Path) -> PatientRecord:

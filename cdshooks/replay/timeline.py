@@ -10,16 +10,17 @@ resources whose date cannot be read are always present: the checks report bad da
 does not hide it.
 
 Fixture folders are different: their stored ``request-*.json`` files are the calls (the goldens
-describe exactly those), replayed with the clock at the draft orders' date.
+describe exactly those), replayed with the clock at the fixture's ``referenceDate`` (noon UTC, as
+the golden test pins it), else at the draft orders' date.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from ..fixtures import build_request
+from ..fixtures import build_request, clinical_now
 from .sources import PatientRecord
 
 _DATE_FIELDS = {
@@ -123,12 +124,18 @@ def plan_calls(record: PatientRecord) -> Iterator[PlannedCall]:
 
 
 def _stored_calls(record: PatientRecord) -> Iterator[PlannedCall]:
+    if record.reference_date is not None:
+        yield from _stored_as_of(record, clinical_now(record.reference_date))
+        return
     drafts_at = [
         w for r in record.resources
         if r.get("resourceType") == "MedicationRequest" and r.get("status") == "draft" and (w := parse_instant(r.get("authoredOn"))) is not None
     ]
     latest = max(drafts_at, default=None) or max((w for r in record.resources if (w := resource_instant(r)) is not None), default=None)
-    now = datetime.combine(latest.date(), time(12, 0), tzinfo=timezone.utc) if latest else datetime.now(timezone.utc)
+    yield from _stored_as_of(record, clinical_now(latest.date()) if latest else datetime.now(timezone.utc))
+
+
+def _stored_as_of(record: PatientRecord, now: datetime) -> Iterator[PlannedCall]:
     for name in sorted(record.stored_requests):
         body = record.stored_requests[name]
         drafts = ((body.get("context") or {}).get("draftOrders") or {}).get("entry") or []

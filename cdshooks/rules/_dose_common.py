@@ -8,7 +8,7 @@ number formatting and the same override reasons; a missing input is reported the
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..context.model import MedicationOrder, PatientContext, Timing
 from .finding import Coding, Finding
@@ -196,3 +196,31 @@ def deviation_pct(ordered: float, low: float, high: float) -> float:
 
 def clip_summary(text: str) -> str:
     return text if len(text) < 140 else text[:136] + "…"
+
+
+def schedule_speaks(schedules, order: MedicationOrder, candidates: Sequence[Any]) -> bool:
+    """A min-interval schedule rule flags this order's interval (daily oral methotrexate): then neither a
+    per-dose comparison (it would invite a higher daily dose) nor a per-period one (the same error
+    again) is a second card - the schedule card is the one finding."""
+    period = candidates[0].period_days or 0
+    route = order.route.kind if order.route else None
+    return any(s.kind == "min-interval" and (s.min_interval_days or 0) >= period and (not s.routes or route in s.routes)
+               for s in schedules)
+
+
+def per_period(order: MedicationOrder, candidates: Sequence[Any]) -> tuple[float, str | None]:
+    """Like with like: a dose the rule gives once per N days, ordered every M days, is compared per
+    N days (2.5 mg daily = 17.5 mg per 7 days against 20 mg/m² once weekly), so a daily order is never
+    told to take more per dose. (1.0, None) when the rule is per dose or the intervals agree."""
+    periods = {r.period_days for r in candidates}
+    interval = interval_days(order.timing)
+    if len(periods) != 1 or None in periods or not interval:
+        return 1.0, None
+    period = periods.pop()
+    assert period is not None
+    if abs(interval - period) < 1e-9:
+        return 1.0, None
+    factor = period / interval
+    every = "daily" if abs(interval - 1) < 1e-9 else f"every {fmt(interval)} d"
+    per = "per day" if period == 1 else f"per {fmt(period)} days"
+    return factor, f"{every} = {fmt(factor)} doses {per}; compared per period because the rule's dose is once {per.removeprefix('per ')}"

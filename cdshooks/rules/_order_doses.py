@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..context.model import MedicationOrder, PatientContext
-from ..context.units import UnitError, convert
+from ..context.units import UnitError, convert, is_count
 
 HIGH_DOSE_MTX_MG_M2 = 500.0  # clinical-rules.md DDI-01: high-dose methotrexate >= 500 mg/m2
 _HIGH_DOSE_TEXT = re.compile(r"\bhigh[- ]dose\b|\bhd[- ]?mtx\b", re.IGNORECASE)
@@ -121,10 +121,18 @@ def scaled_resource(order: MedicationOrder, factor: float | None = None, cap_mg:
                 if not isinstance(q.get("value"), (int, float)):
                     continue
                 value = float(q["value"]) * (factor if factor is not None else 1.0)
+                code = q.get("code", q.get("unit"))
                 if cap_mg is not None:
-                    if q.get("code", q.get("unit")) != "mg":
+                    if code != "mg":
                         return None
                     value = min(value, cap_mg)
+                if isinstance(code, str) and (is_count(code) or code.upper() in ("TAB", "CAP")):
+                    given = max(0.5, round(value * 2) / 2)  # whole or half tablets only
+                    if abs(given - value) > 0.25 * value:
+                        return None  # no half-tablet step near the scaled dose: no suggestion rather than a wrong one
+                    value = given
+                elif code == "mL":
+                    value = round(value, 1)  # a measurable volume
                 q["value"] = round(value, 4)
                 changed = True
     return resource if changed else None

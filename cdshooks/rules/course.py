@@ -108,7 +108,7 @@ def _judge(ctx: PatientContext, order: MedicationOrder, drug: str, row: DoseRule
     return Finding(
         rule_id=course["id"], topic="dose", indicator=indicator,
         summary=clip_summary(f"{drug}: course total {fmt(total)} {unit} exceeds the {fmt(limit)} {unit} course maximum ({pct:.0f}% above)"),
-        detail=detail, citation=row.citation, orders=tuple(o.ref for o in drafts if o.is_draft) or (order.ref,),
+        detail=detail, citation=row.citation, orders=tuple(o.ref for o in ctx.targets if o.has(drug)) or (order.ref,),
         inputs={**patient_inputs(ctx), "rule_row": row.id, "course_total": round(total, 2), "unit": unit, "course_max": limit,
                 "window_days": days, "deviation_pct": round(pct, 2)},
         drug=drug, override_reasons=OVERRIDE_REASONS,

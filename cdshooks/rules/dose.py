@@ -32,14 +32,16 @@ from ._dose_common import (
     clip_summary,
     deviation_pct,
     fmt,
-    text_only_sig,
     interval_days,
     missing_data_finding,
     missing_items_text,
     patient_inputs,
     patient_lines,
     patient_values,
+    per_period,
+    schedule_speaks,
     size_for,
+    text_only_sig,
     unit_text,
 )
 from ._stratify import in_scope
@@ -206,15 +208,18 @@ def _check_order(
         yield missing_data_finding(ctx, order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
         return
     caps = [b.cap for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
-    factor, period_note = _per_period(order, candidates)
-    if factor > 1 and _schedule_speaks(schedules, order, candidates):
+    factor, period_note = per_period(order, candidates)
+    if factor > 1 and schedule_speaks(schedules, order, candidates):
         factor = 0.0  # more often than the rule's period: the critical schedule card is the one finding
     branches = [b for b in (_branch(ctx, r, ordered * factor) for r in candidates) if b is not None]
     best = min(branches, key=lambda b: (abs(b.pct), not b.row.verified))
     if caps and all(c is not None for c in caps) and round(ordered, 6) > round(max(caps), 6):  # type: ignore[type-var]
         yield _cap_finding(ctx, order, drug, replace(best, ordered=ordered), q, order_basis, settings)
         return
-    if factor == 0.0 or abs(best.pct) <= settings.dose_tolerance_pct or best.row.scope == "ALL" and not all_dx:
+    if factor == 0.0 or best.row.scope == "ALL" and not all_dx:
+        return
+    if abs(best.pct) <= settings.dose_tolerance_pct:
+        yield from _max_per_period(ctx, order, drug, best, q, order_basis, settings)
         return
     neighbour = _bordering_branch(ctx, order, drug, rows, candidates, values, ordered * factor, settings)
     indicator = "warning"
@@ -223,32 +228,31 @@ def _check_order(
     yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings, period_note, kb)
 
 
-def _schedule_speaks(schedules, order: MedicationOrder, candidates: tuple[DoseRule, ...]) -> bool:
-    """A min-interval schedule rule flags this order's interval (daily oral methotrexate): then neither a
-    per-dose comparison (it would invite a higher daily dose) nor a per-period one (the same error
-    again) is a second card - the schedule card is the one finding."""
-    period = candidates[0].period_days or 0
-    route = order.route.kind if order.route else None
-    return any(s.kind == "min-interval" and (s.min_interval_days or 0) >= period and (not s.routes or route in s.routes)
-               for s in schedules)
-
-
-def _per_period(order: MedicationOrder, candidates: tuple[DoseRule, ...]) -> tuple[float, str | None]:
-    """Like with like: a dose the rule gives once per N days, ordered every M days, is compared per
-    N days (2.5 mg daily = 17.5 mg per 7 days against 20 mg/m² once weekly), so a daily order is never
-    told to take more per dose. (1.0, None) when the rule is per dose or the intervals agree."""
-    periods = {r.period_days for r in candidates}
-    interval = interval_days(order.timing)
-    if len(periods) != 1 or None in periods or not interval:
-        return 1.0, None
-    period = periods.pop()
-    assert period is not None
-    if abs(interval - period) < 1e-9:
-        return 1.0, None
-    factor = period / interval
-    every = "daily" if abs(interval - 1) < 1e-9 else f"every {fmt(interval)} d"
-    per = "per day" if period == 1 else f"per {fmt(period)} days"
-    return factor, f"{every} = {fmt(factor)} doses {per}; compared per period because the rule's dose is once {per.removeprefix('per ')}"
+def _max_per_period(ctx, order: MedicationOrder, drug: str, b: _Branch, q: Quantity, order_basis: str, settings: RuleSettings) -> Iterator[Finding]:
+    """maxDosePerPeriod ("up to 4 tablets a day") allowing more per period than the rule's range."""
+    limit = order.dose.max_per_period if order.dose else None
+    if limit is None or not b.row.period_days or b.row.basis == "fixed" and b.row.amount_unit.endswith("/d"):
+        return
+    amount, days = limit
+    try:
+        per_period = convert(amount.value, amount.unit, b.row.amount_unit) * b.row.period_days / days
+    except UnitError:
+        return
+    over = round((per_period - b.high) / b.high * 100, 6)
+    if over <= settings.dose_tolerance_pct:
+        return
+    per = "per day" if b.row.period_days == 1 else f"per {fmt(b.row.period_days)} days"
+    unit = unit_text(b.row.amount_unit)
+    allowed = amount.derivation or f"{fmt(amount.value)} {unit_text(amount.unit)}"
+    lines, inputs = _common(ctx, order, b, q, order_basis, settings)
+    lines.insert(-1, f"- maxDosePerPeriod: {allowed} per {fmt(days)} d = {fmt(per_period)} {unit} {per}, {over:.0f}% above {fmt(b.high)} {unit}")
+    inputs["max_per_period"] = {"amount": per_period, "unit": b.row.amount_unit, "over_pct": round(over, 2)}
+    yield Finding(
+        rule_id=b.row.id, topic="dose", indicator="warning",
+        summary=clip_summary(f"{drug}: the order's maximum {fmt(per_period)} {unit} {per} is {over:.0f}% above the expected dose ({_expected_text(b)})"),
+        detail="\n".join(lines + ["", f"Source: {b.row.citation}"]), citation=b.row.citation, orders=(order.ref,), inputs=inputs,
+        drug=drug, override_reasons=OVERRIDE_REASONS,
+    )
 
 
 def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings) -> _Branch | None:
@@ -370,7 +374,7 @@ def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neigh
     not_per = f", not per {order_basis}" if b.row.basis == "fixed" and order_basis != "fixed" else ""
     amount = f"{fmt(b.ordered)} {unit_text(b.row.amount_unit)}"
     if period_note:
-        amount += f" per {fmt(b.row.period_days or 1)} d"
+        amount += " per day" if b.row.period_days == 1 else f" per {fmt(b.row.period_days or 1)} days"
     summary = f"{drug} {amount} is {abs(b.pct):.0f}% {direction} the expected dose ({_expected_text(b)}{not_per})"
     lines, inputs = _common(ctx, order, b, q, order_basis, settings)
     if period_note:

@@ -214,6 +214,17 @@ def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSetting
         yield _card(low, f"{drug}: LVEF {format_number(value)}% < 50% before an anthracycline", f"LVEF {describe(lab, value, '%')}.", orders, drug, lvef=lab_input(lab, value, "%"))
 
 
+def _in_mg(order: MedicationOrder) -> float | None:
+    """The order's amount in plain mg (None when it is per m2/kg, missing or not a mass)."""
+    amount = order.dose.amount if order.dose else None
+    if amount is None or amount.comparator:
+        return None
+    try:
+        return convert(amount.value, amount.unit, "mg")
+    except UnitError:
+        return None
+
+
 def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
     amount = order.dose.amount if order.dose else None
     if amount is None or amount.comparator:
@@ -222,12 +233,8 @@ def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
         return convert(amount.value, amount.unit, "mg/m2")
     except UnitError:
         pass
-    if ctx.bsa is None:
-        return None
-    try:
-        return convert(amount.value, amount.unit, "mg") / ctx.bsa.value
-    except UnitError:
-        return None
+    mg = _in_mg(order)
+    return mg / ctx.bsa.value if mg is not None and ctx.bsa is not None else None
 
 
 @rule("monitoring")
@@ -241,6 +248,18 @@ def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
         if order.route and order.route.kind in ("intrathecal", "intraventricular", "oral"):
             continue
         dose = _mg_per_m2(order, ctx)
+        if dose is None and ctx.bsa is None and not has_leucovorin and _in_mg(order) is not None:
+            # never a silent pass: an IV dose in plain mg cannot be judged high-dose without a BSA
+            yield Finding(
+                rule_id="missing-data.hdmtx-bsa", topic="missing-data", indicator="warning",
+                summary=f"methotrexate {format_number(_in_mg(order) or 0)} mg: cannot tell whether high-dose (≥ {format_number(check.params['hd_mtx_mg_per_m2'])} mg/m²) - no BSA",
+                detail=(f"Ordered {order.dose.amount.value:g} {order.dose.amount.unit} ({order.ref}); no usable BSA (weight and height), so the "  # type: ignore[union-attr]
+                        f"high-dose methotrexate check (leucovorin rescue, HDMTX-1) could not run and no leucovorin is ordered or active."
+                        f"\n\nSource ({check.ref}): {check.citation}"),
+                citation=check.citation, orders=(order.ref,) if order.is_draft else (), inputs={"ordered_mg": _in_mg(order), "bsa": None},
+                drug="methotrexate",
+            )
+            continue
         if dose is not None and dose >= check.params["hd_mtx_mg_per_m2"] and not has_leucovorin:
             yield _card(check, f"methotrexate {format_number(round(dose))} mg/m² (high dose) without leucovorin rescue ordered",
                         f"Ordered {order.dose.amount.value} {order.dose.amount.unit} ≈ {dose:.0f} mg/m² (≥ 500 mg/m² = high dose); no leucovorin ordered or active.",

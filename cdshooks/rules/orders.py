@@ -52,12 +52,13 @@ def orders_never_silent(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
 
 def _unresolved(ctx: PatientContext, order: MedicationOrder) -> Finding:
     name = order_name(order)
-    summary = clip_summary(f"Drug of {name} not identified: its Medication could not be obtained – no ALL check ran")
+    lead = f"'{name}'" if name != "a draft medication order" else "A draft medication order"
+    summary = clip_summary(f"{lead}: drug not identified – its Medication could not be obtained; not checked")
     detail = "\n".join([
         f"**Order not checked**: {name}.",
         "",
-        f"- The order names its drug only by reference ({order.unresolved_medication}); that Medication was not contained "
-        "in the order, not in the prefetch and could not be read from a trusted FHIR server.",
+        "- The order names its drug only by a reference to a Medication resource, and that Medication was not contained "
+        "in the order, not in the prefetch and could not be read from a trusted FHIR server (the reference is in this card's inputs).",
         "- No dose, route, schedule, interaction or population check ran for this order: no card does **not** mean it passed.",
         "- Send the Medication (contained or in prefetch), or a medicationCodeableConcept with its RxNorm code.",
         "",

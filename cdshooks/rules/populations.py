@@ -10,14 +10,13 @@ reference dose (within the dose tolerance) gives an info card instead of a warni
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Any, Callable, Iterator, Mapping
 
 from ..context.model import LabResult, MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.populations import population_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize, scaled_resource
+from ._status import Status, status_evidence
 from ._stratify import in_scope
 from .finding import ActionSpec, Coding, Finding, SuggestionSpec
 from .registry import RuleSettings, rule
@@ -72,71 +71,15 @@ def _fact_source(ctx: PatientContext, keys: list[str]) -> tuple[str, str] | None
     return None
 
 
-@dataclass(frozen=True)
-class _Status:
-    """Current pregnancy/breastfeeding evidence ("current") or an old positive to confirm ("stale")."""
-
-    state: str  # "current" | "stale"
-    source: str
-    note: str = ""
-
-
-def _status_evidence(ctx: PatientContext, kb: Knowledge, fact_key: str) -> _Status | None:
-    """The LATEST status decides (populations.json status_currency): an active Condition, or a
-    positive status Observation within the currency window, unless a later negative status exists.
-    Administrative gender plays no part (it neither creates nor suppresses pregnancy)."""
-    cur = (kb.table("populations").get("status_currency") or {}).get(fact_key)
-    if cur is None:
-        hit = _fact_source(ctx, [fact_key])
-        return _Status("current", hit[1]) if hit else None
-    statuses = [lab for lab in ctx.labs.get(cur["lab"]) or () if lab.code_value in ("positive", "negative") and lab.date <= ctx.order_date]
-    negatives = [lab.date for lab in statuses if lab.code_value == "negative"]
-    last_negative = max(negatives) if negatives else None
-
-    def overridden(day: date | None) -> bool:
-        return day is not None and last_negative is not None and last_negative > day
-
-    for f in ctx.facts.get(fact_key) or ():
-        if not f.source.startswith("Condition/") or f.clinical_status != "active":
-            continue  # Observation-derived facts are read below from the status series; Conditions count only while active
-        day = f.onset or f.recorded
-        if not overridden(day):
-            return _Status("current", f"{f.source} ({f.code}, clinicalStatus active{', onset ' + str(day) if day else ''})")
-    for lab in sorted(statuses, key=lambda r: r.date, reverse=True):
-        if lab.code_value == "negative":
-            return None  # the latest status is negative: it overrides every older positive
-        age = (ctx.order_date - lab.date).days
-        how = _read_how(kb, lab)
-        if age <= cur["current_days"]:
-            return _Status("current", f"{lab.source} positive on {lab.date}{how}")
-        if age <= cur["stale_positive_lookback_days"]:
-            return _Status("stale", f"{lab.source} positive on {lab.date}{how}",
-                           f"no status within {cur['current_days']} days (currency window, populations.json status_currency; UNVERIFIED convention)")
-        return None
-    return None
-
-
-def _read_how(kb: Knowledge, lab: LabResult) -> str:
-    """Say when a status was read from free text (no verified answer code), e.g. breastfeeding."""
-    if lab.value_source != "text":
-        return ""
-    return f" (read from the Observation's text '{lab.code_value}': no verified coded answer for this status)"
-
-
-def _pregnancy_or_lactation(ctx: PatientContext, kb: Knowledge, fact_key: str) -> tuple[str, str] | None:
-    """(fact, source) when the patient is CURRENTLY pregnant/breastfeeding, else None."""
-    status = _status_evidence(ctx, kb, fact_key)
-    return (fact_key, status.source) if status and status.state == "current" else None
-
-
 # -- kind: fact -----------------------------------------------------------------------------
 def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings, kb: Knowledge) -> Iterator[Finding]:
     keys = list(row["facts"])
-    status = _status_evidence(ctx, kb, keys[0]) if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else None
+    is_status = len(keys) == 1 and keys[0] in (kb.table("populations").get("status_currency") or {})  # pregnant, lactating
+    status = status_evidence(ctx, kb, keys[0]) if is_status else None
     if status is not None and status.state == "stale":
         yield from _stale_status(ctx, row, keys[0], status)
         return
-    hit = (keys[0], status.source) if status else (None if keys[0] in ("pregnant", "lactating") and len(keys) == 1 else _fact_source(ctx, keys))
+    hit = (keys[0], status.source) if status else (None if is_status else _fact_source(ctx, keys))
     if not hit or (row.get("proxy_for") and ctx.has_fact(row["proxy_for"])):
         return  # a proxy row (retention for obstruction) is silent when the real fact is recorded
     escalate = row.get("escalate_without_all_diagnosis")
@@ -171,7 +114,7 @@ def _prior_therapy(ctx: PatientContext, drugs: list[str] | None) -> str | None:
     return None
 
 
-def _stale_status(ctx: PatientContext, row: Row, key: str, status: _Status) -> Iterator[Finding]:
+def _stale_status(ctx: PatientContext, row: Row, key: str, status: Status) -> Iterator[Finding]:
     """An old positive status and nothing later: ask to confirm (never silent, never a hard stop)."""
     for order, drug in _targets(ctx, row):
         summary = f"{drug}: last {key} status positive ({status.source.split(' on ')[-1].split(' ')[0]}), none current - confirm status"
@@ -320,7 +263,7 @@ def _eval_reproductive(ctx: PatientContext, row: Row, settings: RuleSettings, mi
         return
     if row["sex"] != "any" and ctx.sex != row["sex"]:
         return
-    if _status_evidence(ctx, kb, "pregnant"):
+    if status_evidence(ctx, kb, "pregnant"):
         return  # SP-01/SP-02 speak for a pregnant patient (or ask to confirm an old positive status)
     for order, drug in _targets(ctx, row):
         yield _finding(row, order, drug, row["severity"], f"{drug}: {row['message']}"[:139],

@@ -10,6 +10,7 @@ apart is allowed. Oral methotrexate with no readable timing is `missing-data`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, Iterator
 
@@ -62,6 +63,8 @@ def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
                 yield _finding(ctx, order, drug, spec, f"last given {past.isoformat()}, {gap} d before {day.isoformat()}", {"last_given": past.isoformat(), "days_since": gap})
                 return
             break
+    if spec.check_other_drafts:
+        yield from _other_drafts(ctx, order, drug, spec, day)
     if spec.check_other_orders:
         for other in ctx.all_medications():
             if other.ref == order.ref or not other.has(drug) or other.status not in ("active", "draft", "on-hold", None):
@@ -74,6 +77,24 @@ def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
             if gap < spec.min_interval_days:
                 yield _finding(ctx, order, drug, spec, f"another {drug} order {other.ref} is dated {other_day.isoformat()}, {gap} d apart", {"other_order": other.ref, "days_apart": gap})
                 return
+
+
+def _other_drafts(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, day: date) -> Iterator[Finding]:
+    """Two drafts of the drug closer than the minimum interval: one card for the pair (on the later target)."""
+    assert spec.min_interval_days is not None
+    targets = [o.ref for o in ctx.targets]
+    for other in ctx.draft_orders:
+        if other.ref == order.ref or not other.has(drug):
+            continue
+        if other.ref in targets and targets.index(other.ref) < targets.index(order.ref):
+            continue  # the pair was reported on the earlier target
+        gap = abs((day - order_day(other, ctx)).days)
+        if gap < spec.min_interval_days:
+            when = "the same day" if gap == 0 else f"{gap} d apart"
+            finding = _finding(ctx, order, drug, spec, f"two {drug} orders signed together for {when} ({other.ref})", {"other_order": other.ref, "days_apart": gap})
+            both = finding.orders + ((other.ref,) if other.ref in targets else ())  # order-select: only the selections
+            yield replace(finding, orders=tuple(dict.fromkeys(both)))
+            return
 
 
 def _planned_days(order: MedicationOrder) -> int | None:
@@ -139,12 +160,23 @@ def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spe
         yield _finding(ctx, order, drug, spec, f"adult regimen, last given {past[0].isoformat()} (the day before)", {**data, "last_given": past[0].isoformat()})
 
 
+def _order_lines(order: MedicationOrder) -> list[str]:
+    """The dose and route as read, so the card shows what was judged (a derived dose, an implied route)."""
+    lines = []
+    amount = order.dose.amount if order.dose else None
+    if amount is not None:
+        lines.append(f"- Dose per administration: {amount.derivation or f'{fmt(amount.value)} {amount.unit}'}")
+    if order.route is not None and order.route.implied_by:
+        lines.append(f"- Route: {order.route.kind or 'parenteral, not stated'} (no route on the order; implied by the {order.route.implied_by})")
+    return lines
+
+
 def _finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, why: str, data: dict[str, Any], indicator: str | None = None) -> Finding:
     indicator = indicator or spec.indicator
     if spec.status != "verified":
         indicator = "warning"
     detail = "\n".join(
-        [f"**{drug} schedule** – {order.display} ({order.ref})", "", f"- Found: {why}", f"- Expected: {spec.expected}",
+        [f"**{drug} schedule** – {order.display} ({order.ref})", "", f"- Found: {why}", *_order_lines(order), f"- Expected: {spec.expected}",
          f"- Phase: {ctx.phase or 'not recorded'}", f"- Rule: `{spec.id}`", "", *patient_lines(ctx), "", f"Source: {spec.citation}"]
     )
     action = ActionSpec("delete", f"Remove this {drug} order and re-order {spec.expected}", resource_id=order.ref)

@@ -107,7 +107,12 @@ class Store:
         if backend == "sqlite":
             self._engine = _sqlite_engine(database_url)
         elif backend == "postgresql":
-            self._engine = create_engine(database_url, pool_pre_ping=True)
+            try:
+                self._engine = create_engine(database_url, pool_pre_ping=True)
+            except ModuleNotFoundError as exc:  # the driver is the `postgres` extra
+                raise ConfigError(
+                    f"CDSHOOKS_DATABASE_URL is PostgreSQL but its driver is not installed ({exc.name}): pip install 'cdshooks[postgres]'"
+                ) from None
         else:
             raise ConfigError(f"CDSHOOKS_DATABASE_URL: unsupported database {backend!r} (sqlite or postgresql)")
         self.backend = backend

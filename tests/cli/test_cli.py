@@ -194,3 +194,30 @@ def test_check_all_compares_every_request_with_its_golden(tmp_path: Path) -> Non
     (root / "route.vincristine.intrathecal" / "expected.json").write_text(json.dumps(expected))
     bad = run("check", "--all", str(root))
     assert bad.returncode == 1 and "MISSING" in bad.stdout and "1 differ" in bad.stdout, bad.stdout[-3000:]
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], rc: int = 2) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == rc and len(lines) == 1 and "Traceback" not in result.stderr, (result.returncode, result.stderr)
+    return lines[0]
+
+
+def test_errors_are_one_line_with_the_documented_exit_code(tmp_path: Path) -> None:
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    assert "Not a directory" in one_line_error(run("keys", "new", "--dir", str(regular / "keys")))
+    dead_port = free_port()  # nothing listens there
+    pg = one_line_error(run("feedback", "report", "--database-url", f"postgresql+psycopg://cds:s3cret@127.0.0.1:{dead_port}/cds"))
+    assert "Connection refused" in pg and "s3cret" not in pg and "***" in pg
+    sent = one_line_error(run("send", f"http://127.0.0.1:{dead_port}/cds-services/all-order-sign", str(IT_VCR)))
+    assert "Connection refused" in sent and "ConnectionError" not in sent
+
+
+def test_piped_output_never_wraps_so_grep_finds_whole_rule_ids() -> None:
+    shown = run("knowledge", "show", "vincristine")
+    ids = {r["id"] for r in json.loads(run("knowledge", "show", "vincristine", "--json").stdout)["rows"]}
+    assert shown.returncode == 0 and len(ids) > 10, shown.stderr
+    folded = {i for i in ids if not any(f" {i} " in line for line in shown.stdout.splitlines())}
+    assert not folded, f"rule ids folded across lines: {sorted(folded)}"
+    table = run("check", str(IT_VCR))
+    assert any("route.vincristine.iv-only" in line and "fatal if given by other routes" in line for line in table.stdout.splitlines()), table.stdout

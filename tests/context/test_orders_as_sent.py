@@ -192,3 +192,43 @@ def test_as_needed_is_read(kb):
     order = med_request("a", med=rx("197931"))
     order["dosageInstruction"] = [{"asNeededBoolean": True}]
     assert one(order, kb).timing.as_needed
+
+
+# -- any JSON kind anywhere: a data problem, never an exception -------------------------------------
+
+_KINDS = [1, 2.5, "x", "", [], {}, None, [1], True, [{"x": 1}]]
+
+
+def _contained_order():
+    med = _med("m1", code={"coding": [{"system": RXNORM, "code": "103"}]}, form={"text": "tablet"}, ingredient=[{
+        "itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "103"}]},
+        "strength": {"numerator": qty(50, "mg"), "denominator": qty(1, "{tablet}")}}])
+    order = med_request("a", medicationReference={"reference": "#m1", "display": "mercaptopurine 50 mg tablet"}, contained=[med],
+                        dose={"doseQuantity": qty(1, "{pill}"), "doseRange": {"low": qty(1, "{pill}"), "high": qty(2, "{pill}")}},
+                        timing={"code": {"coding": [{"code": "QD"}]}, "repeat": {"dayOfWeek": ["mon"]}})
+    order["dosageInstruction"][0]["maxDosePerPeriod"] = {"numerator": qty(2, "{pill}"), "denominator": qty(1, "d")}
+    order["dosageInstruction"][0]["asNeededCodeableConcept"] = {"text": "nausea"}
+    return order
+
+
+_PATHS = [
+    ("medicationReference",), ("medicationReference", "reference"), ("contained",), ("contained", 0, "ingredient"),
+    ("contained", 0, "ingredient", 0, "strength"), ("contained", 0, "ingredient", 0, "strength", "denominator"),
+    ("contained", 0, "form"), ("dosageInstruction", 0, "doseAndRate"), ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity"),
+    ("dosageInstruction", 0, "doseAndRate", 0, "doseRange"), ("dosageInstruction", 0, "maxDosePerPeriod"),
+    ("dosageInstruction", 0, "maxDosePerPeriod", "denominator"), ("dosageInstruction", 0, "timing", "code"),
+    ("dosageInstruction", 0, "timing", "repeat", "dayOfWeek"), ("dosageInstruction", 0, "route"),
+]
+
+
+@pytest.mark.parametrize("path", _PATHS, ids=[".".join(map(str, p)) for p in _PATHS])
+def test_malformed_order_parts_never_raise(kb, path):
+    for kind in _KINDS:
+        order = _contained_order()
+        node = order
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = kind
+        for medications in (None, {"Medication/m1": {"resourceType": "Medication", "id": "m1", "ingredient": kind, "form": kind}}):
+            o = one(order, kb, medications=medications)
+            assert o.ref == "MedicationRequest/a"

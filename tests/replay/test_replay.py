@@ -97,7 +97,8 @@ FAULT_RULES = {  # fault the generator injects -> the rule ids that must find it
     "vincristine-uncapped": ("dose-limit.vincristine.per-dose-cap",),
     "vincristine-intrathecal": ("route.vincristine.iv-only",),
     "methotrexate-daily": ("schedule.methotrexate.oral-weekly",),
-    "daunorubicin-high": ("dose.daunorubicin.adult", "dose.daunorubicin.pediatric-bsa"),
+    "daunorubicin-high": ("dose.daunorubicin.adult", "dose.daunorubicin.pediatric-bsa", "dose.daunorubicin.child-under-2",
+                          "dose.daunorubicin.child-small-bsa"),
 }
 
 

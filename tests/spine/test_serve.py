@@ -33,7 +33,7 @@ def _wait_health(base: str, proc: subprocess.Popen, timeout: float = 30) -> dict
             r = requests.get(base + "/health", timeout=1)
             if r.status_code == 200:
                 return r.json()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # booting workers on a loaded machine
             pass
         time.sleep(0.2)
     raise AssertionError("server did not become healthy")

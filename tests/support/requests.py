@@ -109,6 +109,22 @@ def default_prefetch() -> dict[str, Any]:
     }
 
 
+def all_condition(pid: str = PATIENT_ID) -> dict[str, Any]:
+    """An active precursor B-ALL Condition (verified SNOMED CT code): protocol dose bands apply."""
+    return {
+        "resourceType": "Condition", "id": "dx-all", "subject": {"reference": f"Patient/{pid}"}, "onsetDateTime": "2026-10-01",
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "277572006", "display": "Precursor B-cell acute lymphoblastic leukemia"}]},
+    }
+
+
+def all_prefetch() -> dict[str, Any]:
+    """`default_prefetch()` for a patient with an ALL diagnosis (issue 13: protocol rules need one)."""
+    pre = default_prefetch()
+    pre["conditions"] = bundle(all_condition())
+    return pre
+
+
 def order_select_request(**kwargs: Any) -> dict[str, Any]:
     body = order_sign_request(**kwargs)
     body["hook"] = "order-select"

@@ -97,10 +97,10 @@ def test_sandbox_jwks_is_a_usable_es384_key_but_not_the_spec_key(
 
 
 def test_spec_token_is_refused_at_the_default_lifetime_limit(
-    spec_token: str, shared_dir: Path, sqlite_store: Store, tmp_path: Path
+    spec_token: str, spec_dir: Path, sqlite_store: Store, tmp_path: Path
 ) -> None:
     """Even on a 2015 clock the example token's multi-year lifetime is over the 300 s default."""
-    jwks = _load(shared_dir, "examples", "spec-2.0.1", "jwks-public.json")
+    jwks = _load(spec_dir, "examples", "spec-2.0.1", "jwks-public.json")
     settings = Settings(trusted_issuers=(TrustedIssuer(iss=SPEC_ISS, jwks=jwks),), data_dir=tmp_path / "var")
     verifier = JwtVerifier(settings, sqlite_store, requests.Session(), clock=lambda: SPEC_EXP - 60)
     with pytest.raises(Unauthorized, match="lifetime"):

@@ -68,3 +68,9 @@ def test_burkitt_lymphoma_is_not_mature_b_all(run, fx):
     ctx, findings = run([fx.patient(8), *fx.body(), leukemia, fx.wbc(20000, fx.ORDER - fx.days(14))], families=["risk-group"])
     assert ctx.has_fact("mature-b")
     assert [f.rule_id for f in findings] == ["risk.group"] and "mature B" in findings[0].summary
+
+
+def test_label_dose_of_an_all_only_drug_applies_without_an_all_diagnosis(run, fx):
+    # mercaptopurine's US label indication is ALL only: its 1.5-2.5 mg/kg/day is the label dose (scope any)
+    _, findings = run([fx.patient(8), *fx.body()], [fx.order("mercaptopurine", 150, "mg", "po", DAILY)], ["dose"])
+    assert [(f.rule_id, f.indicator) for f in findings if f.rule_id.startswith("dose.")] == [("dose.mercaptopurine.weight", "critical")]

@@ -1,0 +1,65 @@
+"""Is a resource already what `read.conform` would make of it? A check that copies nothing.
+
+Why: `conform` (context/read.py) is the one defensive pass every resource goes through; it
+builds a checked deep copy. Almost every resource an EHR sends is already conformant, and
+copying hundreds of them cost more than parsing the JSON. `conformant(resource)` walks the same
+table with the same rules and answers True only when `conform(resource)` would return an equal
+resource with nothing dropped, so `fhir.entries` can keep the resource as sent and call `conform`
+only for the rest. tests/context/test_conformant.py holds the two to that on every fixture, the
+benchmark charts and hostile variants.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .read import MALFORMED, MAX_DEPTH, RESOURCE, SCHEMA, B, N, S, finite_number
+
+_NO_TABLE: dict[str, str] = {}
+
+
+def conformant(resource: Any) -> bool:
+    """True when `read.conform(resource) == resource` and it records no problem."""
+    if type(resource) is not dict or type(resource.get("resourceType")) is not str or MALFORMED in resource:
+        return False
+    return _element(resource, resource["resourceType"], 0)
+
+
+def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
+    table = SCHEMA.get(dtype, _NO_TABLE)
+    for key, value in obj.items():
+        if not _value(value, table.get(key), depth + 1):
+            return False
+    return True
+
+
+def _value(value: Any, kind: str | None, depth: int) -> bool:
+    if depth > MAX_DEPTH or value is None:
+        return False  # conform drops both
+    t = type(value)
+    if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
+        if t is dict:
+            return all(_value(v, None, depth + 1) for v in value.values())
+        if t is list:
+            return all(_value(v, None, depth + 1) for v in value)
+        return t is str or t is int or t is float or t is bool
+    if kind == S:
+        return t is str
+    if kind == N:
+        return (t is int or t is float) and finite_number(value) is not None
+    if kind == B:
+        return t is bool
+    shape, _, dtype = kind.partition(":")
+    if shape == "list":
+        if t is not list:
+            return False  # a single object would be wrapped, anything else dropped
+        item_kind = S if dtype == S else "obj:" + dtype
+        return all(_value(item, item_kind, depth + 1) for item in value)
+    if t is not dict:
+        return False
+    if dtype == RESOURCE:
+        rtype = value.get("resourceType")
+        if type(rtype) is not str:
+            return False
+        dtype = rtype
+    return _element(value, dtype, depth)

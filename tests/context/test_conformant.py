@@ -1,0 +1,76 @@
+"""conformant(r) may only say True when read.conform(r) would give r back unchanged."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdshooks.context.conformant import conformant
+from cdshooks.context.read import MALFORMED, conform
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from workload import chart_request  # noqa: E402
+
+
+def _resources(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("resourceType"), str) and node["resourceType"] != "Bundle":
+            yield node
+        for value in node.values():
+            yield from _resources(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _resources(value)
+
+
+def _fixture_resources():
+    for path in sorted((ROOT / "fhir_fixtures").glob("*/request-*.json")):
+        yield from _resources(json.loads(path.read_text()))
+    for hook in ("order-sign", "patient-view"):
+        yield from _resources(chart_request(hook, 150))
+
+
+def _agree(resource):
+    claimed = conformant(resource)
+    if claimed:
+        assert conform(resource) == resource and MALFORMED not in conform(resource)
+    return claimed
+
+
+def test_sound_and_useful_on_every_fixture_and_bench_resource():
+    results = [_agree(r) for r in _fixture_resources()]
+    assert len(results) > 500
+    assert sum(results) > 0.9 * len(results)  # almost every real resource is kept as sent
+
+
+SPOILERS = [
+    ("status", {"x": 1}), ("status", None), ("id", 5), ("subject", "Patient/1"), ("category", {"text": "x"}),
+    ("code", {"coding": {"system": "s", "code": "c"}}), ("code", {"coding": [5]}), ("code", {"text": 5}),
+    ("valueQuantity", {"value": float("inf")}), ("valueQuantity", {"value": 1e13}), ("valueQuantity", {"value": True}),
+    ("valueQuantity", {"value": "1"}), ("dosageInstruction", {"text": "x"}), ("dosageInstruction", [{"timing": {"repeat": {"frequency": "2"}}}]),
+    ("contained", [{"id": "m"}]), ("contained", [{"resourceType": "Medication", "code": {"coding": [{"code": 1}]}}]),
+    ("extension", [{"url": "u", "valueString": None}]), ("unknownThing", {"deep": [None]}), (MALFORMED, ["x"]),
+]
+
+
+@pytest.mark.parametrize("key,value", SPOILERS, ids=[f"{k}={v!r}"[:40] for k, v in SPOILERS])
+def test_every_spoiled_resource_is_sent_through_conform(key, value):
+    for rtype in ("Observation", "MedicationRequest", "MedicationAdministration", "Condition", "Patient"):
+        resource = {"resourceType": rtype, "id": "r1", key: copy.deepcopy(value)}
+        assert not _agree(resource) or conform(resource) == resource
+
+
+def test_too_deep_is_not_conformant():
+    node: dict = {}
+    deep = node
+    for _ in range(40):
+        deep["x"] = {}
+        deep = deep["x"]
+    assert not _agree({"resourceType": "Observation", "extension": [{"url": "u", "valueX": node}]})
+    assert conformant({"resourceType": "Observation", "id": "o", "status": "final"})
+    assert not conformant({"resourceType": 5}) and not conformant([]) and not conformant(None)
