@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fixture_model import DAILY, ONCE, RXNORM, WEEKLY, Order, Scenario, born, card
+from fixture_model import DAILY, ONCE, RXNORM, WEEKLY, Order, Scenario, born, card, dose_values
 
 CHILD20 = dict(birth=born(8), weight=(20.0, "kg"), height=(115.2, "cm"), phase="Maintenance")
 CHILD26 = dict(birth=born(8), weight=(26.0, "kg"), height=(128.0, "cm"))  # BSA 0.9615 m2
@@ -138,7 +138,8 @@ SCENARIOS: list[Scenario] = [
              **CHILD20, orders=[_mp(1)], sign=[], select=True),
     Scenario("sandbox.mercaptopurine.3x50mg-daily-20kg", "sandbox order: 3 {pill} of mercaptopurine 50 mg daily, 20 kg child",
              "dose.mercaptopurine.weight: 3 x 50 mg = 150 mg vs 30-50 mg, +200% -> critical",
-             **CHILD20, orders=[_mp(3)], sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "150 mg")]),
+             **CHILD20, orders=[_mp(3)], sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "150 mg",
+                       values=dose_values(low=30.0, high=50.0, ordered_absolute=150.0))]),  # high end 3 x 50 mg
     # -- daily oral methotrexate with no route: the dose form says oral -----------------------------
     Scenario("sandbox.methotrexate.1x2.5mg-daily-no-route", "sandbox order: 1 {pill} of methotrexate 2.5 mg DAILY, no route",
              "schedule.methotrexate.oral-weekly (oral implied by 'Oral Tablet') -> critical; per week 7 x 2.5 = 17.5 mg vs 16 mg (+9%): no dose card",
@@ -170,11 +171,13 @@ SCENARIOS: list[Scenario] = [
              **CHILD20, orders=[Order("mercaptopurine", 2.0, "mg/kg", "po", DAILY)], sign=[]),
     Scenario("perkg.mercaptopurine.3.5mg-kg-daily", "mercaptopurine written as 3.5 mg/kg once daily, 20 kg",
              "3.5 mg/kg x 20 kg = 70 mg vs 50 mg: +40% -> critical", **CHILD20,
-             orders=[Order("mercaptopurine", 3.5, "mg/kg", "po", DAILY)], sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "70 mg")]),
+             orders=[Order("mercaptopurine", 3.5, "mg/kg", "po", DAILY)], sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "70 mg",
+                       values=dose_values(low=30.0, high=50.0, ordered=3.5, ordered_absolute=70.0))]),  # 1.5-2.5 mg/kg x 20 kg
     Scenario("range.mercaptopurine.1-3-tablets-daily", "mercaptopurine doseRange 1-3 {pill} of 50 mg daily, 20 kg",
              "doseRange: the high end 3 x 50 = 150 mg is checked vs 30-50 mg: +200% -> critical", **CHILD20,
              orders=[Order("mercaptopurine", 1, "{pill}", "po", DAILY, edit=dose_range(1, 3))],
-             sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "150 mg")]),
+             sign=[card("dose", "critical", "mercaptopurine", "dose.mercaptopurine.weight", "150 mg",
+                       values=dose_values(low=30.0, high=50.0, ordered_absolute=150.0))]),  # high end 3 x 50 mg
     # -- volume x concentration; injection with no route -------------------------------------------
     Scenario("volume.vincristine.1.5ml-no-route", "vincristine 1.5 mL of 1 mg/mL Injection, no route",
              "1.5 mL x 1 mg/mL = 1.5 mg in 1.44-1.92 mg (no dose card); 'Injection' is parenteral, not IV vs IT -> missing-data route card",
@@ -185,11 +188,11 @@ SCENARIOS: list[Scenario] = [
              "name -> vincristine, strength 1 mg/mL parsed from the name: 1.5 mL = 1.5 mg in 1.44-1.92 mg; 'IV infusion' = intravenous: no card "
              "('IV push' would rightly get VER-VINCA-01, minibag only)",
              **CHILD26, orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("1 ML vincristine sulfate 1 MG/ML Injection", "IV infusion"))],
-             sign=[], sign_topics=DOSE_TOPICS + ("missing-data",)),
+             sign=[], sign_topics=DOSE_TOPICS + ("missing-data",), expected_gaps=("rxnorm",)),
     Scenario("name.vincristine.route-text-intrathecal", "vincristine by name, route text 'intrathecal'",
              "route.vincristine.iv-only: intrathecal -> critical", **CHILD26,
              orders=[Order("vincristine", 1.5, "mL", "iv", ONCE, edit=name_only("vincristine sulfate 1 MG/ML Injection", "intrathecal"))],
-             sign=[card("route", "critical", "vincristine", "route.vincristine.iv-only")]),
+             sign=[card("route", "critical", "vincristine", "route.vincristine.iv-only")], expected_gaps=("rxnorm",)),
     Scenario("medication.mercaptopurine.contained-20mg-ml-2.5ml-clean", "contained Medication: mercaptopurine 20 mg/mL suspension, 2.5 mL daily",
              "Medication.ingredient (RxNorm 103) + strength 20 mg/mL: 2.5 mL = 50 mg in 30-50 mg; form 'oral suspension' implies oral: no card",
              **CHILD20, orders=[Order("mercaptopurine", 2.5, "mL", "po", DAILY, edit=contained_suspension)], sign=[],

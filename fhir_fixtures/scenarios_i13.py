@@ -139,12 +139,16 @@ SCENARIOS: list[Scenario] = [
     # -- item 8: febuxostat with mercaptopurine (label contraindication) ------------------------------
     Scenario("interaction.mercaptopurine.febuxostat", "maintenance mercaptopurine with active febuxostat",
              "issue 13 item 8: interactions.json DDI-41 (febuxostat label section 4)", **CHILD, phase="Maintenance", tpmt="normal",
-             extra=[text_med("febuxostat", 40.0, "mg", PO)], expected_gaps=("rxnorm",),  # febuxostat: no verified RxNorm code orders=[Order("mercaptopurine", 50.0, "mg", "po", DAILY)],
+             extra=[text_med("febuxostat", 40.0, "mg", PO)], expected_gaps=("rxnorm",),
+             # febuxostat: no verified RxNorm code (expected gap)
+             orders=[Order("mercaptopurine", 50.0, "mg", "po", DAILY)],
              sign=[card("interaction", "critical", "mercaptopurine", "interaction.DDI-41")], sign_topics=IA),
     # -- item 10: G-CSF with cyclophosphamide is supportive care (false-alarm check) ---------------------
     Scenario("interaction.cyclophosphamide.filgrastim-info", "adult hyper-CVAD cyclophosphamide with active filgrastim",
              "issue 13 item 10: DDI-28 member_severity G-CSF info (Kantarjian 2000 hyper-CVAD)", **ADULT, phase="Induction",
-             extra=[text_med("filgrastim", 480.0, "ug", SC, 1)], expected_gaps=("rxnorm",),  # filgrastim: no verified RxNorm code orders=[Order("cyclophosphamide", 600.0, "mg", "iv", ONCE)],
+             extra=[text_med("filgrastim", 480.0, "ug", SC, 1)], expected_gaps=("rxnorm",),
+             # filgrastim: no verified RxNorm code (expected gap)
+             orders=[Order("cyclophosphamide", 600.0, "mg", "iv", ONCE)],
              sign=[card("interaction", "info", "cyclophosphamide", "interaction.DDI-28")], sign_topics=IA),
     # -- item 11: inotuzumab + QT list: info unless QT risk shown ----------------------------------------
     Scenario("interaction.inotuzumab.ondansetron-info", "inotuzumab with active ondansetron, no QTc or electrolyte problem",

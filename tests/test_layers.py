@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "store": 5, "fetch": 5,  # what the services persist to and read the EHR's FHIR server through
     "services": 6,
     "protocol": 7,
-    "app": 8, "serve": 8, "fixtures": 8, "fixture_server": 8, "goldens": 8, "replay": 8,
+    "gctune": 8, "app": 8, "serve": 8, "fixtures": 8, "fixture_server": 8, "goldens": 8, "replay": 8,
     "commands": 9, "cli": 9, "__init__": 9,
 }
 

@@ -177,8 +177,8 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
     raw = bundle.get("entry") or []
     if isinstance(raw, Mapping):
         raw = [raw]
-    if not isinstance(raw, list):
-        return []  # `entry: 1` is a malformed Bundle: no resources, never a TypeError (issue 11)
+    elif type(raw) is not list:
+        return []  # `entry` of the wrong JSON kind (a number, a string): no resources, never an exception
     return [r for e in raw if (type(e) is dict or isinstance(e, Mapping))
             and (type(r := e.get("resource")) is dict or isinstance(r, Mapping))]
 

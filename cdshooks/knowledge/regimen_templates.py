@@ -273,16 +273,6 @@ def check_template_file(path: Path, kb: Knowledge, schema_dir: Path | None = Non
     return problems
 
 
-def plan_rule_ids(kb: Knowledge) -> frozenset[str]:
-    """Every rule id rules/plan.py can write for the loaded templates (for the site-policy catalogue)."""
-    ids = {"missing-data.plan", "missing-data.plan-dose"}
-    for raw in (kb.tables.get(TABLE) or {}).get("templates", ()):
-        for phase in raw["phases"]:
-            ids.add(f"plan.not-in-plan.{raw['id']}.{phase['id']}")
-            ids.update(f"plan.{kind}.{item['id']}" for item in phase["items"] for kind in ("dose", "other-phase", "already-given"))
-    return frozenset(ids)
-
-
 # -- the typed view ---------------------------------------------------------------------------
 
 def _item(raw: Mapping[str, Any], regimen: Mapping[str, Any], phase: str) -> PlanItem:

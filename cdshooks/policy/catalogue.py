@@ -68,9 +68,19 @@ def known_rule_ids(kb: "Knowledge") -> frozenset[str]:
             continue
         prefix = _PREFIXED.get(table, "")
         ids.update(prefix + i for i in _ids(data, skip=True))
-    from ..knowledge.regimen_templates import plan_rule_ids  # plan.* ids follow the loaded templates
+    ids.update(_plan_rule_ids(kb))
+    return frozenset(ids)
 
-    return frozenset(ids | plan_rule_ids(kb))
+
+def _plan_rule_ids(kb: "Knowledge") -> Iterable[str]:
+    """Regimen-template checks (rules/plan.py) name their rule after the template item or phase."""
+    from ..knowledge.regimen_templates import template_library
+
+    for template in template_library(kb).templates.values():
+        for phase in template.phases:
+            yield f"plan.not-in-plan.{template.id}.{phase.id}"
+            for item in phase.items:
+                yield from (f"plan.{kind}.{item.id}" for kind in ("dose", "already-given", "other-phase"))
 
 
 def covers(key: str, rule_id: str) -> bool:
