@@ -174,11 +174,11 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
         return []
     if bundle.get("resourceType") != "Bundle":
         return [bundle] if bundle.get("resourceType") else []
-    raw = bundle.get("entry") or []
+    raw = bundle.get("entry")
     if isinstance(raw, Mapping):
         raw = [raw]
-    elif type(raw) is not list:
-        return []  # `entry` of the wrong JSON kind (a number, a string): no resources, never an exception
+    elif not isinstance(raw, list):
+        return []  # entry: 1, "x", null, ... (as objects_of reads it)
     return [r for e in raw if (type(e) is dict or isinstance(e, Mapping))
             and (type(r := e.get("resource")) is dict or isinstance(r, Mapping))]
 
