@@ -33,16 +33,22 @@ from scenarios import SCENARIOS  # noqa: E402
 
 
 
-def deliberate_gaps(s: Scenario) -> list[str]:
+def _uncoded(resources: list[dict[str, Any]]) -> bool:
+    return any(r.get("resourceType") in ("MedicationRequest", "MedicationStatement")
+               and not any(c.get("system") == RXNORM for c in (r.get("medicationCodeableConcept") or {}).get("coding", []))
+               for r in resources)
+
+
+def deliberate_gaps(s: Scenario, bundle: dict[str, Any]) -> list[str]:
     """Data the scenario leaves out ON PURPOSE (`cdshooks validate` gap keys, expected.json
     `expectedGaps`): what it declares, plus what its own fields say by construction - no ALL
-    diagnosis (`diagnosis=None`), or a medication added by name only through `extra`."""
+    diagnosis (`diagnosis=None`), a medication added by name only through `extra`, or an order
+    reshaped by its `edit` (EHR-shaped orders, e.g. name only) into one without an RxNorm code."""
     gaps = list(s.expected_gaps)
     if s.diagnosis is None:
         gaps.append("all-condition")
-    text_only = [r for r in [*s.extra, *s.resources] if r.get("resourceType") in ("MedicationRequest", "MedicationStatement")
-                 and not any(c.get("system") == RXNORM for c in (r.get("medicationCodeableConcept") or {}).get("coding", []))]
-    if text_only:
+    built = [e["resource"] for e in bundle["entry"]]
+    if _uncoded([*s.extra, *s.resources]) or (any(o.edit for o in s.orders) and _uncoded(built)):
         gaps.append("rxnorm")
     return sorted(set(gaps))
 
@@ -59,7 +65,7 @@ def write_scenario(s: Scenario, root: Path) -> None:
         "referenceDate": ORDER.isoformat(),
         "requests": {},
     }
-    gaps = deliberate_gaps(s)
+    gaps = deliberate_gaps(s, bundle)
     if gaps:
         expected["expectedGaps"] = gaps
     if s.orders and any(o.status == "draft" for o in s.orders):
