@@ -68,6 +68,16 @@ def _has_term(text: str, terms: Iterable[str]) -> str | None:
     return next((t for t in terms if _words(t) in haystack), None)
 
 
+def _text_finding(row: Any, order: MedicationOrder, drug: str, summary: str, lines: list[str], inputs: dict[str, Any]) -> Finding:
+    """A `route` finding about what the order's text says (a preserved product, a push): the row
+    gives id, indicator (capped when unverified) and citation; the rule gives the words."""
+    return Finding(
+        rule_id=row.id, topic="route", indicator=_indicator(row, row.indicator), summary=clip_summary(summary),
+        detail="\n".join(lines), citation=row.citation, orders=(order.ref,), drug=drug,
+        override_reasons=OVERRIDE_REASONS, inputs={"rule_row": row.id, **inputs},
+    )
+
+
 def _is_intrathecal(order: MedicationOrder) -> bool:
     return bool(order.route and order.route.kind == "intrathecal")
 
@@ -140,20 +150,13 @@ def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleS
             term = _has_term(product, row.preserved_terms)
             if term is None:
                 continue
-            yield Finding(
-                rule_id=row.id, topic="route", indicator=_indicator(row, row.indicator),
-                summary=clip_summary(f"{drug} intrathecal: this product contains a preservative – use a preservative-free product"),
-                detail="\n".join([
-                    f"**Intrathecal {drug}**: {order.display}",
-                    "",
-                    f"- The product is described as '{term}'.",
-                    "- Only preservative-free methotrexate may be given intrathecally: the preserved formulation contains "
-                    "benzyl alcohol, which can cause severe central nervous system toxicity.",
-                    "",
-                    "Re-order with a preservative-free product.",
-                ]),
-                citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
-                inputs={"rule_row": row.id, "product_term": term},
+            yield _text_finding(
+                row, order, drug, f"{drug} intrathecal: this product contains a preservative – use a preservative-free product",
+                [f"**Intrathecal {drug}**: {order.display}", "", f"- The product is described as '{term}'.",
+                 "- Only preservative-free methotrexate may be given intrathecally: the preserved formulation contains "
+                 "benzyl alcohol, which can cause severe central nervous system toxicity.", "",
+                 "Re-order with a preservative-free product."],
+                {"product_term": term},
             )
 
 
@@ -346,20 +349,13 @@ def vinca_by_minibag(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
             term = _has_term(_administration_texts(order), row.push_terms)
             if term is None:
                 continue
-            yield Finding(
-                rule_id=row.id, topic="route", indicator=_indicator(row, row.indicator),
-                summary=clip_summary(f"{drug} ordered as '{term}': give vinca alkaloids only as a minibag infusion, never by syringe"),
-                detail="\n".join([
-                    f"**{drug}**: {order.display}",
-                    "",
-                    f"- The order says '{term}'.",
-                    "- Vinca alkaloids are dispensed in a minibag (about 25 mL for children, 50 mL for adults) and infused, "
-                    "so they cannot be given intrathecally by mistake; intrathecal vincristine is fatal.",
-                    "",
-                    "Change the order to an intravenous infusion in a minibag.",
-                ]),
-                citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
-                inputs={"rule_row": row.id, "method_term": term},
+            yield _text_finding(
+                row, order, drug, f"{drug} ordered as '{term}': give vinca alkaloids only as a minibag infusion, never by syringe",
+                [f"**{drug}**: {order.display}", "", f"- The order says '{term}'.",
+                 "- Vinca alkaloids are dispensed in a minibag (about 25 mL for children, 50 mL for adults) and infused, "
+                 "so they cannot be given intrathecally by mistake; intrathecal vincristine is fatal.", "",
+                 "Change the order to an intravenous infusion in a minibag."],
+                {"method_term": term},
             )
 
 
