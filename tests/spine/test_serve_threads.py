@@ -24,7 +24,9 @@ def test_health_answers_while_calls_wait_on_a_hanging_fhir_server(tmp_path: Path
     with hostile_fhir(hang) as fhir:
         issuer = LocalIssuer(tmp_path / "issuers.json", fhir_servers=(fhir.base_url,))
         env = serve_env(tmp_path / "var", CDSHOOKS_TRUSTED_ISSUERS=str(issuer.issuers_file),
-                        CDSHOOKS_FETCH_DEADLINE_SECONDS=str(FETCH_DEADLINE))
+                        CDSHOOKS_FETCH_DEADLINE_SECONDS=str(FETCH_DEADLINE),
+                        # the per-read timeout (default 5 s) must not end the call first: the deadline is under test
+                        CDSHOOKS_FETCH_READ_TIMEOUT=str(FETCH_DEADLINE * 3))
         instance = start_serve(env, tmp_path / "serve.log", port=port, workers=1)
         try:
             instance.wait_healthy()
