@@ -33,6 +33,7 @@ from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, missing_data_find
 from ._order_doses import normalize
 from .finding import Finding
 from .registry import RuleSettings, rule
+from ..units import UnitError, convert
 
 _NOT_GIVEN = frozenset({"entered-in-error", "not-done", "stopped", "cancelled", "on-hold"})
 
@@ -82,82 +83,79 @@ def _is_intrathecal(order: MedicationOrder) -> bool:
     return bool(order.route and order.route.kind == "intrathecal")
 
 
+def _intrathecal_rows(ctx: PatientContext, rows: Any, settings: RuleSettings) -> Iterator[tuple[MedicationOrder, str, Any]]:
+    """(order, drug, row) for every intrathecal order under review whose drug has an enabled row."""
+    for order in ctx.targets:
+        if not _is_intrathecal(order):
+            continue
+        for drug in order.drug_ids:
+            row = rows.get(drug)
+            if row is not None and _enabled(row, settings):
+                yield order, drug, row
+
+
 # -- intrathecal doses -------------------------------------------------------------------
 
 @rule("dose")
 def intrathecal_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
-    view = verification_view(kb)
-    for order in ctx.targets:
-        if not _is_intrathecal(order):
+    for order, drug, row in _intrathecal_rows(ctx, verification_view(kb).intrathecal, settings):
+        if ctx.age is None:
+            yield missing_data_finding(ctx, order, drug, "missing-data.intrathecal-age", "intrathecal dose",
+                                       "needs the patient's age (birth date)", row.citation, inputs={"rule_row": row.id})
             continue
-        for drug in order.drug_ids:
-            row = view.intrathecal.get(drug)
-            if row is None or not _enabled(row, settings):
-                continue
-            if ctx.age is None:
-                yield missing_data_finding(ctx, order, drug, "missing-data.intrathecal-age", "intrathecal dose",
-                                           "needs the patient's age (birth date)", row.citation, inputs={"rule_row": row.id})
-                continue
-            n = normalize(order, ctx, ("mg",))
-            if isinstance(n, str):
-                yield missing_data_finding(ctx, order, drug, "missing-data.intrathecal-dose", "intrathecal dose", n, row.citation, inputs={"rule_row": row.id})
-                continue
-            band = row.band_for(ctx.age.months)
-            if band is None:  # bands are contiguous from 0 (cross-check); kept for safety
-                continue
-            low, high = band.low_mg * (1 - row.tolerance_pct / 100), band.high_mg * (1 + row.tolerance_pct / 100)
-            if low <= n.value <= high:
-                continue
-            above = n.value > high
-            ref_dose = band.high_mg if above else band.low_mg
-            pct = abs(n.value - ref_dose) / ref_dose * 100
-            word = "above" if above else "below"
-            yield Finding(
-                rule_id=row.id, topic="dose", indicator=_indicator(row, row.indicator_above if above else row.indicator_below),
-                summary=clip_summary(f"{drug} intrathecal {fmt(n.value)} mg is {word} the {band.dose_text} dose for age {ctx.age}"),
-                detail="\n".join([
-                    f"**Intrathecal {drug}**: {order.display}",
-                    "",
-                    f"- Ordered: {n.how}",
-                    f"- Intrathecal dose for age {band.age_text}: {band.dose_text} (±{row.tolerance_pct:g}% accepted); "
-                    f"ordered dose is {pct:.0f}% {word} it",
-                    "- Intrathecal doses are fixed by age (CSF volume), not by BSA or weight.",
-                    "",
-                    *patient_lines(ctx),
-                    "",
-                    "Check the protocol's intrathecal dose for this age before signing.",
-                ]),
-                citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
-                inputs={**patient_inputs(ctx), "rule_row": row.id, "ordered_mg": round(n.value, 4),
-                        "band": {"age": band.age_text, "low_mg": band.low_mg, "high_mg": band.high_mg}, "pct": round(pct, 1)},
-            )
+        n = normalize(order, ctx, ("mg",))
+        if isinstance(n, str):
+            yield missing_data_finding(ctx, order, drug, "missing-data.intrathecal-dose", "intrathecal dose", n, row.citation, inputs={"rule_row": row.id})
+            continue
+        band = row.band_for(ctx.age.months)
+        if band is None:  # bands are contiguous from 0 (cross-check); kept for safety
+            continue
+        low, high = band.low_mg * (1 - row.tolerance_pct / 100), band.high_mg * (1 + row.tolerance_pct / 100)
+        if low <= n.value <= high:
+            continue
+        above = n.value > high
+        ref_dose = band.high_mg if above else band.low_mg
+        pct = abs(n.value - ref_dose) / ref_dose * 100
+        word = "above" if above else "below"
+        yield Finding(
+            rule_id=row.id, topic="dose", indicator=_indicator(row, row.indicator_above if above else row.indicator_below),
+            summary=clip_summary(f"{drug} intrathecal {fmt(n.value)} mg is {word} the {band.dose_text} dose for age {ctx.age}"),
+            detail="\n".join([
+                f"**Intrathecal {drug}**: {order.display}",
+                "",
+                f"- Ordered: {n.how}",
+                f"- Intrathecal dose for age {band.age_text}: {band.dose_text} (±{row.tolerance_pct:g}% accepted); "
+                f"ordered dose is {pct:.0f}% {word} it",
+                "- Intrathecal doses are fixed by age (CSF volume), not by BSA or weight.",
+                "",
+                *patient_lines(ctx),
+                "",
+                "Check the protocol's intrathecal dose for this age before signing.",
+            ]),
+            citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
+            inputs={**patient_inputs(ctx), "rule_row": row.id, "ordered_mg": round(n.value, 4),
+                    "band": {"age": band.age_text, "low_mg": band.low_mg, "high_mg": band.high_mg}, "pct": round(pct, 1)},
+        )
 
 
 @rule("route")
 def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
-    view = verification_view(kb)
-    for order in ctx.targets:
-        if not _is_intrathecal(order):
+    for order, drug, row in _intrathecal_rows(ctx, verification_view(kb).preservative_free, settings):
+        product = " ".join(_texts(order.resource.get("medicationCodeableConcept"))) + " " + order.display
+        product += " " + " ".join(_texts(order.resource.get("contained")))
+        if "preservative free" in _words(product) or "preservative-free" in product.lower():
             continue
-        for drug in order.drug_ids:
-            row = view.preservative_free.get(drug)
-            if row is None or not _enabled(row, settings):
-                continue
-            product = " ".join(_texts(order.resource.get("medicationCodeableConcept"))) + " " + order.display
-            product += " " + " ".join(_texts(order.resource.get("contained")))
-            if "preservative free" in _words(product) or "preservative-free" in product.lower():
-                continue
-            term = _has_term(product, row.preserved_terms)
-            if term is None:
-                continue
-            yield _text_finding(
-                row, order, drug, f"{drug} intrathecal: this product contains a preservative – use a preservative-free product",
-                [f"**Intrathecal {drug}**: {order.display}", "", f"- The product is described as '{term}'.",
-                 "- Only preservative-free methotrexate may be given intrathecally: the preserved formulation contains "
-                 "benzyl alcohol, which can cause severe central nervous system toxicity.", "",
-                 "Re-order with a preservative-free product."],
-                {"product_term": term},
-            )
+        term = _has_term(product, row.preserved_terms)
+        if term is None:
+            continue
+        yield _text_finding(
+            row, order, drug, f"{drug} intrathecal: this product contains a preservative – use a preservative-free product",
+            [f"**Intrathecal {drug}**: {order.display}", "", f"- The product is described as '{term}'.",
+             "- Only preservative-free methotrexate may be given intrathecally: the preserved formulation contains "
+             "benzyl alcohol, which can cause severe central nervous system toxicity.", "",
+             "Re-order with a preservative-free product."],
+            {"product_term": term},
+        )
 
 
 # -- weight change and dose change since the last administration -------------------------
@@ -243,8 +241,6 @@ def _given_per_size(ctx: PatientContext, a: Administration, basis: str) -> tuple
     """The administered dose per m²/kg with the body size of that day (or why not)."""
     if a.dose is None or a.dose.comparator:
         return None, "the last dose has no usable amount"
-    from ..context.units import UnitError, convert
-
     try:
         return convert(a.dose.value, a.dose.unit, f"mg/{basis}"), f"{fmt(a.dose.value)} {a.dose.unit}"
     except UnitError:
@@ -401,7 +397,7 @@ def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_
     ordered amount does not match the capped dose within the row's `match_pct`.
     """
     row = verification_view(kb).bsa_cap
-    if ctx.bsa is None or not _enabled_default(row):
+    if ctx.bsa is None:
         return [], {}
     for cap in sorted(row.caps_m2):
         if ctx.bsa.value <= cap:
@@ -417,7 +413,3 @@ def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_
                 "cause of under-dosing. If the cap is intended (toxicity, protocol), say so in the order.",
             ], {"matches_capped_bsa_m2": cap, "capped_bsa_row": row.id, "capped_bsa_citation": row.citation})
     return [], {}
-
-
-def _enabled_default(row: RowMeta) -> bool:
-    return True  # the note only explains an existing dose card; switching the dose rule off removes both
