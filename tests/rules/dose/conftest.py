@@ -148,7 +148,20 @@ def given(drug: str, on: date, value: float | None, unit: str | None, n: int = 1
 
 
 def run(fn, ctx: PatientContext, kb, settings: RuleSettings | None = None) -> list[Finding]:
-    return list(fn(ctx, kb, settings or RuleSettings()))
+    """The rule's findings as the engine stamps them, with the card text a prescriber reads filled in
+    (summary/detail rendered from the topic template for a rule that yields Verdicts)."""
+    from dataclasses import replace
+
+    from cdshooks.cards.text import render_text
+    from cdshooks.rules.registry import iter_findings
+
+    out = []
+    for f in iter_findings([fn], ctx, kb, settings or RuleSettings()):
+        if f.message:
+            summary, detail = render_text(f)
+            f = replace(f, summary=summary, detail=detail)
+        out.append(f)
+    return out
 
 
 def only(findings: list[Finding]) -> Finding:
