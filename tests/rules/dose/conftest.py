@@ -27,6 +27,7 @@ from cdshooks.context.model import (
 )
 from cdshooks.rules.finding import Finding
 from cdshooks.rules.registry import RuleSettings
+from support.rendered import run_rendered
 
 ORDER_DATE = date(2026, 3, 2)
 
@@ -148,20 +149,8 @@ def given(drug: str, on: date, value: float | None, unit: str | None, n: int = 1
 
 
 def run(fn, ctx: PatientContext, kb, settings: RuleSettings | None = None) -> list[Finding]:
-    """The rule's findings as the engine stamps them, with the card text a prescriber reads filled in
-    (summary/detail rendered from the topic template for a rule that yields Verdicts)."""
-    from dataclasses import replace
-
-    from cdshooks.cards.text import render_text
-    from cdshooks.rules.registry import iter_findings
-
-    out = []
-    for f in iter_findings([fn], ctx, kb, settings or RuleSettings()):
-        if f.message:
-            summary, detail = render_text(f)
-            f = replace(f, summary=summary, detail=detail)
-        out.append(f)
-    return out
+    """Stamped as the engine stamps (a rule may yield Verdicts), with the text the card shows."""
+    return run_rendered(fn, ctx, kb, settings)
 
 
 def only(findings: list[Finding]) -> Finding:
