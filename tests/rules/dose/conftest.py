@@ -26,7 +26,7 @@ from cdshooks.context.model import (
     Timing,
 )
 from cdshooks.rules.finding import Finding
-from cdshooks.rules.registry import RuleSettings
+from cdshooks.rules.registry import iter_findings, RuleSettings
 
 ORDER_DATE = date(2026, 3, 2)
 
@@ -148,7 +148,7 @@ def given(drug: str, on: date, value: float | None, unit: str | None, n: int = 1
 
 
 def run(fn, ctx: PatientContext, kb, settings: RuleSettings | None = None) -> list[Finding]:
-    return list(fn(ctx, kb, settings or RuleSettings()))
+    return list(iter_findings([fn], ctx, kb, settings or RuleSettings()))  # stamped as the engine stamps
 
 
 def only(findings: list[Finding]) -> Finding:
