@@ -26,7 +26,8 @@ from cdshooks.context.model import (
     Timing,
 )
 from cdshooks.rules.finding import Finding
-from cdshooks.rules.registry import iter_findings, RuleSettings
+from cdshooks.rules.registry import RuleSettings
+from support.rendered import run_rendered
 
 ORDER_DATE = date(2026, 3, 2)
 
@@ -148,7 +149,8 @@ def given(drug: str, on: date, value: float | None, unit: str | None, n: int = 1
 
 
 def run(fn, ctx: PatientContext, kb, settings: RuleSettings | None = None) -> list[Finding]:
-    return list(iter_findings([fn], ctx, kb, settings or RuleSettings()))  # stamped as the engine stamps
+    """Stamped as the engine stamps (a rule may yield Verdicts), with the text the card shows."""
+    return run_rendered(fn, ctx, kb, settings)
 
 
 def only(findings: list[Finding]) -> Finding:
