@@ -295,7 +295,8 @@ def _rounding(order: MedicationOrder, b: _Branch, q: Quantity) -> Rounded | None
     strength = order.product.strength if order.product and q.written is not None else None
     if b.row.amount_unit.endswith("/d"):
         value = round_dose(b.target, b.row.amount_unit)
-        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "rate")
+        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "rate",
+                       None, b.low, b.high, b.row.amount_unit)
     return round_for_order(b.target, b.low, b.high, b.row.amount_unit, q.written if strength else None, strength)
 
 
