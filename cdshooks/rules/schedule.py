@@ -17,8 +17,8 @@ from ..context.model import MedicationOrder, PatientContext
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import ScheduleRule, dosing_view
-from ._dose_common import interval_days, missing_data_finding, order_day, text_only_sig
-from .finding import ActionSpec, Finding, SuggestionSpec
+from ._dose_common import interval_days, missing_data_verdict, order_day, text_only_sig
+from .finding import ActionSpec, SuggestionSpec
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 
@@ -26,7 +26,7 @@ _DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
 
 
 @rule("schedule")
-def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         if text_only_sig(order):
@@ -46,13 +46,14 @@ def _past_days(ctx: PatientContext, drug: str, day: date) -> list[date]:
     return sorted({a.date for a in ctx.administrations if drug in a.drug_ids and a.status not in _DONE and a.date <= day}, reverse=True)
 
 
-def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding | Verdict]:
+def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Verdict]:
     assert spec.min_interval_days is not None
     interval = interval_days(order.timing)
     day = order_day(order, ctx)
     if interval is None and spec.require_timing:
-        yield missing_data_finding(ctx, order, drug, "missing-data.schedule", "schedule", f"no readable frequency (expected {spec.expected})", spec.citation,
-                                   [f"- Dosage text: {order.dosage_text or 'none'}"], {"rule_row": spec.id})
+        yield missing_data_verdict(order, drug, "missing-data.schedule", "schedule", None, spec, message="timing-unknown",
+                                   facts={"expected": spec.expected, "label": spec.message, "dosage_text": order.dosage_text},
+                                   inputs={"rule_row": spec.id})
     elif interval is not None and interval < spec.min_interval_days:
         yield _verdict(ctx, order, drug, spec, "too-frequent", {"interval_days": interval}, {"interval_days": interval})
         return
