@@ -243,7 +243,7 @@ def test_cumulative_uses_the_bsa_of_each_past_dose(kb) -> None:
     past = [_given(f"a{i}", "daunorubicin", 25, "mg", "iv", ORDER - timedelta(days=200 - 7 * i)) for i in range(9)]
     found = _cards(kb, [_order("o1", "daunorubicin", 25, "mg", "iv")], given=past,
                    weights=[(26.0, ORDER - timedelta(days=2)), (20.0, ORDER - timedelta(days=220))])
-    cards = [f for f in found if f.topic == "cumulative-dose"]
+    cards = [with_text(f) for f in found if f.topic == "cumulative-dose"]
     assert [(c.indicator, c.drug) for c in cards] == [("warning", "daunorubicin")]
     assert "BSA 0.84 m²" in cards[0].detail
 
@@ -251,7 +251,7 @@ def test_cumulative_uses_the_bsa_of_each_past_dose(kb) -> None:
 def test_cumulative_says_when_it_falls_back_to_todays_bsa(kb) -> None:
     past = [_given(f"a{i}", "daunorubicin", 30, "mg", "iv", ORDER - timedelta(days=100 - 7 * i)) for i in range(9)]
     found = _cards(kb, [_order("o1", "daunorubicin", 25, "mg", "iv")], given=past)  # weights only from 3 days ago
-    cards = [f for f in found if f.topic == "cumulative-dose"]
+    cards = [with_text(f) for f in found if f.topic == "cumulative-dose"]
     assert cards and "current BSA 0.96 m² (no earlier weight/height)" in cards[0].detail
 
 
