@@ -29,7 +29,7 @@ from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view
 from ..knowledge.drugs import drugs_view
 from ..knowledge.verification import RowMeta, verification_view
-from ._dose_common import fmt, missing_data_verdict, missing_items, patient_values
+from ._dose_common import missing_data_verdict, missing_items, patient_values
 from ._order_doses import normalize
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
@@ -112,7 +112,7 @@ def intrathecal_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
         yield Verdict(
             row=row, topic="dose", indicator=row.indicator_above if above else row.indicator_below, message="intrathecal-off-band",
             drug=drug, orders=(order.ref,), patient=True,
-            facts={"display": order.display, "ordered": Amount(n.value, "mg"), "how": n.how, "above": above, "pct": pct,
+            facts={"display": order.display, "ordered": Amount(n.value, "mg"), "how": n.facts(), "above": above, "pct": pct,
                    "age": str(ctx.age), "band_age": band.age_text, "band_dose": band.dose_text,
                    "low": Amount(band.low_mg, "mg"), "high": Amount(band.high_mg, "mg"), "tolerance_pct": row.tolerance_pct},
             inputs={"rule_row": row.id, "ordered_mg": round(n.value, 4),
@@ -263,7 +263,7 @@ def dose_change_from_last(ctx: PatientContext, kb: Knowledge, settings: RuleSett
             yield Verdict(
                 row=row, topic="dose", indicator=indicator, message="dose-changed", drug=drug, orders=(order.ref,), patient=True,
                 facts={"display": order.display, "last_date": last.date, "before": Amount(before, f"mg/{basis}"), "how_before": how_before,
-                       "now": Amount(now.value, f"mg/{basis}"), "how_now": now.how, "change_pct": change, "threshold_pct": row.change_pct,
+                       "now": Amount(now.value, f"mg/{basis}"), "how_now": now.facts(), "change_pct": change, "threshold_pct": row.change_pct,
                        "rise": rise, "above_rule": above, "reason": reason},
                 inputs={"rule_row": row.id, "last_dose_date": last.date.isoformat(),
                         "last_per_size": round(before, 4), "ordered_per_size": round(now.value, 4), "unit": f"mg/{basis}",
@@ -327,27 +327,26 @@ def vinca_and_intrathecal_apart(ctx: PatientContext, kb: Knowledge, settings: Ru
 
 # -- under-doses that match a capped BSA (called by the dose rule for its own card) -------
 
-def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float, unit: str) -> tuple[list[str], dict[str, Any]]:
-    """Lines and inputs for a dose card when an under-dose equals the dose for a capped BSA.
+def capped_bsa_match(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float) -> dict[str, Any]:
+    """Inputs for a dose card when an under-dose equals the dose for a capped BSA ({} when not).
 
     Why in the dose card and not a card of its own: it explains the under-dose the dose rule
-    already reports (one finding, one card). Empty when the BSA is at or under every cap or the
-    ordered amount does not match the capped dose within the row's `match_pct`.
+    already reports (one finding, one card); dose.md.j2 writes the sentence. Empty when the BSA is
+    at or under every cap or the ordered amount does not match the capped dose within `match_pct`.
     """
     row = verification_view(kb).bsa_cap
     if ctx.bsa is None:
-        return [], {}
+        return {}
     for cap in sorted(row.caps_m2):
         if ctx.bsa.value <= cap:
             continue
         low, high = low_per_m2 * cap, high_per_m2 * cap
         tol = row.match_pct / 100
         if low * (1 - tol) <= ordered <= high * (1 + tol):
-            expected = f"{fmt(low)}" if low == high else f"{fmt(low)}–{fmt(high)}"
-            return ([
-                f"- The ordered dose matches a BSA capped at {cap:g} m² ({expected} {unit} for {cap:g} m²) "
-                f"while the patient's BSA is {ctx.bsa.value:.2f} m².",
-                "- Full doses on actual body weight are recommended for obese adults; capping the BSA is a common "
-                "cause of under-dosing. If the cap is intended (toxicity, protocol), say so in the order.",
-            ], {"matches_capped_bsa_m2": cap, "capped_bsa_row": row.id, "capped_bsa_citation": row.citation})
-    return [], {}
+            return {"matches_capped_bsa_m2": cap, "capped_bsa_row": row.id, "capped_bsa_citation": row.citation}
+    return {}
+
+
+def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float, unit: str) -> tuple[list[str], dict[str, Any]]:
+    """Older call shape (rules/dose.py reads only the inputs): no lines, the words are in dose.md.j2."""
+    return [], capped_bsa_match(kb, ctx, low_per_m2, high_per_m2, ordered)
