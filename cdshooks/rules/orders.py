@@ -30,9 +30,9 @@ def has_order_rules(view: DosingView, drug: str) -> bool:
     return bool(view.doses_for(drug) or view.limits_for(drug) or view.route_for(drug) or view.schedules_for(drug))
 
 
-def order_name(order: MedicationOrder) -> str:
-    """How a clinician knows the order: its medication text, never a resource id."""
-    return order.display if order.display and order.display != "(unnamed medication)" else "a draft medication order"
+def order_name(order: MedicationOrder) -> str | None:
+    """How a clinician knows the order: its medication text, never a resource id (None: no text)."""
+    return order.display if order.display and order.display != "(unnamed medication)" else None
 
 
 @rule("missing-data")
@@ -51,10 +51,9 @@ def orders_never_silent(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
 
 
 def _unresolved(ctx: PatientContext, order: MedicationOrder) -> Verdict:
-    name = order_name(order)
     return Verdict(
         row=RowRef("missing-data.order-medication", CITATION), topic="missing-data", indicator="warning", message="medication-unresolved",
-        orders=(order.ref,), patient=True, facts={"name": name if name != "a draft medication order" else None},
+        orders=(order.ref,), patient=True, facts={"name": order_name(order)},
         inputs={"medication": order.unresolved_medication},
     )
 
