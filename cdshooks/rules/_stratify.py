@@ -70,6 +70,18 @@ def lab_input(lab: LabResult, value: float | None = None, unit: str | None = Non
     }
 
 
+def lab_fact(lab: LabResult, value: float | None = None, unit: str | None = None) -> dict[str, Any]:
+    """A lab reading for a card template: value (in `unit` when converted), unit, coded answer, date.
+    No resource id: the card names the result by what and when, the inputs keep the source."""
+    return {
+        "key": lab.key,
+        "value": round(value if value is not None else lab.value, 4) if (value if value is not None else lab.value) is not None else None,
+        "unit": unit if unit is not None else lab.unit,
+        "code": lab.code_value,
+        "date": lab.date,
+    }
+
+
 def latest_within(ctx: PatientContext, key: str, days: int, *, on: date | None = None) -> LabResult | None:
     """Newest result of `key` dated within `days` days before (or on) `on` (default: order date)."""
     on = on or ctx.order_date
