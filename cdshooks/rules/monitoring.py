@@ -14,11 +14,9 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.monitoring import monitoring_view
 from ..knowledge.regimen import Check
-from ..knowledge.risk import format_number
 from ._stratify import in_scope, lab_fact, lab_input, latest_within, subject_orders, value_in, with_drugs
-from .finding import Finding
 from .registry import RuleSettings, rule
-from .verdict import Amount, Verdict
+from .verdict import Amount, RowRef, Verdict
 
 
 _AGE_RISK_CITATION = "seed Table 3 / clinical-rules.md SP-16 (anthracycline cardiotoxicity more likely in pediatric and elderly patients)"
@@ -65,7 +63,7 @@ def _tls_start(ctx: PatientContext, orders: tuple[MedicationOrder, ...], cytored
 
 
 @rule("monitoring")
-def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """TLS-1 baseline labs before cytoreductive induction; TLS-2 laboratory TLS (>= 2 Cairo-Bishop criteria)."""
     mv = monitoring_view(kb)
     cytoreductive = mv.members("cytoreductive")
@@ -102,7 +100,7 @@ def tumour_lysis(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> 
 
 
 @rule("monitoring")
-def rasburicase_g6pd(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def rasburicase_g6pd(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """TLS-3: rasburicase is contraindicated in G6PD deficiency; unknown status is said, not assumed."""
     mv = monitoring_view(kb)
     orders = with_drugs(subject_orders(ctx), {"rasburicase"})
@@ -121,7 +119,7 @@ def rasburicase_g6pd(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 
 
 @rule("monitoring")
-def cytokine_release(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def cytokine_release(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """CRS with blinatumomab and CAR-T: monitoring and tocilizumab availability; active CRS -> warning.
 
     The monitoring reminder (info) is ONE card for all CRS agents under review (issue 16: context
@@ -143,7 +141,7 @@ def cytokine_release(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 
 
 @rule("monitoring")
-def inotuzumab_liver(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def inotuzumab_liver(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """INO-1 (cycle 3+ with HSCT planned), INO-2 (LFT hold thresholds, soft), VOD documented."""
     mv = monitoring_view(kb)
     orders = with_drugs(subject_orders(ctx), {"inotuzumab-ozogamicin"})
@@ -173,7 +171,7 @@ def inotuzumab_liver(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 
 
 @rule("monitoring")
-def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """§5.4: label discontinue / hold criteria (bilirubin, lipase, pancreatitis, thrombosis, hypersensitivity)."""
     mv = monitoring_view(kb)
     orders, drug = _class_orders(ctx, mv, "asparaginase")
@@ -194,7 +192,7 @@ def pegaspargase_stop(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
 
 
 @rule("monitoring")
-def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """LVEF-1 (no LVEF within 90 days) and LVEF-2 (LVEF < 50%) before daunorubicin/doxorubicin."""
     mv = monitoring_view(kb)
     orders, drug = _class_orders(ctx, mv, "anthracycline")
@@ -244,7 +242,7 @@ def _mg_per_m2(order: MedicationOrder, ctx: PatientContext) -> float | None:
 
 
 @rule("monitoring")
-def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """HDMTX-1: methotrexate >= 500 mg/m2 with no leucovorin ordered."""
     mv = monitoring_view(kb)
     orders = subject_orders(ctx)
@@ -256,14 +254,11 @@ def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
         dose = _mg_per_m2(order, ctx)
         if dose is None and ctx.bsa is None and not has_leucovorin and _in_mg(order) is not None:
             # never a silent pass: an IV dose in plain mg cannot be judged high-dose without a BSA
-            yield Finding(
-                rule_id="missing-data.hdmtx-bsa", topic="missing-data", indicator="warning",
-                summary=f"methotrexate {format_number(_in_mg(order) or 0)} mg: cannot tell whether high-dose (≥ {format_number(check.params['hd_mtx_mg_per_m2'])} mg/m²) - no BSA",
-                detail=(f"Ordered {order.dose.amount.value:g} {order.dose.amount.unit} ({order.ref}); no usable BSA (weight and height), so the "  # type: ignore[union-attr]
-                        f"high-dose methotrexate check (leucovorin rescue, HDMTX-1) could not run and no leucovorin is ordered or active."
-                        f"\n\nSource ({check.ref}): {check.citation}"),
-                citation=check.citation, orders=(order.ref,) if order.is_draft else (), inputs={"ordered_mg": _in_mg(order), "bsa": None},
-                drug="methotrexate",
+            yield Verdict(
+                row=RowRef("missing-data.hdmtx-bsa", check.citation, check.status), topic="missing-data", indicator="warning",
+                message="hdmtx-bsa", drug="methotrexate", orders=(order.ref,) if order.is_draft else (),
+                facts={"ordered_mg": _in_mg(order), "threshold": check.params["hd_mtx_mg_per_m2"], "display": order.display},
+                inputs={"ordered_mg": _in_mg(order), "bsa": None},
             )
             continue
         if dose is not None and dose >= check.params["hd_mtx_mg_per_m2"] and not has_leucovorin:
