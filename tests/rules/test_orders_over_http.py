@@ -144,7 +144,8 @@ def test_round_for_order_stays_inside_the_range(target, low, high, strength, exp
 
 def test_round_for_order_mass_dose():
     rounded = round_for_order(1.5437, 1.44, 1.92, "mg", None, None)
-    assert rounded.value == 1.54 and "inside 1.44–1.92 mg" in rounded.how
+    # the rounding is facts now (the dose template writes the sentence): kept inside 1.44-1.92 mg
+    assert rounded.value == 1.54 and (rounded.step, rounded.low, rounded.high, rounded.unit) == ("written", 1.44, 1.92, "mg")
 
 
 # -- one finding, one card -------------------------------------------------------------------------
