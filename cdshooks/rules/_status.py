@@ -15,6 +15,7 @@ from datetime import date
 
 from ..context.model import LabResult, PatientContext
 from ..knowledge import Knowledge
+from ..knowledge.populations import population_knowledge
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def status_evidence(ctx: PatientContext, kb: Knowledge, fact_key: str) -> Status
     """The LATEST status decides (populations.json status_currency): an active Condition, or a
     positive status Observation within the currency window, unless a later negative status exists.
     Administrative gender plays no part (it neither creates nor suppresses pregnancy)."""
-    cur = (kb.table("populations").get("status_currency") or {}).get(fact_key)
+    cur = population_knowledge(kb).status_currency.get(fact_key)
     if cur is None:
         fact = next(iter(ctx.facts.get(fact_key) or ()), None)
         return Status("current", f"{fact.source} ({fact.code})") if fact else None

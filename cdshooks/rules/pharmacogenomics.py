@@ -14,7 +14,7 @@ from typing import Iterator
 
 from ..context.model import PatientContext
 from ..knowledge import Knowledge
-from ..knowledge.populations import population_knowledge
+from ..knowledge.populations import PharmacogenomicsRow, population_knowledge
 from ._order_doses import normalize
 from .finding import Coding, Finding
 from .registry import RuleSettings, rule
@@ -31,17 +31,18 @@ def thiopurine_tpmt_nudt15(ctx: PatientContext, kb: Knowledge, settings: RuleSet
     if not ctx.targets or "populations" not in kb.tables:
         return
     row = population_knowledge(kb).row("SP-19")
+    assert isinstance(row, PharmacogenomicsRow)
     rid = "pharmacogenomics.SP-19"
     if rid in settings.disabled_rules:
         return
     for order in ctx.targets:
-        drug = next((d for d in order.drug_ids if d in row["drugs"]), None)
+        drug = next((d for d in order.drug_ids if d in row.drugs), None)
         if drug is None:
             continue
-        results = [(k, ctx.lab(k)) for k in row["labs"]]
-        known = [(k, r) for k, r in results if r is not None and r.code_value in row["phenotypes"]]
-        odd = [f"{k} = {r.code_value!r} ({r.source})" for k, r in results if r is not None and r.code_value not in row["phenotypes"]]
-        base = dict(topic="pharmacogenomics", citation=row["citation"], orders=(order.ref,) if order.is_draft else (), drug=drug,
+        results = [(k, ctx.lab(k)) for k in row.labs]
+        known = [(k, r) for k, r in results if r is not None and r.code_value in row.phenotypes]
+        odd = [f"{k} = {r.code_value!r} ({r.source})" for k, r in results if r is not None and r.code_value not in row.phenotypes]
+        base = dict(topic="pharmacogenomics", citation=row.citation, orders=(order.ref,) if order.is_draft else (), drug=drug,
                     override_reasons=_OVERRIDES)
         if not known:
             soft_id = f"{rid}.unknown"
@@ -50,31 +51,31 @@ def thiopurine_tpmt_nudt15(ctx: PatientContext, kb: Knowledge, settings: RuleSet
             extra = f" Uninterpretable result: {'; '.join(odd)}." if odd else ""
             yield Finding(rule_id=soft_id, indicator="info", summary=f"{drug}: TPMT/NUDT15 status not recorded",
                           detail=f"No TPMT or NUDT15 phenotype found for **{drug}** ({order.ref}).{extra} "
-                                 f"Poor metabolizers need <=10% of the standard dose; intermediate 30-80% (CPIC).\n\nSource: {row['citation']}",
+                                 f"Poor metabolizers need <=10% of the standard dose; intermediate 30-80% (CPIC).\n\nSource: {row.citation}",
                           inputs={"tpmt_nudt15": None, "uninterpretable": odd}, **base)
             continue
-        gene, lab = max(known, key=lambda kr: _RANK[row["phenotypes"][kr[1].code_value]])
+        gene, lab = max(known, key=lambda kr: _RANK[row.phenotypes[kr[1].code_value]])
         status = lab.code_value
-        severity = row["phenotypes"][status]
+        severity = row.phenotypes[status]
         if severity == "none":
             continue
         lines = [f"**{drug}** ({order.ref}); {gene} = **{status}** ({lab.date}, {lab.source})."]
         lines += [f"- {k} = {r.code_value} ({r.date})" for k, r in known if k != gene]
         if status == "poor":
-            thresholds = row["reduced_dose"][drug]
-            n = normalize(order, ctx, tuple(t["unit"] for t in thresholds), per_day=True)
+            thresholds = row.reduced_dose[drug]
+            n = normalize(order, ctx, tuple(t.unit for t in thresholds), per_day=True)
             if isinstance(n, str):
                 lines.append(f"- Could not compare with <=10% of the standard dose: {n}. Treated as not reduced.")
                 reduced = False
             else:
-                t = next(t for t in thresholds if t["unit"] == n.unit)
-                reduced = n.value <= t["value"] + 1e-9
-                lines.append(f"- Ordered {n.how} per day {'<=' if reduced else '>'} {t['value']:g} {t['unit']} ({t['basis']}).")
+                t = next(t for t in thresholds if t.unit == n.unit)
+                reduced = n.value <= t.value + 1e-9
+                lines.append(f"- Ordered {n.how} per day {'<=' if reduced else '>'} {t.value:g} {t.unit} ({t.basis}).")
             if reduced:
                 severity = "warning"
             action = "<=10% of standard dose (poor metabolizer)"
         else:
             action = "reduce starting dose to 30-80% (intermediate metabolizer, CPIC)"
         yield Finding(rule_id=f"{rid}.{status}", indicator=severity, summary=f"{drug}: {gene.split('_')[0].upper()} {status} - {action}",
-                      detail="\n".join(lines + ["", f"Source: {row['citation']}"]),
+                      detail="\n".join(lines + ["", f"Source: {row.citation}"]),
                       inputs={"gene": gene, "phenotype": status, "date": str(lab.date), "others": {k: r.code_value for k, r in known}}, **base)

@@ -25,7 +25,7 @@ def by_topic(findings, topic):
 
 
 def test_all_30_sp_rows_exist(kb):
-    ids = {r["id"].split(".")[0] for r in population_knowledge(kb).rows}
+    ids = {r.id.split(".")[0] for r in population_knowledge(kb).rows}
     assert ids == {f"SP-{n:02d}" for n in range(1, 31)}
 
 
