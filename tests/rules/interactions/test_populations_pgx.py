@@ -10,14 +10,15 @@ from cdshooks.rules.populations import special_populations
 from cdshooks.rules.registry import RuleSettings
 
 from ddi_factory import administration, lab, make_ctx, order
+from support.rendered import rendered
 
 
 def pop(ctx, kb, settings=None):
-    return list(special_populations(ctx, kb, settings or RuleSettings()))
+    return rendered(ctx, kb, settings, special_populations)
 
 
 def pgx(ctx, kb, settings=None):
-    return list(thiopurine_tpmt_nudt15(ctx, kb, settings or RuleSettings()))
+    return rendered(ctx, kb, settings, thiopurine_tpmt_nudt15)
 
 
 def by_topic(findings, topic):
@@ -291,7 +292,7 @@ def test_t38_tpmt_poor_full_dose_critical(kb):
     ctx = make_ctx(age_years=8, weight=26, height=128, labs=[lab("tpmt_phenotype", code="poor", days_ago=300)],
                    targets=[order("MedicationRequest/mp", "mercaptopurine", **MP)])
     (f,) = pgx(ctx, kb)
-    assert f.indicator == "critical" and "<=10% of standard dose" in f.summary and f.topic == "pharmacogenomics"
+    assert f.indicator == "critical" and "≤10% of standard dose" in f.summary and f.topic == "pharmacogenomics"
 
 
 @pytest.mark.parametrize("value,expected", [(7.5, "warning"), (7.6, "critical")])
