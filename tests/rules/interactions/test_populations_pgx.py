@@ -10,15 +10,15 @@ from cdshooks.rules.populations import special_populations
 from cdshooks.rules.registry import RuleSettings
 
 from ddi_factory import administration, lab, make_ctx, order
-from support.rendered import rendered
+from support.rendered import run_rendered
 
 
 def pop(ctx, kb, settings=None):
-    return rendered(ctx, kb, settings, special_populations)
+    return run_rendered(special_populations, ctx, kb, settings)
 
 
 def pgx(ctx, kb, settings=None):
-    return rendered(ctx, kb, settings, thiopurine_tpmt_nudt15)
+    return run_rendered(thiopurine_tpmt_nudt15, ctx, kb, settings)
 
 
 def by_topic(findings, topic):
