@@ -26,9 +26,20 @@ def conformant(resource: Any) -> bool:
 
 
 def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
+    # Leaves (the most values by far) are judged inline: the same verdicts as `_value`, without
+    # a call per string.
     table = SCHEMA.get(dtype, _NO_TABLE)
+    depth += 1
+    if depth > MAX_DEPTH:
+        return not obj  # an empty object has no value to drop
     for key, value in obj.items():
-        if not _value(value, table.get(key), depth + 1):
+        t = type(value)
+        if t is str:
+            kind = table.get(key)
+            if kind is None or kind == S:
+                continue
+            return False  # a string where a number, boolean, object or array belongs
+        if not _value(value, table.get(key), depth):
             return False
     return True
 
@@ -39,9 +50,9 @@ def _value(value: Any, kind: str | None, depth: int) -> bool:
     t = type(value)
     if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
         if t is dict:
-            return all(_value(v, None, depth + 1) for v in value.values())
+            return _unjudged(value.values(), depth + 1)
         if t is list:
-            return all(_value(v, None, depth + 1) for v in value)
+            return _unjudged(value, depth + 1)
         return t is str or t is int or t is float or t is bool
     if kind == S:
         return t is str
@@ -53,7 +64,9 @@ def _value(value: Any, kind: str | None, depth: int) -> bool:
     if shape == "list":
         if t is not list:
             return False  # a single object would be wrapped, anything else dropped
-        item_kind = S if dtype == S else "obj:" + dtype
+        if dtype == S:
+            return depth < MAX_DEPTH or not value if all(type(item) is str for item in value) else False
+        item_kind = "obj:" + dtype
         return all(_value(item, item_kind, depth + 1) for item in value)
     if t is not dict:
         return False
@@ -63,3 +76,16 @@ def _value(value: Any, kind: str | None, depth: int) -> bool:
             return False
         dtype = rtype
     return _element(value, dtype, depth)
+
+
+def _unjudged(values: Any, depth: int) -> bool:
+    """Every value of an element we do not read is kept as sent (`_value` with kind None)."""
+    if depth > MAX_DEPTH:
+        return not values
+    for v in values:
+        t = type(v)
+        if t is str or t is int or t is float or t is bool:
+            continue
+        if not _value(v, None, depth):
+            return False
+    return True
