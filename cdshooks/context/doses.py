@@ -10,7 +10,8 @@ Conversions go through `context.units` (counts of units of use are their own UCU
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence  # not typing's: isinstance on those is ~5x slower
+from typing import Any
 
 from ..knowledge.drugs import DrugTable
 from ..knowledge.products import DoseForm, Product, Strength
