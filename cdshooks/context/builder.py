@@ -218,10 +218,7 @@ def build_context(
         gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
     reading = observed.labs
     gaps += reading.gaps
-    labs: dict[str, tuple] = {}
-    for result in reading.results:
-        labs.setdefault(result.key, ())
-        labs[result.key] += (result,)
+    labs = reading.series  # lab key -> results, newest first; a key's results are made when first read
 
     # facts
     facts_list = read_conditions(_resources(prefetch, "conditions"), codes) + list(reading.facts)
