@@ -21,8 +21,11 @@ from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
 from ..knowledge.regimen_templates import template_library
-from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
-from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, ReadMemo, included_medications, order_date_of, read_administration, read_order
+from .fhir import codings, concept_texts, entries, entries_as_sent, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
+from .medications import (
+    INACTIVE_REQUEST, INACTIVE_STATEMENT, ReadMemo, included_medications, order_date_of, plain_administration, read_administration,
+    read_order,
+)
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import mosteller, read_observations
 from .plan import read_plan
@@ -154,7 +157,7 @@ def build_context(
     drafts_raw = entries(draft_orders) if draft_orders else []
     requests = _resources(prefetch, "medicationRequests")
     statements = _resources(prefetch, "medicationStatements")
-    admins_raw = _resources(prefetch, "medicationAdministrations")
+    admins_raw = entries_as_sent(prefetch.get("medicationAdministrations"), plain_administration)
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
     # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))

@@ -90,3 +90,37 @@ def _unjudged(values: Any, depth: int) -> bool:
         if not _value(v, None, depth):
             return False
     return True
+
+
+# -- one element at a time: for readers that check only what they read ---------------------------
+# Each says whether an element a reader reads is already of its FHIR JSON kind, so reading it as
+# sent gives what reading it after `conform` gives (None, an absent element, reads the same both
+# ways). Readers with such a check: observations.clean_observation, medications.plain_administration.
+
+def str_ok(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def num_ok(value: Any) -> bool:
+    return value is None or ((type(value) is int or type(value) is float) and finite_number(value) is not None)
+
+
+def concept_ok(concept: Any) -> bool:
+    if concept is None:
+        return True
+    if type(concept) is not dict or not str_ok(concept.get("text")):
+        return False
+    return items_ok(concept.get("coding"), lambda c: str_ok(c.get("system")) and str_ok(c.get("code")) and str_ok(c.get("display")))
+
+
+def quantity_ok(q: Any) -> bool:
+    return q is None or (type(q) is dict and num_ok(q.get("value")) and str_ok(q.get("comparator"))
+                         and str_ok(q.get("unit")) and str_ok(q.get("system")) and str_ok(q.get("code")))
+
+
+def items_ok(value: Any, ok: Any) -> bool:
+    if value is None:
+        return True
+    if type(value) is dict:
+        return bool(ok(value))
+    return type(value) is list and all(type(v) is dict and ok(v) for v in value)

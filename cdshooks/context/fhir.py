@@ -11,7 +11,7 @@ None and callers turn that into a `DataGap` or an order `problem`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
+from collections.abc import Callable, Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -162,6 +162,21 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
     return out
 
 
+def entries_as_sent(bundle: Any, plain: Callable[[Any], bool]) -> list[Mapping[str, Any]]:
+    """`entries(bundle)`, except that a resource `plain` vouches for is kept exactly as sent.
+
+    For readers that check the elements they read themselves (`plain` says each has its FHIR JSON
+    kind, so reading the resource as sent gives what reading `entries`' conformed, normalized copy
+    gives); every other resource is conformed and normalized as `entries` does it."""
+    out: list[Mapping[str, Any]] = []
+    for resource in raw_entries(bundle):
+        if plain(resource):
+            out.append(resource)
+        elif (fixed := _conformed(resource)) is not None:
+            out.append(normalize(fixed))
+    return out
+
+
 def _conformed(resource: Any) -> Any:
     """`conform(resource)`, or the resource as sent when that is what conform would give (no copy)."""
     return resource if conformant(resource) else conform(resource)
@@ -271,6 +286,6 @@ def iter_text(*items: Any) -> Iterator[str]:
 
 
 __all__ = [
-    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "raw_entries", "ref", "parse_date", "parse_partial_date",
+    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "entries_as_sent", "raw_entries", "ref", "parse_date", "parse_partial_date",
     "codings", "concept_texts", "number", "ucum_code", "quantity_original",
 ]

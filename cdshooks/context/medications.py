@@ -33,9 +33,11 @@ import orjson
 from ..knowledge.codes import SNOMED, CodeTable
 from ..knowledge.drugs import RXNORM, DrugTable
 from ..knowledge.products import Product
+from .conformant import concept_ok, quantity_ok, str_ok
 from .doses import derive_amount, dose_of, product_of, quantity
 from .fhir import codings, concept_texts, number, parse_date, ref, validate
 from .model import Administration, MedicationOrder, Route, Timing
+from .read import MALFORMED
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
 INACTIVE_STATEMENT = frozenset({"completed", "entered-in-error", "stopped", "not-taken"})
@@ -279,6 +281,22 @@ def read_administration(resource: Mapping[str, Any], drugs: DrugTable, codes: Co
         dose=derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems),
         route=route or implied_route(ident.product), status=resource.get("status"),
     )
+
+
+def plain_administration(resource: Any) -> bool:
+    """True when every element `read_administration` reads (with a ReadMemo or without) already
+    has its FHIR JSON kind, so reading the resource as sent gives what reading its conformed copy
+    gives (fhir.entries_as_sent). Why: a two-year chart carries hundreds of administrations,
+    and conforming each (a checked walk of every element) cost more than reading it. A
+    medicationReference (and so contained Medications) always takes the conformed path."""
+    if type(resource) is not dict or "medicationReference" in resource or MALFORMED in resource:
+        return False
+    g = resource.get
+    period, dosage = g("effectivePeriod"), g("dosage")
+    return (type(g("resourceType")) is str and (type(g("id")) is str or "id" not in resource) and str_ok(g("status"))
+            and str_ok(g("effectiveDateTime")) and (period is None or (type(period) is dict and str_ok(period.get("start"))))
+            and concept_ok(g("medicationCodeableConcept"))
+            and (dosage is None or (type(dosage) is dict and quantity_ok(dosage.get("dose")) and concept_ok(dosage.get("route")))))
 
 
 class ReadMemo:

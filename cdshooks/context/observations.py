@@ -21,7 +21,8 @@ from .labs import (  # noqa: F401  (read_labs, LabReading, effective_date: re-ex
     unit_of,
 )
 from .model import Bsa, DataGap, Measurement
-from .read import conform, finite_number, problems_of
+from .conformant import concept_ok, items_ok, quantity_ok, str_ok
+from .read import conform, problems_of
 from .units import UnitError, convert
 
 PLAUSIBLE = {"weight": (0.3, 400.0, "kg"), "height": (20.0, 250.0, "cm")}
@@ -122,37 +123,6 @@ def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measur
     return None
 
 
-# -- reading as sent, when that is safe ------------------------------------------------------
-
-def _str_ok(value: Any) -> bool:
-    return value is None or type(value) is str
-
-
-def _num_ok(value: Any) -> bool:
-    return value is None or ((type(value) is int or type(value) is float) and finite_number(value) is not None)
-
-
-def _cc_ok(concept: Any) -> bool:
-    if concept is None:
-        return True
-    if type(concept) is not dict or not _str_ok(concept.get("text")):
-        return False
-    return _items_ok(concept.get("coding"), lambda c: _str_ok(c.get("system")) and _str_ok(c.get("code")) and _str_ok(c.get("display")))
-
-
-def _qty_ok(q: Any) -> bool:
-    return q is None or (type(q) is dict and _num_ok(q.get("value")) and _str_ok(q.get("comparator"))
-                         and _str_ok(q.get("unit")) and _str_ok(q.get("system")) and _str_ok(q.get("code")))
-
-
-def _items_ok(value: Any, ok: Any) -> bool:
-    if value is None:
-        return True
-    if type(value) is dict:
-        return bool(ok(value))
-    return type(value) is list and all(type(v) is dict and ok(v) for v in value)
-
-
 def clean_observation(obs: Mapping[str, Any]) -> bool:
     """True when every element this module reads from `obs` already has its FHIR JSON kind, so
     reading it as sent gives what reading `read.conform(obs)` would give, without that copy.
@@ -164,13 +134,13 @@ def clean_observation(obs: Mapping[str, Any]) -> bool:
     """
     g = obs.get
     period = g("effectivePeriod")
-    return (type(g("resourceType")) is str and (type(g("id")) is str or "id" not in obs) and _str_ok(g("status"))
-            and _str_ok(g("effectiveDateTime")) and _str_ok(g("issued"))
-            and (period is None or (type(period) is dict and _str_ok(period.get("start"))))
-            and _cc_ok(g("code")) and _qty_ok(g("valueQuantity")) and _cc_ok(g("valueCodeableConcept"))
-            and _str_ok(g("valueString"))
-            and _items_ok(g("referenceRange"), lambda r: _qty_ok(r.get("low")) and _qty_ok(r.get("high")))
-            and _items_ok(g("component"), lambda c: _cc_ok(c.get("code")) and _cc_ok(c.get("valueCodeableConcept"))))
+    return (type(g("resourceType")) is str and (type(g("id")) is str or "id" not in obs) and str_ok(g("status"))
+            and str_ok(g("effectiveDateTime")) and str_ok(g("issued"))
+            and (period is None or (type(period) is dict and str_ok(period.get("start"))))
+            and concept_ok(g("code")) and quantity_ok(g("valueQuantity")) and concept_ok(g("valueCodeableConcept"))
+            and str_ok(g("valueString"))
+            and items_ok(g("referenceRange"), lambda r: quantity_ok(r.get("low")) and quantity_ok(r.get("high")))
+            and items_ok(g("component"), lambda c: concept_ok(c.get("code")) and concept_ok(c.get("valueCodeableConcept"))))
 
 
 @dataclass(frozen=True)

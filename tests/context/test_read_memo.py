@@ -72,3 +72,40 @@ def test_no_memo_outlives_its_request(kb):
     assert len(ctx.administrations) > 10
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, ReadMemo)]
+
+
+SPOILERS = [
+    {"status": {"x": 1}}, {"status": None}, {"status": ["completed"]}, {"id": 5}, {"id": None}, {"resourceType": 5},
+    {"effectiveDateTime": 20240301}, {"effectiveDateTime": None}, {"effectivePeriod": {"start": 5}}, {"effectivePeriod": "x"},
+    {"effectivePeriod": {"start": "2024-03-02"}, "effectiveDateTime": None},
+    {"medicationCodeableConcept": {"coding": {"system": RXNORM, "code": "11202"}}},
+    {"medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": 11202}]}},
+    {"medicationCodeableConcept": {"coding": [7, {"system": RXNORM, "code": "11202"}]}},
+    {"medicationCodeableConcept": {"text": 5, "coding": [{"system": RXNORM, "code": "11202"}]}},
+    {"medicationCodeableConcept": "vincristine"}, {"medicationCodeableConcept": None},
+    {"dosage": [{"dose": qty(1.5, "mg")}]}, {"dosage": {"dose": {"value": "1.5", "code": "mg"}}},
+    {"dosage": {"dose": {"value": 1e300, "system": "http://unitsofmeasure.org", "code": "mg"}}},
+    {"dosage": {"dose": {"value": 1.5, "code": ["mg"]}}}, {"dosage": {"dose": qty(1.5, "mg"), "route": {"coding": [{"code": 5}]}}},
+    {"dosage": {"dose": qty(1.5, "mg"), "route": "IV"}}, {"dosage": {"dose": qty(2, "mL")}}, {"dosage": None},
+    {"__malformed__": ["x"]}, {"medicationReference": {"reference": "Medication/m1"}},
+]
+
+
+def test_administrations_read_as_sent_equal_their_conformed_copies(kb):
+    """plain_administration may only keep a resource as sent when reading it gives what reading
+    the copy `entries` makes gives; every spoiled element takes the conformed path."""
+    from cdshooks.context.fhir import entries_as_sent
+    from cdshooks.context.medications import plain_administration
+
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    included = {"Medication/m1": {"resourceType": "Medication", "id": "m1", "code": rx("103")}}
+    base = _admin(1, rx("11202"), IV)
+    admins = [{**base, "id": f"s{n}", **spoiler} for n, spoiler in enumerate(SPOILERS)] + [base]
+    sent = entries_as_sent(bundle(*admins), plain_administration)
+    conformed = entries(bundle(*admins))
+    assert len(sent) == len(conformed)
+    for a, b in zip(sent, conformed):
+        assert read_administration(a, drugs, codes, included, ReadMemo()) == read_administration(b, drugs, codes, included)
+    assert sent[-1] is admins[-1]  # the plain one is read as sent, not copied
+    assert sent[0] is not admins[0] and "status" not in sent[0]  # status {"x": 1}: conformed (dropped)
+    assert any(r is a for r, a in zip(sent[:-1], admins)) and not all(r is a for r, a in zip(sent[:-1], admins))
