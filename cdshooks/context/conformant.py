@@ -106,11 +106,29 @@ def num_ok(value: Any) -> bool:
 
 
 def concept_ok(concept: Any) -> bool:
+    """A CodeableConcept: text and every coding's system, code and display strings (or absent)."""
     if concept is None:
         return True
-    if type(concept) is not dict or not str_ok(concept.get("text")):
+    if type(concept) is not dict:
         return False
-    return items_ok(concept.get("coding"), lambda c: str_ok(c.get("system")) and str_ok(c.get("code")) and str_ok(c.get("display")))
+    text, coding = concept.get("text"), concept.get("coding")
+    if not (text is None or type(text) is str):
+        return False
+    if coding is None:
+        return True
+    if type(coding) is dict:
+        return _coding_ok(coding)
+    if type(coding) is not list:
+        return False
+    for c in coding:
+        if type(c) is not dict or not _coding_ok(c):
+            return False
+    return True
+
+
+def _coding_ok(c: dict[str, Any]) -> bool:
+    system, code, display = c.get("system"), c.get("code"), c.get("display")
+    return (system is None or type(system) is str) and (code is None or type(code) is str) and (display is None or type(display) is str)
 
 
 def quantity_ok(q: Any) -> bool:

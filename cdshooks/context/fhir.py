@@ -11,6 +11,7 @@ None and callers turn that into a `DataGap` or an order `problem`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Callable, Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
 from decimal import Decimal
@@ -205,8 +206,22 @@ def ref(resource: Mapping[str, Any]) -> str:
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
+def iso_day(value: Any) -> date | None:
+    """Fast path of `parse_date` for the usual "YYYY-MM-DD..." (C parser); None sends the value
+    through `parse_date`'s pattern, which decides every other shape exactly as before."""
+    if type(value) is str and len(value) >= 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
 def parse_date(value: Any) -> date | None:
     """The calendar date of a full FHIR date/dateTime; None for partial or invalid values."""
+    day = iso_day(value)
+    if day is not None:
+        return day
     if not isinstance(value, str):
         return None
     m = _DATE.match(value)
@@ -262,6 +277,15 @@ def ucum_code(quantity: Mapping[str, Any]) -> tuple[str | None, str | None]:
     unusable - we never guess what "mcg" or "units" meant.
     """
     system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
+    if (system is None or type(system) is str) and (code is None or type(code) is str) and (unit is None or type(unit) is str):
+        return _ucum_code(system, code, unit)
+    return _ucum_code.__wrapped__(system, code, unit)
+
+
+@lru_cache(maxsize=512)
+def _ucum_code(system: Any, code: Any, unit: Any) -> tuple[str | None, str | None]:
+    """`ucum_code` of the three fields; remembered when they are plain strings (a chart spells
+    a handful of units hundreds of times)."""
     if system not in (None, UCUM):
         return None, f"unit system {system!r} is not UCUM"
     for candidate in (code,) if system == UCUM else (code, unit):
@@ -286,6 +310,6 @@ def iter_text(*items: Any) -> Iterator[str]:
 
 
 __all__ = [
-    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "entries_as_sent", "raw_entries", "ref", "parse_date", "parse_partial_date",
+    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "entries_as_sent", "raw_entries", "ref", "iso_day", "parse_date", "parse_partial_date",
     "codings", "concept_texts", "number", "ucum_code", "quantity_original",
 ]

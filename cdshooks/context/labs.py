@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
-from .fhir import as_list, codings, concept_texts, number, parse_date, quantity_original, ref, ucum_code
+from .fhir import as_list, codings, concept_texts, iso_day, number, parse_date, quantity_original, ref, ucum_code
 from .model import ClinicalFact, DataGap, LabResult
 from .read import MAX_MAGNITUDE
 from .units import UnitError, conversion_factor, convert
@@ -37,17 +37,6 @@ def effective_date(obs: Mapping[str, Any]) -> date | None:
         return when
     period = obs.get("effectivePeriod") if isinstance(obs.get("effectivePeriod"), Mapping) else {}
     return parse_date(obs.get("effectiveDateTime")) or parse_date(period.get("start")) or parse_date(obs.get("issued"))
-
-
-def iso_day(value: Any) -> date | None:
-    """Fast path of `parse_date` for the usual "YYYY-MM-DD..." (C parser); None sends the value
-    through `parse_date`, which decides every other shape exactly as before."""
-    if type(value) is str and len(value) >= 10 and value[4] == "-" and value[7] == "-":
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def match_lab(obs: Mapping[str, Any], codes: CodeTable) -> LabCode | None:
@@ -71,19 +60,18 @@ def match_lab(obs: Mapping[str, Any], codes: CodeTable) -> LabCode | None:
     return None
 
 
-@lru_cache(maxsize=512)
-def _ucum_of(system: str | None, code: str | None, unit: str | None) -> tuple[str | None, str | None]:
-    return ucum_code({"system": system, "code": code, "unit": unit})
-
-
 def unit_of(qty: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """`ucum_code(qty)`, remembered per (system, code, unit) when they are plain strings."""
-    system, code, unit = qty.get("system"), qty.get("code"), qty.get("unit")
-    if (system is None or type(system) is str) and (code is None or type(code) is str) and (unit is None or type(unit) is str):
-        return _ucum_of(system, code, unit)
+    """`ucum_code(qty)` (remembered per system, code and unit)."""
     return ucum_code(qty)
 
 
+@lru_cache(maxsize=1024)
+def _plain_factor(system: str | None, code: str | None, text: str | None, unit: str,
+                  molar_mass: float | None) -> tuple[float, float] | None:
+    """The conversion factor of a quantity sent with these unit fields into `unit`, or None when
+    its unit is not usable (what `_quantity_result` would make a gap of)."""
+    ucum = ucum_code({"system": system, "code": code, "unit": text})[0]
+    return conversion_factor(ucum, unit, molar_mass) if ucum is not None else None
 
 
 # -- labs --------------------------------------------------------------------------------
@@ -179,11 +167,8 @@ def plain_quantity(obs: dict[str, Any], lab: LabCode, when: date) -> Plain | Non
     system, code, text = qty.get("system"), qty.get("code"), qty.get("unit")
     if not ((system is None or type(system) is str) and (code is None or type(code) is str) and (text is None or type(text) is str)):
         return None
-    ucum = _ucum_of(system, code, text)[0]
-    if ucum is None:
-        return None
-    unit = lab.canonical_unit or ""
-    factor = conversion_factor(ucum, unit, lab.molar_mass)
+    unit, molar_mass = lab.canonical_unit or "", lab.molar_mass
+    factor = _plain_factor(system, code, text, unit, molar_mass)
     if factor is None:
         return None
     return (lab.key, when, obs.get("resourceType", "Resource"), rid, value, factor[0], factor[1], unit, code or text or "")
@@ -222,6 +207,13 @@ class LabSeries(Mapping[str, tuple[LabResult, ...]]):
             built.sort(key=_result_date, reverse=True)
             found = self._series[key] = tuple(built)
         return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """As dict.get (without the KeyError a missing key costs Mapping.get)."""
+        found = self._series.get(key)
+        if found is not None:
+            return found
+        return self[key] if key in self._entries else default
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
