@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from collections.abc import Callable, Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
+from collections.abc import Callable, Iterable, Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -150,27 +150,22 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
 
     Every resource passes `read.conform` first (wrong JSON kinds dropped and recorded), so the
     readers after this never meet a list where a string belongs."""
-    if not isinstance(bundle, Mapping):
-        return []
-    if bundle.get("resourceType") != "Bundle":
-        single = _conformed(bundle)
-        return [normalize(single)] if single else []
-    out = []
-    for entry in objects_of(bundle, "entry"):
-        resource = _conformed(entry.get("resource"))
-        if resource is not None:
-            out.append(normalize(resource))
-    return out
+    return conformed(raw_entries(bundle))
 
 
-def entries_as_sent(bundle: Any, plain: Callable[[Any], bool]) -> list[Mapping[str, Any]]:
-    """`entries(bundle)`, except that a resource `plain` vouches for is kept exactly as sent.
+def conformed(resources: Iterable[Any]) -> list[dict[str, Any]]:
+    """Each resource (as `raw_entries` lists them) conformed and normalized, as `entries` gives them."""
+    return [normalize(fixed) for resource in resources if (fixed := _conformed(resource)) is not None]
+
+
+def as_sent(resources: Iterable[Any], plain: Callable[[Any], bool]) -> list[Mapping[str, Any]]:
+    """`conformed(resources)`, except that a resource `plain` vouches for is kept exactly as sent.
 
     For readers that check the elements they read themselves (`plain` says each has its FHIR JSON
-    kind, so reading the resource as sent gives what reading `entries`' conformed, normalized copy
+    kind, so reading the resource as sent gives what reading its conformed, normalized copy
     gives); every other resource is conformed and normalized as `entries` does it."""
     out: list[Mapping[str, Any]] = []
-    for resource in raw_entries(bundle):
+    for resource in resources:
         if plain(resource):
             out.append(resource)
         elif (fixed := _conformed(resource)) is not None:
@@ -184,12 +179,13 @@ def _conformed(resource: Any) -> Any:
 
 
 def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
-    """Like `entries` but neither conformed, normalized nor copied: for readers that check the
-    elements they read themselves and `conform` only what is not clean (observations.py)."""
+    """The resources `entries` would conform, neither conformed, normalized nor copied: for
+    readers that check the elements they read themselves and `conform` only what is not clean
+    (observations.py, `as_sent`). One list per Bundle, made once per request (builder)."""
     if not isinstance(bundle, Mapping):
         return []
     if bundle.get("resourceType") != "Bundle":
-        return [bundle] if bundle.get("resourceType") else []
+        return [bundle] if isinstance(bundle.get("resourceType"), str) else []
     raw = bundle.get("entry")
     if isinstance(raw, Mapping):
         raw = [raw]
@@ -310,6 +306,6 @@ def iter_text(*items: Any) -> Iterator[str]:
 
 
 __all__ = [
-    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "entries_as_sent", "raw_entries", "ref", "iso_day", "parse_date", "parse_partial_date",
+    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "conformed", "as_sent", "raw_entries", "ref", "iso_day", "parse_date", "parse_partial_date",
     "codings", "concept_texts", "number", "ucum_code", "quantity_original",
 ]

@@ -94,14 +94,14 @@ SPOILERS = [
 def test_administrations_read_as_sent_equal_their_conformed_copies(kb):
     """plain_administration may only keep a resource as sent when reading it gives what reading
     the copy `entries` makes gives; every spoiled element takes the conformed path."""
-    from cdshooks.context.fhir import entries_as_sent
+    from cdshooks.context.fhir import as_sent, raw_entries
     from cdshooks.context.medications import plain_administration
 
     drugs, codes = drugs_view(kb), codes_view(kb)
     included = {"Medication/m1": {"resourceType": "Medication", "id": "m1", "code": rx("103")}}
     base = _admin(1, rx("11202"), IV)
     admins = [{**base, "id": f"s{n}", **spoiler} for n, spoiler in enumerate(SPOILERS)] + [base]
-    sent = entries_as_sent(bundle(*admins), plain_administration)
+    sent = as_sent(raw_entries(bundle(*admins)), plain_administration)
     conformed = entries(bundle(*admins))
     assert len(sent) == len(conformed)
     for a, b in zip(sent, conformed):
