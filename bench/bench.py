@@ -164,7 +164,7 @@ class Server:
         self.kind, self.port = kind, free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"cdshooks-bench-{kind}-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
-        env.update(CDSHOOKS_DATA_DIR=str(self.tmp / "var"), CDSHOOKS_LOG_LEVEL="WARNING", **env_extra)
+        env.update({"CDSHOOKS_DATA_DIR": str(self.tmp / "var"), "CDSHOOKS_LOG_LEVEL": "WARNING", **env_extra})
         if kind == "service":
             cmd = [sys.executable, "-c", "import sys; from cdshooks.cli import main; sys.exit(main())",
                    "serve", "--dev", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
