@@ -125,5 +125,5 @@ def wsgi_app(**kwargs: Any) -> Flask:
 
     app = create_app(audit_in_background=True)
     atexit.register(close_app, app)
-    tune_for_serving()
+    tune_for_serving(app)
     return app

@@ -161,7 +161,7 @@ def _load_app() -> Any:
     from .gctune import tune_for_serving
 
     app = create_app(audit_in_background=True)  # in each worker (no preload): its objects are then frozen there
-    tune_for_serving()
+    tune_for_serving(app)
     return app
 
 
