@@ -12,13 +12,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..knowledge.references import Reference
 from ..rules.finding import ActionSpec, Coding, Finding, LinkSpec, SuggestionSpec
-from .overrides import DEFAULTS
+from .overrides import reasons_for
+from .text import SUMMARY_LIMIT, clip_summary, render_text  # noqa: F401 (SUMMARY_LIMIT re-exported)
 from .wording import clean_detail, clinician_text, sources_section
 
 TOPIC_SYSTEM = "urn:all-cds:card-topic"
 EXTENSION_KEY = "all-cds"
-SUMMARY_LIMIT = 139  # "< 140 characters"
-
 TOPIC_DISPLAY = {
     "risk-group": "Risk group",
     "dose": "Dose",
@@ -37,13 +36,6 @@ TOPIC_DISPLAY = {
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
-
-
-def clip_summary(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) <= SUMMARY_LIMIT:
-        return text
-    return text[: SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
 def _coding(c: Coding) -> dict[str, str]:
@@ -84,7 +76,9 @@ def render_card(
     finding: Finding, *, service_title: str, knowledge_version: str, policy_version: str | None = None,
     references: tuple[Reference, ...] = (),
 ) -> dict[str, Any]:
-    detail = clean_detail(finding.detail)
+    summary, detail = render_text(finding)
+    if not finding.message:  # older form: text written by a rule, cleaned of what clinicians must not read
+        summary, detail = clinician_text(summary), clean_detail(detail)
     section = sources_section(finding.citation, [(r.title, r.url) for r in references])
     if section:
         detail += "\n\n" + section
@@ -96,7 +90,7 @@ def render_card(
         source["url"] = references[0].url
     card: dict[str, Any] = {
         "uuid": new_uuid(),
-        "summary": clip_summary(clinician_text(finding.summary)),
+        "summary": clip_summary(summary),
         "indicator": finding.indicator,
         "detail": detail,
         "source": source,
@@ -116,7 +110,7 @@ def render_card(
         card["suggestions"] = [_suggestion(s) for s in finding.suggestions]
         card["selectionBehavior"] = "at-most-one"
     if finding.indicator != "info" or finding.override_reasons:
-        reasons = finding.override_reasons or DEFAULTS.get(finding.topic, ())
+        reasons = finding.override_reasons or reasons_for(finding.topic, finding.override)
         if reasons:
             card["overrideReasons"] = [_coding(c) for c in reasons]
     links = [_link(l) for l in finding.links]

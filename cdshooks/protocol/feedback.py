@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from ..cards.overrides import DEFAULTS, OVERRIDE_SYSTEM
+from ..cards.overrides import OVERRIDE_SYSTEM, known_code
 from ..errors import EnvelopeInvalid
 from ..store import parse_rfc3339
 from . import metrics
@@ -28,7 +28,6 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "feedback.schema.json"
 FEEDBACK_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 Draft202012Validator.check_schema(FEEDBACK_SCHEMA)
 _VALIDATOR = Draft202012Validator(FEEDBACK_SCHEMA)
-KNOWN_REASONS = frozenset(c.code for reasons in DEFAULTS.values() for c in reasons)
 
 
 def _where(error: ValidationError) -> str:
@@ -73,8 +72,8 @@ def reason_label(item: dict) -> str:
     code = coding.get("code")
     if not code:
         return "none"
-    if coding.get("system") == OVERRIDE_SYSTEM and code in KNOWN_REASONS:
-        return code
+    if coding.get("system") == OVERRIDE_SYSTEM and isinstance(code, str) and known_code(code):
+        return known_code(code)
     return "unlisted"
 
 

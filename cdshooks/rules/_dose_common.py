@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..context.model import MedicationOrder, PatientContext, Timing
 from .finding import Coding, Finding
+from .verdict import Row, RowRef, Verdict
 
 OVERRIDE_SYSTEM = "urn:all-cds:override-reason"
 OVERRIDE_REASONS = (
@@ -136,7 +137,7 @@ def missing_data_finding(
     lines: Iterable[str] = (),
     inputs: Mapping[str, Any] | None = None,
 ) -> Finding:
-    """A `missing-data` warning: the check named could not run; never a silent pass."""
+    """A `missing-data` warning, older text form (callers move to `missing_data_verdict`)."""
     summary = f"{drug}: {check} could not be checked – {problem}"
     if len(summary) >= 140:
         summary = summary[:136] + "…"
@@ -153,6 +154,53 @@ def missing_data_finding(
         orders=(order.ref,),
         inputs={**patient_inputs(ctx), **(inputs or {})},
         drug=drug,
+    )
+
+
+def missing_items(ctx: PatientContext, items: Iterable[str]) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    """(the items needed, one fact per gap for the template, the `missing` inputs) - no words.
+
+    `items` are "age", "weight", "height", "bsa"; a BSA gap is explained by the weight and height
+    gaps behind it. An item with no recorded gap is "not recorded" (reason None)."""
+    needed, shown, gaps = [], [], {}
+    for item in dict.fromkeys(items):
+        needed.append(item)
+        related = ctx.gaps_for(item) or (ctx.gaps_for("weight") + ctx.gaps_for("height") if item == "bsa" else ())
+        if not related:
+            shown.append({"item": item, "reason": None, "since": None})
+        for gap in related:
+            shown.append({"item": gap.item, "reason": gap.reason, "since": gap.since})
+            gaps.setdefault(item, []).append({"item": gap.item, "reason": gap.reason, "since": gap.since.isoformat() if gap.since else None})
+    return needed, shown, gaps
+
+
+def missing_data_verdict(
+    order: MedicationOrder,
+    drug: str,
+    rule_id: str,
+    check: str,
+    problem: str | None,
+    row: "Row | str",
+    facts: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    message: str = "not-checked",
+    indicator: str = "warning",
+) -> Verdict:
+    """A `missing-data` verdict: the check named could not run; never a silent pass.
+
+    `problem` is a short phrase the template quotes after "could not be checked -" (None when
+    `facts` says it: `needed` item keys and `missing` gap facts from `missing_items`, `per` "m²"/"kg"
+    when the order is written per size). `row` is the knowledge row the check would have used (its
+    citation and status; an UNVERIFIED row makes the card a soft rule) or just its citation. The rule
+    id is the missing-data id given, and `inputs` stay exactly as given (the patient inputs are added
+    by the engine). `message` names another macro of missing-data.md.j2 for a topic that needs one."""
+    citation = row if isinstance(row, str) else row.citation
+    status = "verified" if isinstance(row, str) else row.status
+    return Verdict(
+        row=RowRef(rule_id, citation, status), topic="missing-data", indicator=indicator, message=message, drug=drug,
+        orders=(order.ref,), patient=True, inputs=dict(inputs or {}),
+        facts={"check": check, "problem": problem, "display": order.display, "needed": [], "missing": [], "per": None, **(facts or {})},
     )
 
 

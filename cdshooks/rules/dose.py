@@ -33,8 +33,8 @@ from ._dose_common import (
     deviation_pct,
     fmt,
     interval_days,
-    missing_data_finding,
-    missing_items_text,
+    missing_data_verdict,
+    missing_items,
     patient_inputs,
     patient_lines,
     patient_values,
@@ -192,8 +192,8 @@ def _check_order(
     yield from limit_findings
     cite = (candidates or rows or limits)[0].citation if (candidates or rows or limits) else ""
     if missing:
-        phrase, lines, gaps = missing_items_text(ctx, missing)
-        yield missing_data_finding(ctx, order, drug, "missing-data.dose-inputs", "dose", f"needs {phrase}", cite, lines, {"missing": gaps})
+        needed, shown, gaps = missing_items(ctx, missing)
+        yield missing_data_verdict(order, drug, "missing-data.dose-inputs", "dose", None, cite, {"needed": needed, "missing": shown}, {"missing": gaps})
         return
     if not candidates:
         return
@@ -201,11 +201,12 @@ def _check_order(
     try:
         ordered, order_basis, q = _ordered_absolute(ctx, order, amount_unit)
     except _NeedsInput as exc:
-        phrase, lines, gaps = missing_items_text(ctx, [exc.args[0]])
-        yield missing_data_finding(ctx, order, drug, "missing-data.dose-inputs", "dose", f"the order is per {'m²' if exc.args[0] == 'bsa' else 'kg'} and needs {phrase}", cite, lines, {"missing": gaps})
+        needed, shown, gaps = missing_items(ctx, [exc.args[0]])
+        yield missing_data_verdict(order, drug, "missing-data.dose-inputs", "dose", None, cite,
+                                   {"needed": needed, "missing": shown, "per": "m²" if exc.args[0] == "bsa" else "kg"}, {"missing": gaps})
         return
     except _Unreadable as exc:
-        yield missing_data_finding(ctx, order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
+        yield missing_data_verdict(order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
         return
     caps = [b.cap for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
     factor, period_note = per_period(order, candidates)

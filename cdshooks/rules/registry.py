@@ -1,13 +1,16 @@
 """The rule registry: small generator functions, registered by family, run by one engine.
 
     @rule("dose")
-    def dose_by_bsa(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
-        ...yield Finding(...)
+    def dose_by_bsa(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
+        ...yield Verdict(row=dose_row, topic="dose", indicator="warning", message="above-range", ...)
 
-A rule returns early when it does not apply and yields findings otherwise. `run_rules` runs the
-families a service asks for, removes duplicates (same rule id and orders), merges missing-data
-findings, applies the site's choices ONCE (CDSHOOKS_DISABLED_RULES and the site policy, see
-`cdshooks.policy`) and keeps the order stable: critical first, then warning, then info.
+A rule returns early when it does not apply and yields verdicts otherwise. `run_rules` runs the
+families a service asks for and, once for every rule: stamps each verdict into a Finding (rule id
+and citation from its knowledge row, an UNVERIFIED row capped at warning and marked soft, the
+patient inputs added when asked for), removes duplicates (same rule id and orders), applies the
+site's choices (CDSHOOKS_DISABLED_RULES and the site policy, see `cdshooks.policy`) and keeps the
+order stable: critical first, then warning, then info. Wording - including whether two
+missing-data findings share one card - belongs to `cdshooks.cards`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .finding import Finding
+from .patient import patient_facts, patient_inputs
+from .verdict import Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context.model import PatientContext
@@ -43,7 +48,7 @@ class RuleSettings:
         return default or rule_id in self.enabled_soft_rules
 
 
-RuleFn = Callable[["PatientContext", "Knowledge", RuleSettings], Iterable[Finding]]
+RuleFn = Callable[["PatientContext", "Knowledge", RuleSettings], Iterable["Finding | Verdict"]]
 PostStep = Callable[[list[Finding], "PatientContext", "Knowledge", RuleSettings], list[Finding]]
 _POST_STEPS: list[PostStep] = []
 
@@ -116,7 +121,8 @@ def run_rules(
     findings: list[Finding] = []
     seen: set[tuple[str, tuple[str, ...], str | None]] = set()
     for spec in registered_rules(families):
-        for finding in spec.fn(ctx, kb, settings) or ():
+        for found in spec.fn(ctx, kb, settings) or ():
+            finding = stamp(found, ctx) if isinstance(found, Verdict) else found
             key = (finding.rule_id, finding.orders, finding.drug)
             if key in seen:
                 continue
@@ -124,7 +130,7 @@ def run_rules(
             findings.append(finding)
     for step in _POST_STEPS:
         findings = step(findings, ctx, kb, settings)
-    outcome = apply_policy(merge_missing_data(findings), settings.policy, settings.disabled_rules)
+    outcome = apply_policy(findings, settings.policy, settings.disabled_rules)
     if silenced is not None:
         silenced.extend(outcome.silenced)
     findings = outcome.shown
@@ -132,62 +138,25 @@ def run_rules(
     return findings
 
 
-SUMMARY_LIMIT = 140  # a card summary is < 140 characters (contract)
+def stamp(verdict: Verdict, ctx: "PatientContext") -> Finding:
+    """A rule's verdict as the engine's finding: provenance from the row, the unverified cap, once.
 
-
-def merge_missing_data(findings: list[Finding]) -> list[Finding]:
-    """One finding, one card - unless one summary can name every problem of the same order.
-
-    Several rule families may each find that the same order cannot be checked (no weight for the
-    dose, no bilirubin for the hepatic rule). A clinician reads summaries, so problems share a card
-    only when the joined summary, naming each of them, stays under 140 characters; otherwise each
-    keeps its own card (never "(+2 more)").
+    An UNVERIFIED row is a soft rule (guide: never a hard stop): a verdict asking for `critical`
+    becomes `warning`, and the card says the source is unverified and the rule can be switched off.
     """
-    groups: dict[tuple[str, ...], list[Finding]] = {}
-    others: list[Finding] = []
-    for f in findings:
-        if f.topic == "missing-data" and f.rule_id != "missing-data.prefetch" and f.orders:
-            groups.setdefault(f.orders, []).append(f)
-        else:
-            others.append(f)
-    for orders, group in groups.items():
-        summary = _joined_summary(group)
-        if len(group) == 1 or summary is None:
-            others.extend(group)
-            continue
-        worst = min(group, key=lambda f: _SEVERITY[f.indicator])
-        inputs: dict = {}
-        for f in group:
-            inputs.update(f.inputs)
-        others.append(
-            Finding(
-                rule_id=worst.rule_id,
-                topic="missing-data",
-                indicator=worst.indicator,
-                summary=summary,
-                detail="\n\n---\n\n".join(f.detail for f in group),
-                citation="; ".join(dict.fromkeys(f.citation for f in group)),
-                orders=orders,
-                inputs={**inputs, "mergedRuleIds": [f.rule_id for f in group]},
-                drug=worst.drug,
-            )
-        )
-    return others
-
-
-def _joined_summary(group: list[Finding]) -> str | None:
-    """'drug: a; b' naming every problem, when that fits; None when it does not (keep separate cards)."""
-    drugs = {f.drug for f in group}
-    parts = []
-    for f in group:
-        text = f.summary.rstrip("…")
-        if f.summary.endswith("…"):
-            return None  # a clipped summary already does not name its whole problem
-        prefix = f"{f.drug}: "
-        parts.append(text[len(prefix):] if len(drugs) == 1 and f.drug and text.startswith(prefix) else text)
-    lead = f"{group[0].drug}: " if len(drugs) == 1 and group[0].drug else ""
-    joined = lead + "; ".join(dict.fromkeys(parts))
-    return joined if len(joined) < SUMMARY_LIMIT else None
+    row = verdict.row
+    soft = row.status != "verified"
+    indicator = "warning" if soft and verdict.indicator == "critical" else verdict.indicator
+    rule_id = verdict.rule_id or row.id
+    inputs = {**patient_inputs(ctx), **verdict.inputs} if verdict.patient else dict(verdict.inputs)
+    if rule_id != row.id:
+        inputs.setdefault("rule_row", row.id)
+    return Finding(
+        rule_id=rule_id, topic=verdict.topic, indicator=indicator, citation=verdict.citation or row.citation,
+        orders=verdict.orders, inputs=inputs, drug=verdict.drug, suggestions=verdict.suggestions, links=verdict.links,
+        message=verdict.message, facts=verdict.facts, patient=patient_facts(ctx) if verdict.patient else None,
+        soft=soft, override=verdict.override,
+    )
 
 
 _FAMILIES_IMPORTED: list[bool] = []
@@ -212,6 +181,7 @@ def _import_families() -> None:
 
 
 def iter_findings(fns: Iterable[RuleFn], ctx: "PatientContext", kb: "Knowledge", settings: RuleSettings) -> Iterator[Finding]:
-    """Run a handful of rule functions directly (tests)."""
+    """Run a handful of rule functions directly (tests), stamped as the engine stamps them."""
     for fn in fns:
-        yield from fn(ctx, kb, settings) or ()
+        for found in fn(ctx, kb, settings) or ():
+            yield stamp(found, ctx) if isinstance(found, Verdict) else found

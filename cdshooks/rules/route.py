@@ -14,13 +14,14 @@ from typing import Iterator
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.dosing import RouteRule, dosing_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, text_only_sig, missing_data_finding, patient_inputs, patient_lines
+from ._dose_common import clip_summary, missing_data_finding, text_only_sig
 from .finding import ActionSpec, Finding, SuggestionSpec
+from .verdict import Verdict
 from .registry import RuleSettings, rule
 
 
 @rule("route")
-def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         for drug in order.drug_ids:
@@ -42,9 +43,7 @@ def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) ->
                 )
                 continue
             indicator = spec.indicator_for(kind)
-            if indicator is not None:
-                if spec.status != "verified":
-                    indicator = "warning"
+            if indicator is not None:  # an unverified row is capped at warning by the engine
                 yield _route_finding(ctx, order, drug, spec, kind, indicator)
             for note in view.route_notes_for(drug):
                 if note.route == kind and settings.soft_rule_enabled(note.id, default=note.default_enabled):
@@ -58,39 +57,18 @@ def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) ->
                     )
 
 
-def _route_finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: RouteRule, kind: str, indicator: str) -> Finding:
+def _route_finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: RouteRule, kind: str, indicator: str) -> Verdict:
     sent = order.route.code or order.route.text if order.route else None
-    if order.route and order.route.implied_by and not sent:
-        sent = f"no route field; implied by the {order.route.implied_by}"
-    summary = f"{drug} ordered {kind}: {spec.message}"
-    if kind in spec.critical_routes and spec.other_routes != "critical":
-        summary = f"{drug} must not be given {kind}: {spec.message}"
-    detail = "\n".join(
-        [
-            f"**{drug} route** – {order.display} ({order.ref})",
-            "",
-            f"- Ordered route: {kind}" + (f" (sent as {sent})" if sent else ""),
-            f"- Allowed: {', '.join(spec.allowed)}",
-            f"- Rule: `{spec.id}` – {spec.message}",
-            "",
-            *patient_lines(ctx),
-            "",
-            "The route is not corrected automatically: remove this order and re-order by an allowed route.",
-            "",
-            f"Source: {spec.citation}",
-        ]
-    )
+    shown = (order.route.text or order.route.code) if order.route else None  # what the prescriber picked
+    implied = order.route.implied_by if order.route and order.route.implied_by and not sent else None
+    forbidden = kind in spec.critical_routes and spec.other_routes != "critical"
     action = ActionSpec("delete", f"Remove the {kind} {drug} order", resource_id=order.ref)
-    return Finding(
-        rule_id=spec.id,
-        topic="route",
-        indicator=indicator,
-        summary=clip_summary(summary),
-        detail=detail,
-        citation=spec.citation,
-        orders=(order.ref,),
-        inputs={**patient_inputs(ctx), "route": kind, "route_sent": sent, "allowed": list(spec.allowed), "rule_row": spec.id},
-        drug=drug,
+    return Verdict(
+        row=spec, topic="route", indicator=indicator, message="forbidden" if forbidden else "not-allowed",
+        drug=drug, orders=(order.ref,), patient=True,
+        facts={"route": kind, "sent": shown, "implied_by": implied, "allowed": list(spec.allowed), "label": spec.message,
+               "display": order.display},
+        inputs={"route": kind, "route_sent": sent or (f"no route field; implied by the {implied}" if implied else None),
+                "allowed": list(spec.allowed), "rule_row": spec.id},
         suggestions=(SuggestionSpec(label=f"Remove the {kind} {drug} order (re-order {spec.allowed[0]})", actions=(action,), is_recommended=True),),
-        override_reasons=OVERRIDE_REASONS,
     )

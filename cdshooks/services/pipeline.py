@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from ..cards import render_cards
+from ..cards.merge import merge_missing_data
 from ..knowledge.references import reference_index
 from ..cards.render import response_extension
 from ..config import Settings
@@ -104,7 +105,7 @@ def call_service(
         medications=medications,
     )
     silenced: list[Finding] = []
-    findings = run_rules(ctx, knowledge, rule_settings(settings), service.families, silenced=silenced)
+    findings = merge_missing_data(run_rules(ctx, knowledge, rule_settings(settings), service.families, silenced=silenced))
     extra = missing_prefetch_finding(service, prefetch)
     if extra is not None and not (service.hook == "patient-view" and not findings):
         findings.append(extra)

@@ -15,7 +15,7 @@ from cdshooks.rules.corrections import round_for_order
 from cdshooks.knowledge.products import Strength
 from cdshooks.context.model import Quantity
 from cdshooks.rules.finding import Finding
-from cdshooks.rules.registry import merge_missing_data
+from cdshooks.cards.merge import merge_missing_data
 from support.requests import all_prefetch, default_prefetch, order_sign_request
 from support.servers import fhir_server
 

@@ -27,6 +27,7 @@ from cdshooks.context.model import (
 )
 from cdshooks.rules.finding import Finding
 from cdshooks.rules.registry import RuleSettings
+from support.rendered import run_rendered
 
 ORDER_DATE = date(2026, 3, 2)
 
@@ -148,7 +149,8 @@ def given(drug: str, on: date, value: float | None, unit: str | None, n: int = 1
 
 
 def run(fn, ctx: PatientContext, kb, settings: RuleSettings | None = None) -> list[Finding]:
-    return list(fn(ctx, kb, settings or RuleSettings()))
+    """Stamped as the engine stamps (a rule may yield Verdicts), with the text the card shows."""
+    return run_rendered(fn, ctx, kb, settings)
 
 
 def only(findings: list[Finding]) -> Finding:

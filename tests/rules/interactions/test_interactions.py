@@ -6,13 +6,13 @@ import pytest
 
 from cdshooks.knowledge.interactions import interaction_knowledge
 from cdshooks.rules.interactions import drug_interactions
-from cdshooks.rules.registry import RuleSettings
+from cdshooks.rules.registry import iter_findings, RuleSettings
 
 from ddi_factory import administration, make_ctx, order
 
 
 def run(ctx, kb, settings=None):
-    return list(drug_interactions(ctx, kb, settings or RuleSettings()))
+    return list(iter_findings([drug_interactions], ctx, kb, settings or RuleSettings()))
 
 
 LOW_MTX = dict(value=20, unit="mg/m2", route="oral", weekly=True)

@@ -7,17 +7,17 @@ import pytest
 from cdshooks.knowledge.populations import population_knowledge
 from cdshooks.rules.pharmacogenomics import thiopurine_tpmt_nudt15
 from cdshooks.rules.populations import special_populations
-from cdshooks.rules.registry import RuleSettings
+from cdshooks.rules.registry import iter_findings, RuleSettings
 
 from ddi_factory import administration, lab, make_ctx, order
 
 
 def pop(ctx, kb, settings=None):
-    return list(special_populations(ctx, kb, settings or RuleSettings()))
+    return list(iter_findings([special_populations], ctx, kb, settings or RuleSettings()))
 
 
 def pgx(ctx, kb, settings=None):
-    return list(thiopurine_tpmt_nudt15(ctx, kb, settings or RuleSettings()))
+    return list(iter_findings([thiopurine_tpmt_nudt15], ctx, kb, settings or RuleSettings()))
 
 
 def by_topic(findings, topic):

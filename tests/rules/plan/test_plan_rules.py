@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from cdshooks.cards.merge import merge_missing_data
 from cdshooks.context.builder import build_context
 from cdshooks.fixtures import build_request
 from cdshooks.knowledge import default_knowledge
@@ -39,7 +40,8 @@ def findings(s: Scenario, kb=None):
     kb = kb or default_knowledge()
     ctx = build_context(request["prefetch"], patient_id=request["context"]["patientId"], draft_orders=request["context"]["draftOrders"],
                         selections=None, kb=kb, now=NOW)
-    return ctx, run_rules(ctx, kb, RuleSettings(), ("missing-data", "dose", "schedule", "regimen"))
+    # merged as the service merges them (cards.merge: whether two problems share a card is wording)
+    return ctx, merge_missing_data(run_rules(ctx, kb, RuleSettings(), ("missing-data", "dose", "schedule", "regimen")))
 
 
 def ids(found) -> list[str]:

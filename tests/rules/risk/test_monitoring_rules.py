@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cdshooks.rules.registry import iter_findings
+
 from datetime import date, timedelta
 
 import pytest
@@ -13,7 +15,7 @@ TLS_OK = dict(uric_acid=(5.0, "mg/dL"), potassium=(4.0, "mmol/L"), phosphate=(4.
 
 
 def ids(fn, ctx, kb, settings):
-    return {(x.rule_id, x.indicator) for x in fn(ctx, kb, settings)}
+    return {(x.rule_id, x.indicator) for x in iter_findings([fn], ctx, kb, settings)}
 
 
 def tls_labs(f, **over):

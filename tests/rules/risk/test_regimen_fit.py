@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from cdshooks.rules.registry import iter_findings
+
 import pytest
 
 from cdshooks.rules import regimen as R
 
 
 def ids(fn, ctx, kb, settings):
-    return {(x.rule_id, x.indicator) for x in fn(ctx, kb, settings)}
+    return {(x.rule_id, x.indicator) for x in iter_findings([fn], ctx, kb, settings)}
 
 
 def test_t08_ph_positive_no_tki(f, kb, settings):
