@@ -12,7 +12,6 @@ failing; on PostgreSQL the default synchronous commit already guarantees it.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -30,36 +29,19 @@ from .audit_writer import AuditWriter
 from .analytics import NONE, Answer, Issued, rate_rows
 from .guard import FileIdentity, ping, transaction
 from .identity import Caller
+from .rfc3339 import parse_rfc3339
 from .tables import card_audit, feedback, seen_jti
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process,
 PURGE_EVERY_SECONDS = 60.0  # ... or on the first claim this long after the last purge
-# RFC 3339 section 5.6 date-time (feedback outcomeTimestamp); the calendar is checked on parse.
-RFC3339_DATE_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
 # Advisory lock id that serialises concurrent `migrate()` calls on PostgreSQL (arbitrary constant).
 _PG_MIGRATE_LOCK = 0x616C6C636473
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def parse_rfc3339(value: str) -> datetime:
-    """Parse an RFC 3339 date-time into an aware UTC datetime; ValueError if it is not one."""
-    match = RFC3339_DATE_TIME.match(value)
-    if not match:
-        raise ValueError(f"not an RFC 3339 date-time: {value[:40]!r}")
-    fraction = match.group(7) or ""
-    normalized = value[: match.start(7)] if fraction else value[: match.start(8)]
-    normalized += fraction[:7]  # Python keeps microseconds: at most 6 digits after the dot
-    offset = match.group(8)
-    normalized += "+00:00" if offset in ("Z", "z") else offset
-    parsed = datetime.fromisoformat(normalized.replace("t", "T", 1))
-    return parsed.astimezone(timezone.utc)
 
 
 def _sqlite_engine(url: str) -> Engine:
