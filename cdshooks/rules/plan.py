@@ -23,6 +23,7 @@ post-step); label *limits* (`dose-limit`, per-dose caps) always stay.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterator
@@ -36,8 +37,11 @@ from ._dose_common import OVERRIDE_REASONS, clip_summary, deviation_pct, fmt, mi
 from .corrections import corrected_dose_request
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, post_step, rule
+from .verdict import RowRef
+from .verdict import Verdict as RuleVerdict
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
+_CAREPLAN_PREFIX = re.compile(r"^CarePlan/[^\s:]+:\s*")  # context/plan.py problems start with the CarePlan read
 _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
 PLAN_CITATION = "Regimen templates (knowledge/data/regimens, CDSHOOKS_REGIMEN_DIR) read against the active CarePlan"
 
@@ -52,7 +56,7 @@ class Verdict:
     drug: str
     kind: str  # "match" | "deviation" | "already-given" | "other-phase" | "not-in-plan" | "unchecked"
     item: PlanItem | None = None
-    finding: Finding | None = None
+    finding: Finding | RuleVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -304,19 +308,17 @@ def evaluate(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> list
     phase = template.phase(plan.phase) if template and plan.phase else None
     if not plan.usable or template is None or phase is None:
         refs = tuple(dict.fromkeys(o.ref for o, _ in orders))
-        lines = "\n".join(f"- {p}" for p in plan.problems) or "- the plan's regimen, course or day is not recorded"
-        finding = Finding(
-            rule_id="missing-data.plan", topic="missing-data", indicator="warning" if template else "info",
-            summary=clip_summary("Treatment plan not readable: doses checked against label ranges only"),
-            detail=f"The active CarePlan could not be matched to a regimen, course and day, so the orders were not checked against the plan:\n\n{lines}\n\nDose cards below (if any) come from the label ranges.",
-            citation=PLAN_CITATION, orders=refs, inputs={"plan_problems": list(plan.problems), "careplan": plan.source},
+        finding = RuleVerdict(
+            row=RowRef("missing-data.plan", PLAN_CITATION), topic="missing-data", indicator="warning" if template else "info",
+            message="plan-unreadable", orders=refs, facts={"problems": [_CAREPLAN_PREFIX.sub("", p) for p in plan.problems]},  # no resource ids in text
+            inputs={"plan_problems": list(plan.problems), "careplan": plan.source},
         )
         return [Verdict(refs[0], orders[0][1], "unchecked", finding=finding)]
     return [_check(ctx, o, d, plan, template, phase) for o, d in orders]
 
 
 @rule("dose")
-def plan_doses(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def plan_doses(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | RuleVerdict]:
     for verdict in evaluate(ctx, kb, settings):
         if verdict.finding is not None:
             yield verdict.finding
