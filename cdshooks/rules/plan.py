@@ -37,7 +37,7 @@ from ._dose_common import OVERRIDE_REASONS, clip_summary, deviation_pct, fmt, mi
 from .corrections import corrected_dose_request
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, post_step, rule
-from .verdict import RowRef
+from .verdict import Amount, RowRef
 from .verdict import Verdict as RuleVerdict
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
@@ -129,6 +129,19 @@ def _plan_lines(plan: TreatmentPlan, template: RegimenTemplate, phase: Phase, da
         f"- Phase: {phase.name}{course}; day {day}{cycle} (day 1 = {plan.course_start.isoformat() if plan.course_start else '?'}, from {plan.start_from})",
         f"- Planned that day: {'; '.join(today) or 'nothing'}",
     ]
+
+
+def _plan_facts(plan: TreatmentPlan, template: RegimenTemplate, phase: Phase, day: int) -> dict:
+    """What the plan says for the order's day, for a template (the facts behind `_plan_lines`)."""
+    return {
+        "title": template.title, "named_by": plan.named_by, "phase": phase.name, "course": plan.course, "day": day,
+        "cycle_day": phase.cycle_day(day) if phase.repeat_days else None, "course_start": plan.course_start, "start_from": plan.start_from,
+        "planned": [{"drug": i.drug, "dose": i.dose.text, "routes": list(i.routes)} for i in phase.items if phase.cycle_day(day) in i.days],
+    }
+
+
+def _given_facts(plan: TreatmentPlan, drug: str) -> list[dict]:
+    return [{"date": a.date, "dose": Amount(a.dose.value, a.dose.unit) if a.dose else None} for a in plan.given if drug in a.drug_ids]
 
 
 def _finding(ctx, order, drug, rule_id, topic, indicator, summary, lines, fit: _Fit | None, template, extra_inputs, suggest=False) -> Finding:
@@ -265,12 +278,16 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
     if other is not None:
         return _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other, [*lines, f"- Ordered: {fmt(ordered)} {unit} ({route})"], {})
     planned = sorted({d for i in phase.items if i.drug == drug and route in i.routes for d in i.days})
-    where = f"{drug} ({route}) is given on day {days_text(planned)} of {_label(phase)}" if planned else f"{drug} ({route}) is not part of {_label(phase)}"
-    summary = f"{drug} is not in today's plan: {template.id} {_label(phase)} {dlabel}" + (f" (scheduled day {days_text(planned)})" if planned else "")
-    amount = f"{fmt(ordered)} {unit}" if ordered is not None else (order.dosage_text or "dose not readable")
-    f = _finding(ctx, order, drug, f"plan.not-in-plan.{template.id}.{phase.id}", "regimen", "warning", summary,
-                 [*lines, f"- {where}.", f"- Ordered: {amount} on {day_date.isoformat()}"], None, template,
-                 {"plan": {"regimen": template.id, "phase": phase.id, "course": plan.course, "day": day}, "scheduled_days": planned})
+    rule_id = f"plan.not-in-plan.{template.id}.{phase.id}"
+    f = RuleVerdict(
+        row=RowRef(rule_id, template.citation), topic="regimen", indicator="warning", message="not-in-plan", drug=drug, orders=(order.ref,),
+        patient=True,
+        facts={"plan": _plan_facts(plan, template, phase, day), "given": _given_facts(plan, drug), "route": route, "regimen": template.id,
+               "phase_label": _label(phase), "day_label": dlabel, "scheduled_days": days_text(planned) if planned else None,
+               "ordered": Amount(ordered, amount_unit) if ordered is not None else None, "dosage_text": order.dosage_text, "on": day_date,
+               "display": order.display},
+        inputs={"plan": {"regimen": template.id, "phase": phase.id, "course": plan.course, "day": day}, "scheduled_days": planned},
+    )
     return Verdict(order.ref, drug, "not-in-plan", None, f)
 
 
