@@ -83,7 +83,8 @@ class Rounded:
 
     def facts(self) -> dict[str, Any]:
         """What a card shows about the rounding (cards/templates/dose.md.j2 writes the sentence)."""
-        return {"label": self.label, "step": self.step, "strength": self.strength, "low": self.low, "high": self.high, "unit": self.unit}
+        return {"label": self.label, "step": self.step, "strength": self.strength, "low": self.low, "high": self.high, "unit": self.unit,
+                "amount": self.amount}
 
 
 def round_for_order(target: float, low: float, high: float, unit: str, written: Any, strength: Any) -> Rounded | None:

@@ -55,7 +55,8 @@ _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
 
 
 class _Unreadable(Exception):
-    """The ordered dose cannot be used for a check (reason in args[0])."""
+    """The ordered dose cannot be used for a check: args[0] is a facts dict for missing-data.md.j2
+    `dose-unreadable` (why: dropped | no-dose | not-positive | comparator | no-unit | unconvertible)."""
 
 
 class _NeedsInput(Exception):
@@ -93,14 +94,14 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
         dropped = [p for p in order.problems if "doseAndRate" in p or ".dose." in p]
         if dropped:  # a dose was sent but read.conform refused it (wrong type, absurd number)
             path, _, why = dropped[0].partition(": ")
-            raise _Unreadable(f"the dose is unreadable or implausible ({'.'.join(path.split('.')[-2:])}: {why})")
-        raise _Unreadable("the order has no structured dose" + (f" ('{order.dosage_text}')" if order.dosage_text else ""))
+            raise _Unreadable({"why": "dropped", "field": ".".join(path.split(".")[-2:]), "reason": why})
+        raise _Unreadable({"why": "no-dose", "text": order.dosage_text})
     if q.value <= 0:
-        raise _Unreadable(f"the dose {q.value:g} {q.unit or ''} is not a positive amount (implausible; check the order)")
+        raise _Unreadable({"why": "not-positive", "amount": Amount(q.value, q.unit or "")})
     if q.comparator:
-        raise _Unreadable(f"the dose has a comparator ('{q.comparator}')")
+        raise _Unreadable({"why": "comparator", "comparator": q.comparator})
     if not q.unit:
-        raise _Unreadable("the dose has no UCUM unit")
+        raise _Unreadable({"why": "no-unit"})
     attempts = [(q.value, q.unit)]
     interval = interval_days(order.timing)
     if per_day and interval:
@@ -115,7 +116,7 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
             if size is None:
                 raise _NeedsInput(_SIZE_ITEM[basis])
             return converted * size, basis, q
-    raise _Unreadable(f"the dose unit '{q.unit}' cannot be converted to {unit_text(amount_unit)} (absolute, per m² or per kg)")
+    raise _Unreadable({"why": "unconvertible", "unit": q.unit, "to": amount_unit})
 
 
 def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | None:
@@ -192,7 +193,8 @@ def _check_order(
                                    {"needed": needed, "missing": shown, "per": "m²" if exc.args[0] == "bsa" else "kg"}, {"missing": gaps})
         return
     except _Unreadable as exc:
-        yield missing_data_verdict(order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
+        yield missing_data_verdict(order, drug, "missing-data.dose-amount", "dose", None, cite, {"unreadable": exc.args[0]},
+                                   message="dose-unreadable")
         return
     caps = [b.cap for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
     factor, period_note = per_period(order, candidates)
@@ -295,7 +297,8 @@ def _rounding(order: MedicationOrder, b: _Branch, q: Quantity) -> Rounded | None
     strength = order.product.strength if order.product and q.written is not None else None
     if b.row.amount_unit.endswith("/d"):
         value = round_dose(b.target, b.row.amount_unit)
-        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "rate")
+        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "rate",
+                       None, b.low, b.high, b.row.amount_unit)
     return round_for_order(b.target, b.low, b.high, b.row.amount_unit, q.written if strength else None, strength)
 
 

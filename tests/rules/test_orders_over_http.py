@@ -71,7 +71,7 @@ def test_sandbox_tablet_count_dose_card_shows_the_derivation_and_a_tablet_sugges
         answer = post(base, sandbox_draft("197931", "mercaptopurine 50 MG Oral Tablet", 3))
     (dose,) = cards_of(answer, "dose")
     assert dose["indicator"] == "critical" and "150 mg" in dose["summary"]
-    assert "3 {pill} × 50 mg/tablet = 150 mg" in dose["detail"]
+    assert "3 tab × 50 mg/tablet = 150 mg" in dose["detail"]  # the dose card writes the UCUM {pill} as "tab"
     (suggestion,) = dose["suggestions"]
     assert suggestion["label"] == "Change mercaptopurine dose to 1 tablet (50 mg)"
     q = suggestion["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
@@ -203,7 +203,7 @@ def test_max_dose_per_period_above_the_range_is_a_dose_warning(live_service):
         clean = post(base, within)
     (dose,) = cards_of(answer, "dose")
     assert dose["indicator"] == "warning" and "100 mg per day" in dose["summary"]
-    assert "2 {pill} × 50 mg/tablet = 100 mg" in dose["detail"]
+    assert "2 tab × 50 mg/tablet = 100 mg" in dose["detail"]
     assert cards_of(clean, "dose") == []
 
 
