@@ -58,7 +58,7 @@ def _nci_section(nci: NciResult, rk: RiskKnowledge) -> _Section:
         "group": nci.group, "reasons": list(nci.reasons), "missing": list(nci.missing), "lineage_recorded": nci.lineage_recorded,
         "age": nci.inputs.get("age_at_diagnosis"),
         "wbc": {"value": wbc["value"], "unit": wbc["unit"], "date": wbc["date"], "offset_days": offset} if wbc else None,
-        "criteria": {"age": rk.criterion("NCI-3-age").text, "wbc": rk.criterion("NCI-3-wbc").text, "infant": rk.criterion("NCI-1").text,
+        "criteria": {"age": rk.criterion("NCI-3-age").text, "wbc": rk.criterion("NCI-3-wbc").text, "infant": rk.criterion("NCI-1").text, "infant_days": rk.criterion("NCI-1").value,
                      "before": rk.criterion("NCI-WBC-WINDOW-BEFORE").value, "after": rk.criterion("NCI-WBC-WINDOW").value},
     }
     return s
@@ -79,7 +79,8 @@ def _cog_section(ctx: PatientContext, rk: RiskKnowledge) -> _Section:
         hypo, hyper_lo, hyper_hi = rk.criterion("COG-HYPODIPLOID"), rk.criterion("COG-HYPERDIPLOID-LOW"), rk.criterion("COG-HYPERDIPLOID-HIGH")
         s.inputs["chromosome_count"] = lab_input(count_lab)
         n = count_lab.value
-        chromosomes = {"reading": lab_fact(count_lab), "count": n, "category": None, "outcome": None}
+        chromosomes = {"reading": lab_fact(count_lab), "count": n, "category": None, "outcome": None,
+                       "limits": {"hypo": hypo.value, "hyper_low": hyper_lo.value, "hyper_high": hyper_hi.value}}
         if hypo.holds(n):
             chromosomes.update(category="extreme hypodiploidy", outcome=hypo.outcome)
             s.rows.append(hypo)
