@@ -60,20 +60,27 @@ def _warm_up_request(hook: str) -> dict[str, Any]:
 
 
 def warm_up(app: Any) -> int:
+    """Run each service once on a made-up chart through `app`'s runtime (see `warm_up_services`)."""
+    runtime = app.extensions["cdshooks"]
+    return warm_up_services(runtime.settings, runtime.knowledge, runtime.session)
+
+
+def warm_up_services(settings: Any, knowledge: Any, session: Any) -> int:
     """Run each service once on a made-up chart, in-process and without the HTTP route (so no
-    audit row, metric or log line); returns how many ran. A failure is logged, never fatal:
-    the worker then just freezes less."""
+    audit row, metric or log line; the chart sends no fhirServer, so nothing is fetched and no
+    thread is started); returns how many ran. A failure is logged, never fatal: the process
+    then just freezes less. `cdshooks serve` also runs this in the gunicorn master before it
+    forks, so the modules first calls import (~1.5 s) are loaded once and shared by every
+    worker, and a booting worker answers its first probe without that delay."""
     from .protocol.envelope import read_hook_request
     from .services import SERVICES
     from .services.pipeline import call_service
 
-    runtime = app.extensions["cdshooks"]
     ran = 0
     for service in SERVICES.values():
         try:
             hook_request = read_hook_request(_warm_up_request(service.hook))
-            call_service(service, hook_request, settings=runtime.settings, knowledge=runtime.knowledge,
-                         session=runtime.session, iss=None)
+            call_service(service, hook_request, settings=settings, knowledge=knowledge, session=session, iss=None)
             ran += 1
         except Exception as exc:  # noqa: BLE001 - warm-up is an optimisation only
             log.warning("warm-up call of %s failed (%s); continuing", service.id, type(exc).__name__)

@@ -35,6 +35,12 @@ def _check_startup(env: dict[str, str]) -> Any:
     settings = settings_from_env(env)
     knowledge = knowledge_for(settings.regimen_dir)
     open_store(settings, knowledge).close()
+    import requests
+
+    from .gctune import warm_up_services
+
+    with requests.Session() as unused:  # the made-up chart names no FHIR server: nothing is fetched
+        warm_up_services(settings, knowledge, unused)  # imports shared by the workers forked later
     return settings, knowledge
 
 
