@@ -6,9 +6,8 @@ Why typed rows: the dose, route, schedule and cumulative rules read `Band.match(
 the load fails (KnowledgeError via `cross_check`) when a row names an unknown drug, an unknown
 source, or a unit the converter cannot read - a typo must stop the service, not silently skip a check.
 
-Bands are half-open with explicit inclusive flags. A band is evaluated three-valued: True, False,
-or None when the patient value is missing - a missing value never matches, it becomes a
-`missing-data` finding in the rule.
+Bands (`knowledge.bands`, shared with populations.json) carry explicit inclusive flags and are
+evaluated three-valued: a missing patient value never matches, it becomes a `missing-data` finding.
 """
 
 from __future__ import annotations
@@ -18,77 +17,7 @@ from typing import Any, Mapping
 
 from ..units import UnitError, dimension
 from . import Knowledge, cross_check
-
-BAND_TEXT = {"age_years": ("age", " y"), "weight_kg": ("weight", " kg"), "bsa_m2": ("BSA", " m²")}
-
-
-@dataclass(frozen=True)
-class Bound:
-    """One patient variable's interval, e.g. weight (10, +inf) written `>10 kg` in the seed."""
-
-    variable: str  # "age_years" | "weight_kg" | "bsa_m2"
-    min: float | None = None
-    min_inclusive: bool = True
-    max: float | None = None
-    max_inclusive: bool = True
-
-    def contains(self, value: float) -> bool:
-        if self.min is not None and (value < self.min or (value == self.min and not self.min_inclusive)):
-            return False
-        if self.max is not None and (value > self.max or (value == self.max and not self.max_inclusive)):
-            return False
-        return True
-
-    def relative_distance(self, value: float) -> float:
-        """How far `value` lies outside the band, relative to the nearest cut-off (0 = on it)."""
-        if self.contains(value):
-            return 0.0
-        edges = [e for e in (self.min, self.max) if e is not None]
-        edge = min(edges, key=lambda e: abs(value - e))
-        return abs(value - edge) / abs(edge) if edge else float("inf")
-
-    @property
-    def text(self) -> str:
-        name, unit = BAND_TEXT[self.variable]
-        parts = []
-        if self.min is not None:
-            parts.append(f"{'≥' if self.min_inclusive else '>'}{_num(self.min)}{unit}")
-        if self.max is not None:
-            parts.append(f"{'≤' if self.max_inclusive else '<'}{_num(self.max)}{unit}")
-        return f"{name} " + " and ".join(parts)
-
-
-@dataclass(frozen=True)
-class Bands:
-    bounds: tuple[Bound, ...] = ()
-
-    def match(self, values: Mapping[str, float | None]) -> bool | None:
-        """True/False, or None when a needed value is missing (and nothing already says False)."""
-        unknown = False
-        for bound in self.bounds:
-            value = values.get(bound.variable)
-            if value is None:
-                unknown = True
-            elif not bound.contains(value):
-                return False
-        return None if unknown else True
-
-    def variables(self) -> tuple[str, ...]:
-        return tuple(b.variable for b in self.bounds)
-
-    def distance(self, values: Mapping[str, float | None]) -> float:
-        """Largest relative distance outside any bound (inf when a value is missing)."""
-        worst = 0.0
-        for bound in self.bounds:
-            value = values.get(bound.variable)
-            if value is None:
-                return float("inf")
-            worst = max(worst, bound.relative_distance(value))
-        return worst
-
-    @property
-    def text(self) -> str:
-        return ", ".join(b.text for b in self.bounds) or "all patients"
+from .bands import Bands, Bound, bands as _bands  # noqa: F401  (Bound re-exported for older imports)
 
 
 @dataclass(frozen=True)
@@ -239,26 +168,6 @@ class DosingView:
 
     def cumulative_for(self, drug: str) -> tuple[CumulativeRule, ...]:
         return tuple(r for r in self.cumulative_rules if r.drug == drug)
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
-
-
-def _bands(raw: Mapping[str, Any] | None) -> Bands:
-    raw = raw or {}
-    return Bands(
-        tuple(
-            Bound(
-                variable=name,
-                min=b.get("min"),
-                min_inclusive=b.get("min_inclusive", True),
-                max=b.get("max"),
-                max_inclusive=b.get("max_inclusive", True),
-            )
-            for name, b in raw.items()
-        )
-    )
 
 
 def per_unit(amount_unit: str, basis: str) -> str:

@@ -29,7 +29,8 @@ from jsonschema import Draft202012Validator
 from ..units import UnitError, convert
 from ..errors import KnowledgeError
 from . import Knowledge, cross_check
-from .dosing import Bands, _bands, per_unit
+from .bands import Bands, bands as _bands
+from .dosing import per_unit
 
 SCHEMA_NAME = "regimen-template"
 TABLE = "regimen_templates"

@@ -1,230 +1,208 @@
 """Special-population checks (knowledge/data/populations.json, SP-01..SP-30).
 
-Each row `kind` has one evaluator. Boundaries are applied exactly as the row states them
-(min/max with explicit inclusivity; ages in completed years/months or total days). A lab a row
-needs that is missing or older than the row's window never passes silently: it becomes one
-`missing-data.population-labs` finding per order naming every such lab. Dose-reduction bands carry
-an `update` suggestion with the reduced MedicationRequest; a dose already at or below the reduced
-reference dose (within the dose tolerance) gives an info card instead of a warning.
+Each row `kind` has one evaluator (a typed row class of knowledge/populations.py -> a function
+here; a kind without one stops the import). Boundaries are applied exactly as the row states them
+(`knowledge.bands.Bound`: min/max with explicit inclusivity; ages in completed years/months or
+total days). A lab a row needs that is missing or older than the row's window never passes
+silently: it becomes one `missing-data.population-labs` finding per order naming every such lab.
+Dose-reduction bands carry an `update` suggestion with the reduced MedicationRequest; a dose
+already at or below the reduced reference dose (within the dose tolerance) gives an info card
+instead of a warning. Rules yield Verdicts; wording is in cards/templates/population.md.j2.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 from ..context.model import LabResult, MedicationOrder, PatientContext
+from ..errors import KnowledgeError
 from ..knowledge import Knowledge
-from ..knowledge.populations import population_knowledge
+from ..knowledge.populations import (ROW_TYPES, AgeRow, DownSyndromeRow, FactRow, HbvRow, InfantRow, LabBand, LabRow, LvefRow,
+                                     NeurotoxicityRow, PopulationRow, ReproductiveRow, population_knowledge)
 from ._order_doses import is_high_dose_methotrexate, normalize, scaled_resource
 from ._status import Status, status_evidence
 from ._stratify import in_scope
-from .finding import ActionSpec, Coding, Finding, SuggestionSpec
+from .finding import ActionSpec, SuggestionSpec
 from .registry import RuleSettings, rule
+from .verdict import Amount, RowRef, Verdict
 
-Row = Mapping[str, Any]
-_SYS = "urn:all-cds:override-reason"
-DOSE_OVERRIDES = (
-    Coding(_SYS, "already-reduced", "Dose already reduced for this condition"),
-    Coding(_SYS, "lab-not-current", "Lab value not current; newer result pending"),
-    Coding(_SYS, "protocol-specified", "Dose specified by the treatment protocol"),
-)
-POPULATION_OVERRIDES = (
-    Coding(_SYS, "benefit-outweighs-risk", "Benefit outweighs risk; discussed with patient/family"),
-    Coding(_SYS, "condition-resolved", "Recorded condition is no longer present"),
-)
+Row = PopulationRow
+DOSE_OVERRIDES = ("already-reduced", "lab-not-current", "protocol-specified", "other")  # cards/overrides.py codes
+Missing = Callable[[MedicationOrder, str, str, dict[str, Any]], None]
 
 
 def _enabled(row: Row, settings: RuleSettings) -> bool:
-    rid = f"population.{row['id']}"
+    rid = f"population.{row.id}"
     if rid in settings.disabled_rules:
         return False
-    return settings.soft_rule_enabled(rid, default=row.get("default_enabled", True))
+    return settings.soft_rule_enabled(rid, default=row.default_enabled)
 
 
 def _targets(ctx: PatientContext, row: Row) -> Iterator[tuple[MedicationOrder, str]]:
     for order in ctx.targets:
         for drug in order.drug_ids:
-            if drug in row["drugs"]:
+            if drug in row.drugs:
                 yield order, drug
                 break
 
 
-def _cap(row: Row, severity: str) -> str:
-    return "warning" if row["status"] == "unverified" and severity == "critical" else severity
+def _verdict(row: Row, order: MedicationOrder, drug: str, severity: str, message: str, facts: dict[str, Any], inputs: dict[str, Any],
+             suggestions: tuple[SuggestionSpec, ...] = (), override: tuple[str, ...] = (), suffix: str = "") -> Verdict:
+    """One population verdict; the engine caps an UNVERIFIED row at warning and adds the soft-rule note."""
+    return Verdict(row=row, topic="population", indicator=severity, message=message, drug=drug,
+                   orders=(order.ref,) if order.is_draft else (), facts={"row_message": row.message, **facts}, inputs=inputs,
+                   rule_id=f"population.{row.id}{suffix}", suggestions=suggestions, override=override)
 
 
-def _finding(row: Row, order: MedicationOrder, drug: str, severity: str, summary: str, lines: list[str], inputs: dict[str, Any],
-             suggestions: tuple[SuggestionSpec, ...] = (), overrides: tuple[Coding, ...] = POPULATION_OVERRIDES, suffix: str = "") -> Finding:
-    soft = "\n\nSoft rule (UNVERIFIED source): switch off with `population.%s`." % row["id"] if row["status"] == "unverified" else ""
-    detail = "\n".join(lines) + f"\n\nSource: {row['citation']}{soft}"
-    return Finding(
-        rule_id=f"population.{row['id']}{suffix}", topic="population", indicator=_cap(row, severity),
-        summary=summary if len(summary) < 140 else summary[:136] + "...", detail=detail, citation=row["citation"],
-        orders=(order.ref,) if order.is_draft else (), inputs=inputs, drug=drug, suggestions=suggestions, override_reasons=overrides,
-    )
-
-
-def _fact_source(ctx: PatientContext, keys: list[str]) -> tuple[str, str] | None:
+def _fact_source(ctx: PatientContext, keys: list[str]) -> tuple[str, str, dict[str, Any]] | None:
     for key in keys:
         for f in ctx.facts.get(key) or ():
-            return key, f"{f.source} ({f.code}{', onset ' + str(f.onset) if f.onset else ''})"
+            return key, f"{f.source} ({f.code}{', onset ' + str(f.onset) if f.onset else ''})", _record(f.source, f.code, f.onset)
     return None
 
 
+def _record(source: str, code: str, day: Any, text: str | None = None) -> dict[str, Any]:
+    """What the card says about where a fact was recorded (never the resource id)."""
+    return {"record": source.split("/")[0], "code": code.split("|")[-1] if code else "", "day": day, "text": text}
+
+
 # -- kind: fact -----------------------------------------------------------------------------
-def _eval_fact(ctx: PatientContext, row: Row, settings: RuleSettings, kb: Knowledge) -> Iterator[Finding]:
-    keys = list(row["facts"])
-    is_status = len(keys) == 1 and keys[0] in (kb.table("populations").get("status_currency") or {})  # pregnant, lactating
+def _eval_fact(ctx: PatientContext, row: FactRow, settings: RuleSettings, kb: Knowledge) -> Iterator[Verdict]:
+    keys = list(row.facts)
+    is_status = len(keys) == 1 and keys[0] in population_knowledge(kb).status_currency  # pregnant, lactating
     status = status_evidence(ctx, kb, keys[0]) if is_status else None
     if status is not None and status.state == "stale":
         yield from _stale_status(ctx, row, keys[0], status)
         return
-    hit = (keys[0], status.source) if status else (None if is_status else _fact_source(ctx, keys))
-    if not hit or (row.get("proxy_for") and ctx.has_fact(row["proxy_for"])):
+    hit = (keys[0], status.source, _record(status.record, status.code, status.day, status.text)) if status else (
+        None if is_status else _fact_source(ctx, keys))
+    if not hit or (row.proxy_for and ctx.has_fact(row.proxy_for)):
         return  # a proxy row (retention for obstruction) is silent when the real fact is recorded
-    escalate = row.get("escalate_without_all_diagnosis")
+    escalate = row.escalate_without_all_diagnosis
     no_all = escalate is not None and not in_scope("ALL", ctx, kb)
     for order, drug in _targets(ctx, row):
-        note = (row.get("drug_notes") or {}).get(drug)
-        msg = f"{row['message']}{': ' + note if note else ''}"
-        severity = row["severity"]
-        prior = _prior_therapy(ctx, row.get("critical_with_prior_therapy"))
+        severity = row.severity
+        prior = _prior_therapy(ctx, row.critical_with_prior_therapy)
         if prior:
-            severity, msg = "critical", f"{msg}. Prior asparaginase therapy on record: {prior}"
-        elif row.get("critical_with_prior_therapy"):
-            msg = f"{msg}. No prior asparaginase therapy on record: warning, not a hard stop"
-        if no_all and drug in escalate["drugs"]:
-            severity, msg = escalate["severity"], f"{escalate['message']}; {msg}"
-        yield _finding(row, order, drug, severity, f"{drug}: {hit[0]} - {msg}",
-                       [f"**{drug}** ({order.ref}) with **{hit[0]}** recorded: {hit[1]}.", "", msg + "."],
+            severity = "critical"
+        escalated = no_all and escalate is not None and drug in escalate.drugs
+        if escalated:
+            severity = escalate.severity
+        facts = {"fact": hit[0], "recorded": hit[2], "note": row.drug_notes.get(drug), "prior_checked": bool(row.critical_with_prior_therapy),
+                 "prior": prior, "escalation": escalate.message if escalated and escalate else None}
+        yield _verdict(row, order, drug, severity, "condition", facts,
                        {"fact": hit[0], "source": hit[1], "all_diagnosis": not no_all if escalate else None})
 
 
-def _prior_therapy(ctx: PatientContext, drugs: list[str] | None) -> str | None:
-    """A past administration or a non-draft medication of one of `drugs`, described; else None."""
+def _prior_therapy(ctx: PatientContext, drugs: tuple[str, ...]) -> dict[str, Any] | None:
+    """A past administration or a non-draft medication of one of `drugs`; else None."""
     if not drugs:
         return None
     wanted = set(drugs)
     for a in ctx.administrations:
         if wanted.intersection(a.drug_ids) and a.date <= ctx.order_date and a.status not in ("entered-in-error", "not-done"):
-            return f"{a.ref} ({'/'.join(a.drug_ids)}, {a.date})"
+            return {"drugs": list(a.drug_ids), "day": a.date, "what": "administration"}
     for m in ctx.active_medications:
         if wanted.intersection(m.drug_ids):
-            return f"{m.ref} ({m.display})"
+            return {"drugs": list(m.drug_ids), "day": None, "what": m.display}
     return None
 
 
-def _stale_status(ctx: PatientContext, row: Row, key: str, status: Status) -> Iterator[Finding]:
+def _stale_status(ctx: PatientContext, row: Row, key: str, status: Status) -> Iterator[Verdict]:
     """An old positive status and nothing later: ask to confirm (never silent, never a hard stop)."""
     for order, drug in _targets(ctx, row):
-        summary = f"{drug}: last {key} status positive ({status.source.split(' on ')[-1].split(' ')[0]}), none current - confirm status"
-        yield _finding(row, order, drug, "warning", summary,
-                       [f"**{drug}** ({order.ref}): {status.source}; {status.note}.", "", f"Confirm the current {key} status before ordering. If {key}: {row['message']}."],
+        yield _verdict(row, order, drug, "warning", "status-not-current",
+                       {"fact": key, "day": status.day, "text": status.text, "current_days": status.current_days},
                        {"fact": key, "source": status.source, "current": False}, suffix=".status-not-current")
 
 
 # -- kind: lab ------------------------------------------------------------------------------
-def _in_band(value: float, band: Row) -> bool:
-    if "min" in band and not (value >= band["min"] if band["min_inclusive"] else value > band["min"]):
-        return False
-    if "max" in band and not (value <= band["max"] if band["max_inclusive"] else value < band["max"]):
-        return False
-    return True
-
-
-def _fresh_lab(ctx: PatientContext, keys: list[str], window: int) -> tuple[LabResult | None, str]:
-    why = []
+def _fresh_lab(ctx: PatientContext, keys: tuple[str, ...], window: int) -> tuple[LabResult | None, str, list[dict[str, Any]]]:
+    """The first usable lab of `keys` within `window` days; else why not (audit text, and facts)."""
+    why, gaps = [], []
     for key in keys:
         lab = ctx.lab(key)
         if lab is None or lab.value is None:
             why.append(f"{key}: none recorded")
+            gaps.append({"lab": key, "problem": "none", "window": window})
         elif (ctx.order_date - lab.date).days > window:
             why.append(f"{key}: last {lab.date} is older than {window} days")
+            gaps.append({"lab": key, "problem": "old", "day": lab.date, "window": window})
         else:
-            return lab, ""
-    return None, "; ".join(why)
+            return lab, "", []
+    return None, "; ".join(why), gaps
 
 
-def _eval_lab(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[[MedicationOrder, str, str], None]) -> Iterator[Finding]:
+def _eval_lab(ctx: PatientContext, row: LabRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
     for order, drug in _targets(ctx, row):
-        lab, why = _fresh_lab(ctx, list(row["labs"]), row["window_days"])
+        lab, why, gaps = _fresh_lab(ctx, row.labs, row.window_days)
         if lab is None:
-            bound = row.get("upper_bound_from")
+            bound = row.upper_bound_from
             if bound:  # e.g. direct bilirubin <= total bilirubin: a low total rules out the band
-                total, _ = _fresh_lab(ctx, [bound], row["window_days"])
-                lowest = min(b["min"] for b in row["bands"] if "min" in b)
-                if total is not None and total.unit == row["unit"] and total.value is not None and total.value <= lowest:
+                total, _, _ = _fresh_lab(ctx, (bound,), row.window_days)
+                lowest = min(b.range.min for b in row.bands if b.range.min is not None)
+                if total is not None and total.unit == row.unit and total.value is not None and total.value <= lowest:
                     continue
-            missing(order, "/".join(row["labs"]), f"{row['id']} ({drug}): {why}")
+            missing(order, "/".join(row.labs), f"{row.id} ({drug}): {why}", {"labs": list(row.labs), "gaps": gaps})
             continue
-        if row["scale"] == "uln":
+        if row.scale == "uln":
             if lab.times_uln is None:
-                missing(order, lab.key, f"{row['id']} ({drug}): {lab.source} has no reference upper limit (ULN)")
+                missing(order, lab.key, f"{row.id} ({drug}): {lab.source} has no reference upper limit (ULN)",
+                        {"labs": [lab.key], "gaps": [{"lab": lab.key, "problem": "no-uln", "day": lab.date}]})
                 continue
-            value, shown = lab.times_uln, f"{lab.value:g} {lab.unit} / ULN {lab.reference_high:g} = {lab.times_uln:.2f}x ULN"
+            value = lab.times_uln
         else:
-            if lab.unit != row["unit"] and not (lab.key == "egfr" and row["unit"] == "mL/min"):
-                missing(order, lab.key, f"{row['id']} ({drug}): {lab.source} unit {lab.unit!r}, expected {row['unit']!r}")
+            if lab.unit != row.unit and not (lab.key == "egfr" and row.unit == "mL/min"):
+                missing(order, lab.key, f"{row.id} ({drug}): {lab.source} unit {lab.unit!r}, expected {row.unit!r}",
+                        {"labs": [lab.key], "gaps": [{"lab": lab.key, "problem": "unit", "day": lab.date, "unit": lab.unit, "expected": row.unit}]})
                 continue
-            value, shown = lab.value, f"{lab.value:g} {lab.unit}"
-        band = next((b for b in row["bands"] if _in_band(value, b)), None)
+            value = lab.value
+        band = row.band_for(value)
         if band is None:
             continue
-        yield _band_finding(ctx, row, band, order, drug, lab, shown, settings)
+        yield _band_verdict(ctx, row, band, order, drug, lab, settings)
 
 
-def _reference(row: Row, ctx: PatientContext) -> list[Row]:
-    age = ctx.age.years if ctx.age else None
-    out = []
-    for r in row.get("reference_doses", ()):
-        if ("min_age_years" in r or "max_age_years" in r) and age is None:
-            continue
-        if "min_age_years" in r and age < r["min_age_years"]:
-            continue
-        if "max_age_years" in r and age >= r["max_age_years"]:
-            continue
-        out.append(r)
-    return out
-
-
-def _band_finding(ctx: PatientContext, row: Row, band: Row, order: MedicationOrder, drug: str, lab: LabResult, shown: str,
-                  settings: RuleSettings) -> Finding:
-    lines = [f"**{drug}** ({order.ref}): {lab.key} {shown} on {lab.date} ({lab.source}) -> {band['action']}."]
-    inputs: dict[str, Any] = {"lab": lab.key, "value": lab.value, "unit": lab.unit, "uln": lab.reference_high, "date": str(lab.date), "band": band["id"]}
-    severity, suggestions = band["severity"], ()
-    factor, cap = band.get("dose_factor"), band.get("max_dose")
+def _band_verdict(ctx: PatientContext, row: LabRow, band: LabBand, order: MedicationOrder, drug: str, lab: LabResult,
+                  settings: RuleSettings) -> Verdict:
+    inputs: dict[str, Any] = {"lab": lab.key, "value": lab.value, "unit": lab.unit, "uln": lab.reference_high, "date": str(lab.date), "band": band.id}
+    facts: dict[str, Any] = {"lab": "/".join(row.labs) if len(row.labs) > 1 else lab.key, "measured": lab.key, "value": Amount(lab.value, lab.unit), "day": lab.date, "scale": row.scale,
+                             "uln": Amount(lab.reference_high, lab.unit) if lab.reference_high is not None else None,
+                             "times_uln": lab.times_uln, "action": band.action, "band": band.range, "checks": [], "reduced": None}
+    severity, suggestions = band.severity, ()
+    factor, cap = band.dose_factor, band.max_dose
     if factor is not None or cap is not None:
-        refs = _reference(row, ctx)
-        n = normalize(order, ctx, tuple(r["unit"] for r in refs)) if refs else "no reference dose in the knowledge row"
+        refs = row.references_at(ctx.age.years if ctx.age else None)
+        n = normalize(order, ctx, tuple(r.unit for r in refs)) if refs else "no reference dose in the knowledge row"
         reduced = None
         tol = 1 + settings.dose_tolerance_pct / 100
         if cap is not None:
             m = normalize(order, ctx, ("mg",))
             if isinstance(m, str):
-                lines.append(f"- Could not compare with the {cap['value']:g} mg maximum: {m}.")
+                facts["checks"].append({"kind": "cap-unknown", "limit": Amount(cap.value, "mg/d"), "why": m})
             else:
-                lines.append(f"- Ordered {m.how}; maximum {cap['value']:g} mg/day.")
-                reduced = m.value <= cap["value"] * tol
+                facts["checks"].append({"kind": "cap", "ordered": Amount(m.value, "mg"), "how": m.how, "limit": Amount(cap.value, "mg/d")})
+                reduced = m.value <= cap.value * tol
         if factor is not None and not isinstance(n, str):
-            ref = next(r for r in refs if r["unit"] == n.unit)
-            limit = ref["value"] * factor
-            lines.append(f"- Ordered {n.how}; {factor:.0%} of the reference {ref['value']:g} {ref['unit']} = {limit:.4g} {n.unit}.")
+            ref = next(r for r in refs if r.unit == n.unit)
+            limit = ref.value * factor
+            facts["checks"].append({"kind": "factor", "ordered": Amount(n.value, n.unit), "how": n.how, "factor": factor * 100,
+                                    "reference": Amount(ref.value, ref.unit), "limit": Amount(limit, n.unit)})
             reduced = (reduced if reduced is not None else True) and n.value <= limit * tol
-            inputs["reference_dose"] = ref
+            inputs["reference_dose"] = ref.as_json()
         elif factor is not None:
-            lines.append(f"- Could not tell whether the dose is already reduced ({n}).")
+            facts["checks"].append({"kind": "factor-unknown", "why": n})
             reduced = False
         inputs["dose_already_reduced"] = reduced
+        facts["reduced"] = reduced
         if reduced:
             severity = "info"
-            lines.append("- The ordered dose appears already reduced: no change suggested.")
         else:
-            resource = scaled_resource(order, factor, cap["value"] if cap is not None else None)
+            resource = scaled_resource(order, factor, cap.value if cap is not None else None)
             if resource is not None:
-                label = f"Reduce {drug} to {factor:.0%} of the ordered dose" if factor else f"Cap {drug} at {cap['value']:g} mg"
+                label = f"Reduce {drug} to {factor:.0%} of the ordered dose" if factor else f"Cap {drug} at {cap.value:g} mg"
                 suggestions = (SuggestionSpec(label, (ActionSpec("update", label, resource, order.ref),), True),)
-    summary = f"{drug}: {lab.key} {shown.split(' = ')[-1] if row['scale'] == 'uln' else shown} - {band['action']}"
-    return _finding(row, order, drug, severity, summary, lines, inputs, suggestions, DOSE_OVERRIDES, suffix=f".{band['id']}")
+    return _verdict(row, order, drug, severity, "lab-band", facts, inputs, suggestions, DOSE_OVERRIDES, suffix=f".{band.id}")
 
 
 # -- kinds: age, infant, reproductive, lvef, down-syndrome, hbv, neurotoxicity ----------------
@@ -233,135 +211,148 @@ def _age_value(ctx: PatientContext, unit: str) -> int:
     return {"years": ctx.age.years, "months": ctx.age.months, "days": ctx.age.days}[unit]
 
 
-def _eval_age(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[[MedicationOrder, str, str], None]) -> Iterator[Finding]:
+def _age_facts(ctx: PatientContext) -> dict[str, Any]:
+    assert ctx.age is not None
+    return {"age": str(ctx.age), "at": ctx.age.at, "uncertain": ctx.age.uncertain}
+
+
+def _eval_age(ctx: PatientContext, row: AgeRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
     for order, drug in _targets(ctx, row):
         if ctx.age is None:
-            missing(order, "age", f"{row['id']} ({drug}): no birth date, label age limits not checked")
+            missing(order, "age", f"{row.id} ({drug}): no birth date, label age limits not checked", {"labs": ["age"], "gaps": [{"lab": "age", "problem": "age"}]})
             continue
         out = []
-        if "below" in row and _age_value(ctx, row["below"]["unit"]) < row["below"]["value"]:
-            out.append(f"age {_age_value(ctx, row['below']['unit'])} {row['below']['unit']} < {row['below']['value']}")
-        if "above" in row and _age_value(ctx, row["above"]["unit"]) > row["above"]["value"]:
-            out.append(f"age {_age_value(ctx, row['above']['unit'])} {row['above']['unit']} > {row['above']['value']}")
+        if row.below is not None and _age_value(ctx, row.below.unit) < row.below.value:
+            out.append({"side": "below", "value": _age_value(ctx, row.below.unit), "unit": row.below.unit, "limit": row.below.value})
+        if row.above is not None and _age_value(ctx, row.above.unit) > row.above.value:
+            out.append({"side": "above", "value": _age_value(ctx, row.above.unit), "unit": row.above.unit, "limit": row.above.value})
         if out:
-            yield _finding(row, order, drug, row["severity"], f"{drug}: {row['message']} (patient {ctx.age})",
-                           [f"**{drug}** ({order.ref}): {out[0]} at {ctx.age.at}{' (birth date partial)' if ctx.age.uncertain else ''}.", "", row["message"] + "."],
+            yield _verdict(row, order, drug, row.severity, "age-limit", {**_age_facts(ctx), "outside": out[0]},
                            {"age_years": ctx.age.years, "age_months": ctx.age.months, "age_days": ctx.age.days, "at": str(ctx.age.at)})
 
 
-def _eval_infant(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None]) -> Iterator[Finding]:
-    if ctx.age is None or _age_value(ctx, row["below"]["unit"]) >= row["below"]["value"]:
+def _eval_infant(ctx: PatientContext, row: InfantRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
+    if ctx.age is None or _age_value(ctx, row.below.unit) >= row.below.value:
         return
     for order, drug in _targets(ctx, row):
-        yield _finding(row, order, drug, row["severity"], f"{drug}: {row['message']}",
-                       [f"**{drug}** ({order.ref}) for an infant: {ctx.age.days} days old at {ctx.age.at} (< {row['below']['value']} days).", "", row["message"] + "."],
+        yield _verdict(row, order, drug, row.severity, "infant", {**_age_facts(ctx), "days": ctx.age.days, "below": row.below.value},
                        {"age_days": ctx.age.days})
 
 
-def _eval_reproductive(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None], kb: Knowledge) -> Iterator[Finding]:
-    if ctx.age is None or not (row["min_age_years"] <= ctx.age.years < row["max_age_years"]):
+def _eval_reproductive(ctx: PatientContext, row: ReproductiveRow, settings: RuleSettings, missing: Missing, kb: Knowledge) -> Iterator[Verdict]:
+    if ctx.age is None or not row.ages.contains(ctx.age.years):
         return
-    if row["sex"] != "any" and ctx.sex != row["sex"]:
+    if row.sex != "any" and ctx.sex != row.sex:
         return
     if status_evidence(ctx, kb, "pregnant"):
         return  # SP-01/SP-02 speak for a pregnant patient (or ask to confirm an old positive status)
     for order, drug in _targets(ctx, row):
-        yield _finding(row, order, drug, row["severity"], f"{drug}: {row['message']}"[:139],
-                       [f"**{drug}** ({order.ref}); patient {ctx.sex or 'sex unknown'}, {ctx.age.years} y.", "", row["message"] + "."],
+        yield _verdict(row, order, drug, row.severity, "reproductive", {"sex": ctx.sex, "age_years": ctx.age.years},
                        {"sex": ctx.sex, "age_years": ctx.age.years})
 
 
-def _eval_lvef(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None]) -> Iterator[Finding]:
-    if ctx.age is None or not (ctx.age.years < row["below_age_years"] or ctx.age.years >= row["min_age_years"]):
+def _eval_lvef(ctx: PatientContext, row: LvefRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
+    if ctx.age is None or not (ctx.age.years < row.below_age_years or ctx.age.years >= row.min_age_years):
         return
-    lab, why = _fresh_lab(ctx, list(row["labs"]), row["window_days"])
+    lab, why, gaps = _fresh_lab(ctx, row.labs, row.window_days)
     if lab is not None:
         return
     for order, drug in _targets(ctx, row):
-        yield _finding(row, order, drug, row["severity"], f"{drug}: no LVEF within {row['window_days']} days (age {ctx.age.years} y: higher cardiotoxicity risk)",
-                       [f"**{drug}** ({order.ref}); age {ctx.age.years} y.", f"- LVEF: {why}.", "", row["message"] + "."],
+        yield _verdict(row, order, drug, row.severity, "lvef-missing", {"age_years": ctx.age.years, "window_days": row.window_days, "gaps": gaps},
                        {"age_years": ctx.age.years, "lvef": why})
 
 
-def _eval_down(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None]) -> Iterator[Finding]:
-    hit = _fact_source(ctx, list(row["facts"]))
+def _eval_down(ctx: PatientContext, row: DownSyndromeRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
+    hit = _fact_source(ctx, list(row.facts))
     if not hit:
         return
     for order, drug in _targets(ctx, row):
-        severity, extra = row["severity"], ""
+        severity, extra, hd, how = row.severity, "", False, ""
         if drug == "methotrexate":
             hd, how = is_high_dose_methotrexate(order, ctx)
             if hd or hd is None:
-                severity = row["high_dose_methotrexate_severity"]
+                severity = row.high_dose_methotrexate_severity
                 extra = f"high-dose methotrexate: {how}" if hd else f"could not tell whether high-dose ({how})"
-        yield _finding(row, order, drug, severity, f"{drug}: Down syndrome - careful monitoring, consider less-intensive therapy",
-                       [f"**{drug}** ({order.ref}); Down syndrome recorded: {hit[1]}.", *([f"- {extra}."] if extra else []), "", row["message"] + "."],
+        yield _verdict(row, order, drug, severity, "down-syndrome", {"recorded": hit[2], "high_dose": hd if extra else False, "how": how},
                        {"fact": hit[0], "high_dose_methotrexate": extra or None})
 
 
-def _eval_hbv(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None]) -> Iterator[Finding]:
+def _eval_hbv(ctx: PatientContext, row: HbvRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
     for order, drug in _targets(ctx, row):
-        labs = {k: ctx.lab(k) for k in row["labs"]}
+        labs = {k: ctx.lab(k) for k in row.labs}
         absent = [k for k, v in labs.items() if v is None or not v.code_value]
-        positive = [f"{k} positive ({v.date}, {v.source})" for k, v in labs.items() if v is not None and v.code_value == "positive"]
-        if positive:
-            text = f"HBV marker positive: {', '.join(positive)} - HBV reactivation risk, hepatology review/antiviral prophylaxis"
-        elif absent:
-            text = f"no {' / '.join(absent)} result: {row['message']}"
-        else:
+        positive = [{"lab": k, "day": v.date} for k, v in labs.items() if v is not None and v.code_value == "positive"]
+        if not positive and not absent:
             continue
-        yield _finding(row, order, drug, row["severity"], f"{drug}: {text}"[:139], [f"**{drug}** ({order.ref}): {text}."],
+        yield _verdict(row, order, drug, row.severity, "hbv", {"positive": positive, "absent": absent},
                        {k: (v.code_value if v else None) for k, v in labs.items()})
 
 
-def _eval_neuro(ctx: PatientContext, row: Row, settings: RuleSettings, missing: Callable[..., None]) -> Iterator[Finding]:
+def _eval_neuro(ctx: PatientContext, row: NeurotoxicityRow, settings: RuleSettings, missing: Missing) -> Iterator[Verdict]:
     evidence = [f"{a.ref} intrathecal on {a.date}" for a in ctx.administrations if a.route and a.route.kind == "intrathecal"]
-    evidence += [f"{m.ref} intrathecal ({m.display})" for m in ctx.all_medications() if m.route and m.route.kind == "intrathecal"]
-    fact = _fact_source(ctx, list(row["facts"]))
+    shown: list[dict[str, Any]] = [{"what": "intrathecal administration", "day": a.date, "drugs": list(a.drug_ids)}
+                                   for a in ctx.administrations if a.route and a.route.kind == "intrathecal"]
+    its = [m for m in ctx.all_medications() if m.route and m.route.kind == "intrathecal"]
+    evidence += [f"{m.ref} intrathecal ({m.display})" for m in its]
+    shown += [{"what": "intrathecal order", "day": None, "drugs": [m.display]} for m in its]
+    fact = _fact_source(ctx, list(row.facts))
     if fact:
         evidence.append(f"{fact[0]}: {fact[1]}")
+        shown.append({"what": fact[0], "day": fact[2]["day"], "drugs": []})
     if not evidence:
         return
     for order, drug in _targets(ctx, row):
-        yield _finding(row, order, drug, row["severity"], f"{drug}: {row['message']}"[:139],
-                       [f"**{drug}** ({order.ref}):", *[f"- {e}" for e in evidence[:5]], "", row["message"] + "."], {"evidence": evidence[:5]})
+        yield _verdict(row, order, drug, row.severity, "neurotoxicity", {"evidence": shown[:5]}, {"evidence": evidence[:5]})
 
 
-_EVALUATORS = {"age": _eval_age, "infant": _eval_infant, "lvef": _eval_lvef,
-               "down-syndrome": _eval_down, "hbv": _eval_hbv, "neurotoxicity-history": _eval_neuro, "lab": _eval_lab}
+# One evaluator per typed row class of the "population" family. A kind without one stops the
+# import (and so start-up) rather than being skipped; knowledge/populations.py does the same at load.
+_EVALUATORS: dict[type, Callable[..., Iterator[Verdict]]] = {
+    FactRow: lambda ctx, row, settings, missing, kb: _eval_fact(ctx, row, settings, kb),
+    ReproductiveRow: _eval_reproductive,
+    AgeRow: lambda ctx, row, settings, missing, kb: _eval_age(ctx, row, settings, missing),
+    InfantRow: lambda ctx, row, settings, missing, kb: _eval_infant(ctx, row, settings, missing),
+    LvefRow: lambda ctx, row, settings, missing, kb: _eval_lvef(ctx, row, settings, missing),
+    DownSyndromeRow: lambda ctx, row, settings, missing, kb: _eval_down(ctx, row, settings, missing),
+    HbvRow: lambda ctx, row, settings, missing, kb: _eval_hbv(ctx, row, settings, missing),
+    NeurotoxicityRow: lambda ctx, row, settings, missing, kb: _eval_neuro(ctx, row, settings, missing),
+    LabRow: lambda ctx, row, settings, missing, kb: _eval_lab(ctx, row, settings, missing),
+}
+
+
+def unevaluated_kinds() -> list[str]:
+    """Kinds of the population family with no evaluator here (must be empty; checked at import)."""
+    return sorted(kind for kind, (cls, _) in ROW_TYPES.items() if cls.family == "population" and cls not in _EVALUATORS)
+
+
+if unevaluated_kinds():  # pragma: no cover - a programming error caught by the first import
+    raise KnowledgeError(f"populations: no evaluator for kind(s) {unevaluated_kinds()} (rules/populations.py _EVALUATORS)")
+
+_MISSING_ROW = RowRef("missing-data.population-labs", "populations.json (SP rows named in detail); clinical-rules.md §4")
 
 
 @rule("population")
-def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """Every SP row whose drugs are among the target orders; missing labs aggregated per order."""
     if not ctx.targets or "populations" not in kb.tables:
         return
     gaps: dict[str, list[str]] = {}
     items: dict[str, set[str]] = {}
+    shown: dict[str, list[dict[str, Any]]] = {}
     orders = {o.ref: o for o in ctx.targets}
 
-    def missing(order: MedicationOrder, item: str, why: str) -> None:
+    def missing(order: MedicationOrder, item: str, why: str, what: dict[str, Any]) -> None:
         gaps.setdefault(order.ref, []).append(why)
         items.setdefault(order.ref, set()).add(item)
+        shown.setdefault(order.ref, []).extend(what["gaps"])
 
     for row in population_knowledge(kb).rows:
-        if not _enabled(row, settings) or not in_scope(row.get("scope"), ctx, kb):
+        if row.family != "population" or not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
             continue
-        if row["kind"] == "fact":
-            yield from _eval_fact(ctx, row, settings, kb)
-        elif row["kind"] == "reproductive":
-            yield from _eval_reproductive(ctx, row, settings, missing, kb)
-        elif row["kind"] in _EVALUATORS:
-            yield from _EVALUATORS[row["kind"]](ctx, row, settings, missing)
+        yield from _EVALUATORS[type(row)](ctx, row, settings, missing, kb)
     for ref, reasons in gaps.items():
         order = orders[ref]
         drug = order.drug_ids[0] if order.drug_ids else None
-        names = ", ".join(sorted(items[ref]))
-        yield Finding(
-            rule_id="missing-data.population-labs", topic="missing-data", indicator="warning",
-            summary=f"{drug or order.display}: cannot check special-population limits - missing or stale: {names}"[:139],
-            detail="\n".join([f"Population checks for **{drug or order.display}** ({ref}) could not run:"] + [f"- {r}" for r in reasons]
-                             + ["", "Lab look-back windows are institutional defaults (populations.json 'window')."]),
-            citation="populations.json (SP rows named in detail); clinical-rules.md §4",
-            orders=(ref,) if order.is_draft else (), inputs={"missing": sorted(items[ref]), "reasons": reasons}, drug=drug,
-        )
+        yield Verdict(row=_MISSING_ROW, topic="missing-data", indicator="warning", message="population-labs", drug=drug,
+                      orders=(ref,) if order.is_draft else (), inputs={"missing": sorted(items[ref]), "reasons": reasons},
+                      facts={"what": drug or order.display, "labs": sorted(items[ref]), "gaps": list({repr(g): g for g in shown[ref]}.values())})

@@ -56,21 +56,12 @@ def missing_prefetch_finding(service: ServiceDescriptor, result: PrefetchResult)
     keys = sorted(k for k in result.missing if (p := service.prefetch_key(k)) is not None and p.failure != "412")
     if not keys:
         return None
-    lines = [
-        f"- **{k}** ({service.prefetch_key(k).description}): {result.notes.get(k, 'unavailable')}"  # type: ignore[union-attr]
-        for k in keys
-    ]
+    items = [{"key": k, "description": service.prefetch_key(k).description, "note": result.notes.get(k, "unavailable")}  # type: ignore[union-attr]
+             for k in keys]
     return Finding(
-        rule_id="missing-data.prefetch",
-        topic="missing-data",
-        indicator="warning",
-        summary=f"Some ALL checks could not run: no access to {', '.join(keys)}"[:139],
-        detail=(
-            "These data could not be obtained, so the checks that need them did not run "
-            "(no card from them does **not** mean they passed):\n\n" + "\n".join(lines)
-        ),
+        rule_id="missing-data.prefetch", topic="missing-data", indicator="warning",
         citation="CDS Hooks 2.0 §Prefetch (data unavailable to the service)",
-        inputs={"missingPrefetch": keys},
+        message="prefetch-unavailable", facts={"items": items}, inputs={"missingPrefetch": keys},
     )
 
 

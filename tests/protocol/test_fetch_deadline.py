@@ -64,7 +64,8 @@ def test_dripping_server_is_cut_at_the_deadline_not_the_socket_timeout(live_serv
         response, elapsed = _post(base, body)
     assert response.status_code == 200
     card = _missing_card(response)
-    assert "observations" in card["summary"] and "medicationAdministrations" in card["summary"]
+    assert card["extension"]["all-cds"]["inputs"]["missingPrefetch"] == ["medicationAdministrations", "observations"]
+    assert "labs" in card["summary"] and "past administrations" in card["summary"]  # clinician names, not prefetch keys
     assert "deadline" in card["detail"]
     assert elapsed < DEADLINE + MARGIN, elapsed
 

@@ -184,4 +184,4 @@ def test_a_patient_under_a_search_key_is_unobtainable_missing_data(client: Any) 
     status, answer = _post(client, order_sign_request(prefetch=pre))
     assert status == 200
     missing = [c for c in _cards(answer) if c["extension"]["all-cds"]["ruleId"] == "missing-data.prefetch"]
-    assert missing and "observations" in missing[0]["summary"]
+    assert missing and "labs" in missing[0]["summary"] and "observations" in missing[0]["extension"]["all-cds"]["inputs"]["missingPrefetch"]

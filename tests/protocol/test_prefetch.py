@@ -58,7 +58,8 @@ def test_untrusted_server_with_prefetch_sent_degrades_to_missing_data_card(live_
     cards = response.json()["cards"]
     missing = [c for c in cards if c["extension"]["all-cds"]["ruleId"] == "missing-data.prefetch"]
     assert len(missing) == 1
-    assert "observations" in missing[0]["summary"] and "medicationAdministrations" in missing[0]["summary"]
+    assert missing[0]["extension"]["all-cds"]["inputs"]["missingPrefetch"] == ["medicationAdministrations", "observations"]
+    assert "past administrations and labs not available" in missing[0]["summary"]
 
 
 def test_operation_outcome_in_optional_prefetch_is_not_refetched(live_service):
@@ -69,7 +70,8 @@ def test_operation_outcome_in_optional_prefetch_is_not_refetched(live_service):
             response = requests.post(base + SIGN, json=body, timeout=10)
         assert fhir.requests == []
     cards = response.json()["cards"]
-    assert any(c["extension"]["all-cds"]["ruleId"] == "missing-data.prefetch" and "observations" in c["summary"] for c in cards)
+    assert any(c["extension"]["all-cds"]["ruleId"] == "missing-data.prefetch" and "labs" in c["summary"]
+               and c["extension"]["all-cds"]["inputs"]["missingPrefetch"] == ["observations"] for c in cards)
 
 
 def test_next_links_are_followed_up_to_the_page_limit(live_service):

@@ -6,13 +6,14 @@ import pytest
 
 from cdshooks.knowledge.interactions import interaction_knowledge
 from cdshooks.rules.interactions import drug_interactions
-from cdshooks.rules.registry import iter_findings, RuleSettings
+from cdshooks.rules.registry import RuleSettings
 
 from ddi_factory import administration, make_ctx, order
+from support.rendered import run_rendered
 
 
 def run(ctx, kb, settings=None):
-    return list(iter_findings([drug_interactions], ctx, kb, settings or RuleSettings()))
+    return run_rendered(drug_interactions, ctx, kb, settings)
 
 
 LOW_MTX = dict(value=20, unit="mg/m2", route="oral", weekly=True)
@@ -66,7 +67,7 @@ def test_pair_rule_fires_with_expected_severity(kb, rid, agent, dose, other, exp
     assert rid in f.inputs["rules"]
     assert f.indicator == expected
     assert f.topic == "interaction"
-    assert agent in f.summary and other in f.summary and len(f.summary) < 140
+    assert agent.replace("-", " ") in f.summary.lower() and other in f.summary.lower() and len(f.summary) < 140  # generic name first, capitalised
     assert f.orders == ("MedicationRequest/a",)
     assert f.citation and "Mechanism" in f.detail
 
