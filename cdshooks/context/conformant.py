@@ -50,14 +50,8 @@ def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
         if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
             if t is int or t is float or t is bool:
                 continue
-            if t is dict:
-                if not _unjudged(value.values(), depth + 1):
-                    return False
-            elif t is list:
-                if not _unjudged(value, depth + 1):
-                    return False
-            else:
-                return False  # null (or a non-JSON value)
+            if not _unjudged((value,), depth):  # an object or array (a null, or a non-JSON value, is dropped)
+                return False
         elif kind is N:
             if not ((t is int or t is float) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):  # finite and plausible
                 return False
