@@ -14,9 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping  # not typing's: isinstance on those is ~5x slower
 from typing import Any
 
-from .read import MALFORMED, MAX_DEPTH, RESOURCE, SCHEMA, B, N, S, finite_number
+from .read import MALFORMED, MAX_DEPTH, MAX_MAGNITUDE, RESOURCE, SCHEMA, B, N, S, finite_number
 
-_NO_TABLE: dict[str, str] = {}
+# SCHEMA with each kind parsed once: S, N or B as they are, "obj:X" -> (False, X), "list:X" -> (True, X).
+_Kind = Any
+_TABLES: dict[str, dict[str, _Kind]] = {
+    dtype: {key: kind if kind in (S, N, B) else (kind.startswith("list:"), kind.partition(":")[2]) for key, kind in table.items()}
+    for dtype, table in SCHEMA.items()
+}
+_NO_TABLE: dict[str, _Kind] = {}
 
 
 def conformant(resource: Any) -> bool:
@@ -27,51 +33,54 @@ def conformant(resource: Any) -> bool:
 
 
 def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
-    # Leaves (the most values by far) are judged inline: the same verdicts as `_value`, without
-    # a call per string.
-    table = SCHEMA.get(dtype, _NO_TABLE)
-    depth += 1
+    """Every member of an object of datatype `dtype` at `depth` keeps its value (as `conform`'s
+    `element`: kinds from SCHEMA, nothing null, nothing deeper than MAX_DEPTH). Leaves, by far
+    the most values, are judged inline, without a call each."""
+    table = _TABLES.get(dtype, _NO_TABLE)
+    depth += 1  # the members' depth
     if depth > MAX_DEPTH:
         return not obj  # an empty object has no value to drop
     for key, value in obj.items():
         t = type(value)
+        kind = table.get(key)
         if t is str:
-            kind = table.get(key)
-            if kind is None or kind == S:
+            if kind is None or kind is S:
                 continue
             return False  # a string where a number, boolean, object or array belongs
-        if not _value(value, table.get(key), depth):
+        if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
+            if t is int or t is float or t is bool:
+                continue
+            if not _unjudged((value,), depth):  # an object or array (a null, or a non-JSON value, is dropped)
+                return False
+        elif kind is N:
+            if not ((t is int or t is float) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):  # finite and plausible
+                return False
+        elif kind is B:
+            if t is not bool:
+                return False
+        elif kind is S:
+            return False
+        elif kind[0]:  # an array
+            if t is not list:
+                return False  # a single object would be wrapped, anything else dropped
+            if value and depth >= MAX_DEPTH:
+                return False  # its items are too deep
+            sub = kind[1]
+            if sub is S or sub == S:
+                for item in value:
+                    if type(item) is not str:
+                        return False
+            else:
+                for item in value:
+                    if type(item) is not dict or not _object(item, sub, depth + 1):
+                        return False
+        elif t is not dict or not _object(value, kind[1], depth):
             return False
     return True
 
 
-def _value(value: Any, kind: str | None, depth: int) -> bool:
-    if depth > MAX_DEPTH or value is None:
-        return False  # conform drops both
-    t = type(value)
-    if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
-        if t is dict:
-            return _unjudged(value.values(), depth + 1)
-        if t is list:
-            return _unjudged(value, depth + 1)
-        return t is str or t is int or t is float or t is bool
-    if kind == S:
-        return t is str
-    if kind == N:
-        return (t is int or t is float) and finite_number(value) is not None
-    if kind == B:
-        return t is bool
-    shape, _, dtype = kind.partition(":")
-    if shape == "list":
-        if t is not list:
-            return False  # a single object would be wrapped, anything else dropped
-        if dtype == S:
-            return depth < MAX_DEPTH or not value if all(type(item) is str for item in value) else False
-        item_kind = "obj:" + dtype
-        return all(_value(item, item_kind, depth + 1) for item in value)
-    if t is not dict:
-        return False
-    if dtype == RESOURCE:
+def _object(value: dict[str, Any], dtype: str, depth: int) -> bool:
+    if dtype == RESOURCE:  # a contained resource: its own resourceType picks its table
         rtype = value.get("resourceType")
         if type(rtype) is not str:
             return False
@@ -80,14 +89,21 @@ def _value(value: Any, kind: str | None, depth: int) -> bool:
 
 
 def _unjudged(values: Any, depth: int) -> bool:
-    """Every value of an element we do not read is kept as sent (`_value` with kind None)."""
+    """Every value of an element we do not read is kept as sent: no null, nothing deeper than
+    MAX_DEPTH (`depth` is theirs)."""
     if depth > MAX_DEPTH:
         return not values
     for v in values:
         t = type(v)
         if t is str or t is int or t is float or t is bool:
             continue
-        if not _value(v, None, depth):
+        if t is dict:
+            if not _unjudged(v.values(), depth + 1):
+                return False
+        elif t is list:
+            if not _unjudged(v, depth + 1):
+                return False
+        else:
             return False
     return True
 

@@ -103,3 +103,17 @@ def test_exactly_conform_verdict_at_the_depth_limit(depth, leaf, kind):
         {"resourceType": "MedicationRequest", "id": "m", "dosageInstruction": [{"timing": {"repeat": {"dayOfWeek": ["mon"], "x": nested}}}]},
     ):
         assert conformant(resource) == _exact(resource)
+
+
+@pytest.mark.parametrize("number", [0, -1, 1e12, -1e12, 10**12, 10**12 + 1, 1.0000000000001e12, 10**400, float("nan"),
+                                    float("inf"), -float("inf"), True, False, 2.5, "1", None, [1], {"v": 1}])
+def test_exactly_conform_verdict_on_numbers(number):
+    """Judged numbers (a Quantity value, a repeat frequency) and unjudged ones: conformant says
+    True exactly when conform keeps the value as sent."""
+    for resource in (
+        {"resourceType": "Observation", "id": "o", "valueQuantity": {"value": number, "code": "mg"}},
+        {"resourceType": "MedicationRequest", "id": "m", "dosageInstruction": [{"timing": {"repeat": {"frequency": number}}}]},
+        {"resourceType": "Observation", "id": "o", "extension": [{"url": "u", "valueDecimal": number}]},
+        {"resourceType": "Patient", "id": "p", "deceasedBoolean": number},
+    ):
+        assert conformant(resource) == _exact(resource)
