@@ -331,15 +331,14 @@ def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Verd
     )
 
 
-def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: str | None = None,
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: dict | None = None,
                   kb: Knowledge | None = None) -> Verdict:
     facts, inputs = _facts(ctx, order, b, q, order_basis, settings)
     if b.row.basis == "fixed" and order_basis != "fixed":
         facts["not_per"] = order_basis
     if period_note:
-        interval = interval_days(order.timing)
-        facts["per_period"] = {"period_days": b.row.period_days, "interval_days": interval, "doses": (b.row.period_days or 1) / interval if interval else None}
-        inputs["per_period"] = {"period_days": b.row.period_days, "interval_days": interval, "amount": b.ordered}
+        facts["per_period"] = dict(period_note)
+        inputs["per_period"] = {"period_days": b.row.period_days, "interval_days": interval_days(order.timing), "amount": b.ordered}
     rounded = _rounding(order, b, q) if not period_note else None  # a wrong interval is the schedule card's to correct
     facts.update(rounded=_rounded_facts(rounded), suggest=not period_note)
     if neighbour is not None:
