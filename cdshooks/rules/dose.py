@@ -28,14 +28,11 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import DoseRule, LabelLimit, dosing_view, per_unit
 from ._dose_common import (
-    clip_summary,
     deviation_pct,
     fmt,
     interval_days,
     missing_data_verdict,
     missing_items,
-    patient_inputs,
-    patient_lines,
     patient_values,
     per_period,
     size_for,
@@ -45,7 +42,7 @@ from ._dose_common import (
 )
 from ._stratify import in_scope
 from .corrections import Rounded, corrected_dose_request, corrected_quantity_request, round_dose, round_for_order
-from .finding import ActionSpec, Finding, SuggestionSpec
+from .finding import ActionSpec, SuggestionSpec
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 from .verification import capped_bsa_note
@@ -133,7 +130,7 @@ def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | Non
 
 
 @rule("dose")
-def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         for drug in order.drug_ids:
@@ -149,7 +146,7 @@ def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 def _check_order(
     ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings,
     schedules: tuple = (), all_dx: bool = True, kb: Knowledge | None = None,
-) -> Iterator[Finding | Verdict]:
+) -> Iterator[Verdict]:
     if text_only_sig(order):
         return  # one card quotes the free text and names every check it blocks (rules/orders.py)
     values = patient_values(ctx)
@@ -334,15 +331,14 @@ def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Verd
     )
 
 
-def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: str | None = None,
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: dict | None = None,
                   kb: Knowledge | None = None) -> Verdict:
     facts, inputs = _facts(ctx, order, b, q, order_basis, settings)
     if b.row.basis == "fixed" and order_basis != "fixed":
         facts["not_per"] = order_basis
     if period_note:
-        interval = interval_days(order.timing)
-        facts["per_period"] = {"period_days": b.row.period_days, "interval_days": interval, "doses": (b.row.period_days or 1) / interval if interval else None}
-        inputs["per_period"] = {"period_days": b.row.period_days, "interval_days": interval, "amount": b.ordered}
+        facts["per_period"] = dict(period_note)
+        inputs["per_period"] = {"period_days": b.row.period_days, "interval_days": interval_days(order.timing), "amount": b.ordered}
     rounded = _rounding(order, b, q) if not period_note else None  # a wrong interval is the schedule card's to correct
     facts.update(rounded=_rounded_facts(rounded), suggest=not period_note)
     if neighbour is not None:
@@ -361,24 +357,15 @@ def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neigh
     )
 
 
-def _limit_finding(ctx: PatientContext, order: MedicationOrder, drug: str, lim: LabelLimit, values) -> Finding:
-    shown = "; ".join(
-        f"{name} {fmt(values[v])}{unit}" for v, (name, unit) in (("age_years", ("age", " y")), ("weight_kg", ("weight", " kg")), ("bsa_m2", ("BSA", " m²")))
-        if v in lim.allowed.variables() and values[v] is not None
-    )
-    detail = "\n".join(
-        [f"**{drug}**: {lim.message} – {order.display} ({order.ref})", "", *patient_lines(ctx), "",
-         f"Labelled for: {lim.allowed.text}" + (f" (when {lim.applies.text})" if lim.applies.bounds else ""), "", f"Source: {lim.citation}"]
-    )
-    return Finding(
-        rule_id=lim.id,
-        topic=lim.topic,
-        indicator="warning",
-        summary=clip_summary(f"{drug}: {lim.message} ({shown})"),
-        detail=detail,
-        citation=lim.citation,
-        orders=(order.ref,),
-        inputs={**patient_inputs(ctx), "rule_row": lim.id},
-        drug=drug,
+def _limit_finding(ctx: PatientContext, order: MedicationOrder, drug: str, lim: LabelLimit, values) -> Verdict:
+    """A label limit on who may get the product (dasatinib tablets <10 kg): the patient values it read."""
+    shown = [{"what": name, "value": Amount(values[v], unit)}
+             for v, (name, unit) in (("age_years", ("age", "a")), ("weight_kg", ("weight", "kg")), ("bsa_m2", ("BSA", "m2")))
+             if v in lim.allowed.variables() and values[v] is not None]
+    return Verdict(
+        row=lim, topic=lim.topic, indicator="warning", message="label-limit", drug=drug, orders=(order.ref,), patient=True,
+        facts={"display": order.display, "row_message": lim.message, "shown": shown, "allowed": lim.allowed.text,
+               "applies": lim.applies.text if lim.applies.bounds else None},
+        inputs={"rule_row": lim.id},
         override=("protocol-specified", "patient-specific-adjustment", "patient-data-incorrect", "other"),
     )
