@@ -328,7 +328,7 @@ def unevaluated_kinds() -> list[str]:
 if unevaluated_kinds():  # pragma: no cover - a programming error caught by the first import
     raise KnowledgeError(f"populations: no evaluator for kind(s) {unevaluated_kinds()} (rules/populations.py _EVALUATORS)")
 
-_MISSING_ROW = RowRef("missing-data.population-labs", "populations.json (SP rows named in detail); clinical-rules.md §4")
+_MISSING_ROW = RowRef("missing-data.population-labs", "populations.json (the SP rows listed in inputs.reasons); clinical-rules.md §4")
 
 
 @rule("population")
