@@ -80,7 +80,7 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
     tmp = Path(tempfile.mkdtemp(prefix="cdshooks-bench-inproc-"))
     try:
         app = create_app(Settings(auth="disabled", data_dir=tmp / "var"))
-        tune_for_serving()
+        tune_for_serving(app)
         client = app.test_client()
         rows = []
         for (hook, size), template in templates.items():
@@ -164,7 +164,7 @@ class Server:
         self.kind, self.port = kind, free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"cdshooks-bench-{kind}-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
-        env.update(CDSHOOKS_DATA_DIR=str(self.tmp / "var"), CDSHOOKS_LOG_LEVEL="WARNING", **env_extra)
+        env.update({"CDSHOOKS_DATA_DIR": str(self.tmp / "var"), "CDSHOOKS_LOG_LEVEL": "WARNING", **env_extra})
         if kind == "service":
             cmd = [sys.executable, "-c", "import sys; from cdshooks.cli import main; sys.exit(main())",
                    "serve", "--dev", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
@@ -369,12 +369,29 @@ def health_while(port: int, run: Callable[[], dict[str, Any]]) -> tuple[dict[str
     return result, summarize(lat) | {"failures": failures[0]}
 
 
-def http_phase(args: argparse.Namespace, template: bytes) -> dict[str, Any]:
-    """Both servers up at once, each phase run on the floor then on the service, so machine noise
-    lands on both alike; the soak (RSS) runs on the service alone at the end."""
+def parse_floor_ms(template: bytes, n: int = 40) -> float:
+    """Median orjson.loads of the body in this process (the parse floor of the HTTP targets)."""
+    samples = []
+    for i in range(n):
+        body = fresh(template, i)
+        t0 = time.perf_counter()
+        orjson.loads(body)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(samples), 3)
+
+
+def http_phase(args: argparse.Namespace, template: bytes, soak_template: bytes) -> dict[str, Any]:
+    """All servers up at once (the floor, the service, and one more service per --also worker
+    model), each phase run on every server in turn, so machine noise lands on all alike; the
+    soak (RSS) runs on the service alone at the end."""
     env = {"CDSHOOKS_THREADS": str(args.threads)} if args.threads else {}
-    out: dict[str, Any] = {"workers": args.workers, "threads": args.threads or "default"}
+    out: dict[str, Any] = {"workers": args.workers, "threads": args.threads or "default",
+                           "parse_floor_ms_before": parse_floor_ms(template)}
     servers = {kind: Server(kind, args.workers, env) for kind in ("floor", "service")}
+    for model in args.also:
+        w, t = (int(x) for x in model.lower().split("x"))
+        servers[f"service {w}x{t}"] = Server("service", w, {"CDSHOOKS_THREADS": str(t)})
+    out["kinds"] = list(servers)
     try:
         loads = {}
         for kind, server in servers.items():
@@ -392,8 +409,12 @@ def http_phase(args: argparse.Namespace, template: bytes) -> dict[str, Any]:
                 out[kind]["closed"][str(clients)] = run
         for kind, load in loads.items():
             out[kind]["open"] = load.open(args.rate, args.open_seconds)
-        soak = loads["service"].closed(4, args.soak_calls, args.soak_max_seconds)
-        out["service"]["soak"] = {"calls": soak["n"], "rss_kib_after": servers["service"].worker_rss_kib()}
+        out["parse_floor_ms_after"] = parse_floor_ms(template)
+        soak_load = Load(servers["service"].port, "/cds-services/all-order-sign", soak_template)
+        soak = soak_load.closed(4, args.soak_calls, args.soak_max_seconds)
+        loads["service"].errors += soak_load.errors
+        out["service"]["soak"] = {"calls": soak["n"], "rss_kib_after": servers["service"].worker_rss_kib(),
+                                  "record": args.soak_size, "rps": soak["rps"]}
         for kind, load in loads.items():
             out[kind]["errors"] = len(load.errors)
             out[kind]["first_errors"] = load.errors[:3]
@@ -411,18 +432,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=0, help="CDSHOOKS_THREADS for both servers (0: serve's default)")
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests per second")
+    parser.add_argument("--also", action="append", default=[], metavar="WxT",
+                        help="also run a service with W workers x T threads, side by side (repeatable; e.g. 2x1 = sync)")
+    parser.add_argument("--soak-calls", type=int, default=None, help="calls of the RSS soak (default 2,000 quick / 20,000 full)")
+    parser.add_argument("--soak-size", choices=sorted(SIZES), default="large", help="record size of the soak calls")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
     q = args.quick
     args.calls, args.max_seconds = (150, 30.0) if q else (600, 90.0)
     args.warmup, args.open_seconds = (20, 10.0) if q else (50, 30.0)
-    args.soak_calls, args.soak_max_seconds = (2000, 90.0) if q else (20_000, 420.0)
+    soak_calls, args.soak_max_seconds = (2000, 90.0) if q else (20_000, 420.0)
+    if args.soak_calls is not None:  # an explicit count gets the time to finish it (at >= 20 calls/s)
+        soak_calls, args.soak_max_seconds = args.soak_calls, max(args.soak_max_seconds, args.soak_calls / 20)
+    args.soak_calls = soak_calls
     inproc_calls = 20 if q else 60
 
     templates = bodies()
     results: dict[str, Any] = {
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "bench/bench.py" + (" --quick" if q else "") + (f" --threads {args.threads}" if args.threads else ""),
+        "command": "bench/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
     }
@@ -430,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         results["in_process"] = in_process(templates, inproc_calls)
     gc.collect()
     if not args.skip_http:
-        results["http"] = http_phase(args, templates[LARGE_SIGN])
+        results["http"] = http_phase(args, templates[LARGE_SIGN], templates[("order-sign", args.soak_size)])
         results["http"]["request_kib"] = round(len(templates[LARGE_SIGN]) / 1024)
     results["machine"]["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -439,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(args.output)
     print_report(results)
     print(f"\nwritten: {args.output}")
-    http_errors = sum((results.get("http") or {}).get(k, {}).get("errors", 0) for k in ("floor", "service"))
+    http = results.get("http") or {}
+    http_errors = sum(http.get(k, {}).get("errors", 0) for k in http.get("kinds", ()))
     return 1 if http_errors else 0
 
 

@@ -73,10 +73,15 @@ def open_store(settings: Settings, knowledge: Knowledge) -> Store:
     return store
 
 
-def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None = None, audit_in_background: bool = False) -> Flask:
+    """`audit_in_background`: audit rows are committed by a background writer in this process
+    (store/audit_writer.py) instead of before each answer; the serving entry points turn it on,
+    and whoever turns it on closes the store at exit (`close_app`), which drains the writer."""
     settings = settings or settings_from_env()
     knowledge = knowledge or knowledge_for(settings.regimen_dir)
     store = open_store(settings, knowledge)
+    if audit_in_background:
+        store.write_audit_in_background()
     session = requests.Session()
     session.trust_env = False  # never route PHI through a proxy from the environment
     verifier = JwtVerifier(settings, store, session)
@@ -103,10 +108,22 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     return app
 
 
+def close_app(app: Any) -> None:
+    """Release what `create_app` opened: the audit writer is drained (every accepted row
+    committed), then the database engine is closed. A no-op for any other WSGI app."""
+    runtime_ = getattr(app, "extensions", {}).get("cdshooks") if hasattr(app, "extensions") else None
+    if runtime_ is not None:
+        runtime_.store.close()
+
+
 def wsgi_app(**kwargs: Any) -> Flask:
-    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'` (GC tuned as under `cdshooks serve`)."""
+    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'` (GC tuned and audit written in
+    the background as under `cdshooks serve`; the writer is drained when the worker exits)."""
+    import atexit
+
     from .gctune import tune_for_serving
 
-    app = create_app()
-    tune_for_serving()
+    app = create_app(audit_in_background=True)
+    atexit.register(close_app, app)
+    tune_for_serving(app)
     return app

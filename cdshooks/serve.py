@@ -35,6 +35,12 @@ def _check_startup(env: dict[str, str]) -> Any:
     settings = settings_from_env(env)
     knowledge = knowledge_for(settings.regimen_dir)
     open_store(settings, knowledge).close()
+    import requests
+
+    from .gctune import warm_up_services
+
+    with requests.Session() as unused:  # the made-up chart names no FHIR server: nothing is fetched
+        warm_up_services(settings, knowledge, unused)  # imports shared by the workers forked later
     return settings, knowledge
 
 
@@ -138,6 +144,7 @@ def gunicorn_options(
         "graceful_timeout": graceful_timeout,
         "accesslog": None,  # access lines would carry URLs; our own log says what matters
         "child_exit": _child_exit,
+        "worker_exit": _worker_exit,
         "worker_class": _draining_worker_class(),
         "logconfig_dict": logconfig or {},
     }
@@ -159,8 +166,8 @@ def _load_app() -> Any:
     from .app import create_app
     from .gctune import tune_for_serving
 
-    app = create_app()  # in each worker (no preload): its objects are then frozen there
-    tune_for_serving()
+    app = create_app(audit_in_background=True)  # in each worker (no preload): its objects are then frozen there
+    tune_for_serving(app)
     return app
 
 
@@ -174,13 +181,22 @@ def run_gunicorn(
     SIGTERM (Kubernetes, systemd) makes the gunicorn master close its listening socket at once
     (new connections are refused, so the balancer moves on) and each sync worker finish the request
     it is serving; after ``graceful_timeout`` seconds (CDSHOOKS_GRACEFUL_TIMEOUT) stragglers are
-    killed. Feedback and audit rows are committed before the response is written, so whatever a
-    client saw acknowledged is in the database whichever way the process ends.
+    killed. Feedback is committed before the response is written, so feedback a client saw
+    acknowledged is in the database whichever way the process ends. Audit rows are committed by
+    the worker's background writer; `worker_exit` drains it after the requests in flight, so a
+    graceful stop keeps every row of every answered call (store/audit_writer.py).
 
     With threads > 1 the worker is gunicorn's gthread worker, which on SIGTERM leaves its accept
     loop within a second, closes its listening sockets and waits up to graceful_timeout for the
     requests in flight (the same drain as the sync worker below)."""
     from gunicorn.app.base import BaseApplication
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # imported here, not first inside `_child_exit`: that hook runs in the master's SIGCHLD
+        # handler, and two workers exiting together (a SIGTERM drain) re-entered a half-done
+        # import there, so the master exited 1 ("partially initialized module"). The directory
+        # is set by now, so the workers forked from here get multiprocess metric values.
+        import prometheus_client.multiprocess  # noqa: F401
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -209,6 +225,13 @@ def _draining_worker_class() -> type:
                 listener.close()
 
     return DrainingSyncWorker
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """In the worker, after the SIGTERM drain: commit every audit row its writer accepted."""
+    from .app import close_app
+
+    close_app(getattr(worker, "wsgi", None))
 
 
 def _child_exit(server: Any, worker: Any) -> None:

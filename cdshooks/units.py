@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-__all__ = ["UnitError", "Unit", "COUNT_UNITS", "convert", "dimension", "parse", "is_compatible", "is_valid", "is_count"]
+__all__ = ["UnitError", "Unit", "COUNT_UNITS", "convert", "conversion_factor", "dimension", "parse", "is_compatible", "is_valid", "is_count"]
 
 
 class UnitError(ValueError):
@@ -224,9 +224,12 @@ def convert(value: float, from_unit: str, to_unit: str, *, molar_mass: float | N
     exactly rounded whenever one side is 1, as for every SI prefix).
     """
     if molar_mass is None or (type(molar_mass) in (int, float)):
-        num, den = _ratio(from_unit, to_unit, molar_mass, type(molar_mass))
+        found = _cached_ratio(from_unit, to_unit, molar_mass, type(molar_mass))
+        if type(found) is not tuple:
+            raise UnitError(found)
+        num, den = found
     else:  # odd (possibly unhashable) molar mass: uncached, refused there if it is needed
-        num, den = _ratio.__wrapped__(from_unit, to_unit, molar_mass, type(molar_mass))
+        num, den = _ratio(from_unit, to_unit, molar_mass, type(molar_mass))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UnitError(f"value {value!r} is not a number")
     if not math.isfinite(value):
@@ -238,10 +241,30 @@ def convert(value: float, from_unit: str, to_unit: str, *, molar_mass: float | N
     return float(value * num / den)
 
 
+def conversion_factor(from_unit: str, to_unit: str, molar_mass: float | None = None) -> tuple[float, float] | None:
+    """(numerator, denominator) that `convert` multiplies and divides by, or None where `convert`
+    raises `UnitError`. For readers that convert many values between the same two units:
+    ``value * num / den`` (``value * num`` when den == 1, ``value / den`` when num == 1) is
+    exactly `convert`'s result."""
+    if type(from_unit) is not str or type(to_unit) is not str or not (molar_mass is None or type(molar_mass) in (int, float)):
+        return None
+    found = _cached_ratio(from_unit, to_unit, molar_mass, type(molar_mass))
+    return found if type(found) is tuple else None
+
+
 _EXACT = 2**53  # integers up to here are exact as floats
 
 
 @lru_cache(maxsize=1024)
+def _cached_ratio(from_unit: str, to_unit: str, molar_mass: float | None, _mm_type: type) -> tuple[float, float] | str:
+    """`_ratio`, or the message of the UnitError it raised, remembered: a refusal costs as much to
+    work out as a factor, and readers ask "is this a volume?" of every dose in mg (doses._is_volume)."""
+    try:
+        return _ratio(from_unit, to_unit, molar_mass, _mm_type)
+    except UnitError as exc:
+        return str(exc)
+
+
 def _ratio(from_unit: str, to_unit: str, molar_mass: float | None, _mm_type: type) -> tuple[float, float]:
     """(numerator, denominator) of the exact factor from_unit -> to_unit, as floats; cached.
 

@@ -86,11 +86,11 @@ SCENARIOS: list[Scenario] = [
              birth=born(7), weight=(66.0, "[lb_av]"), height=(48.0, "[in_i]"), orders=[vcr(1.5)], sign=[]),
     Scenario("dose.vincristine.pounds-inches-3mg", "66 lb / 48 in child, vincristine 3.0 mg", "clinical-rules §7 T20",
              birth=born(7), weight=(66.0, "[lb_av]"), height=(48.0, "[in_i]"), orders=[vcr(3.0)],
-             # T20 expects critical, "exceeds 2 mg" AND "≈99% above calculated": the dose check's finding
+             # T20 expects critical, "exceeds the 2 mg" (cap) AND "≈99% above calculated": the dose check's finding
              # (calculated 1.5 mg/m2 x 1.0069 m2 = 1.51 mg) rides on the cap card, one card per order and
              # problem (the separate dose card of the first golden would repeat the same finding)
              sign=[card("dose-limit", "critical", "vincristine", rule="dose-limit.vincristine.per-dose-cap",
-                        contains=["exceeds 2 mg", "99% above calculated"],
+                        contains=["exceeds the 2 mg", "99% above calculated"],
                         values=dose_values(bsa_m2=BSA_66LB_48IN, low=1.5 * BSA_66LB_48IN, high=2.0, ordered=3.0))]),
     Scenario("missing.weight.vincristine", "no body weight at all: dose cannot be checked", "contract: missing-data; clinical-rules §2.0",
              **{**CHILD, "weight": None}, orders=[vcr(1.4)], sign=[card("missing-data", "warning", "vincristine", rule="missing-data.dose-inputs")],

@@ -14,7 +14,7 @@ from ..knowledge.references import Reference
 from ..rules.finding import ActionSpec, Coding, Finding, LinkSpec, SuggestionSpec
 from .overrides import reasons_for
 from .text import SUMMARY_LIMIT, clip_summary, render_text  # noqa: F401 (SUMMARY_LIMIT re-exported)
-from .wording import clean_detail, clinician_text, sources_section
+from .wording import clean_detail, clinician_text, scrub, sources_section
 
 TOPIC_SYSTEM = "urn:all-cds:card-topic"
 EXTENSION_KEY = "all-cds"
@@ -79,6 +79,8 @@ def render_card(
     summary, detail = render_text(finding)
     if not finding.message:  # older form: text written by a rule, cleaned of what clinicians must not read
         summary, detail = clinician_text(summary), clean_detail(detail)
+    else:  # knowledge rows' notes reach the template as facts: their internal references go here
+        summary, detail = scrub(summary), scrub(detail)
     section = sources_section(finding.citation, [(r.title, r.url) for r in references])
     if section:
         detail += "\n\n" + section

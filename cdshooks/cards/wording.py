@@ -32,7 +32,13 @@ _BACKTICK_ID = re.compile(r"\s*[,;–-]?\s*\(?`[^`\s]*[.][^`\s]*`\)?")  # a rule
 _BACKTICK = re.compile(r"`([^`]*)`")
 _SOURCE_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:Sources?|Rule|Cap|Dose rule|Citation)(?:\*\*)?\s*(?:\([^)]*\))?\s*:", re.IGNORECASE)
 _PATIENT_LINE = re.compile(r"^\s*-\s*(Age|Weight|Height|BSA)\b")
+# clinical-rules.md row ids (RA-11, SP-06, DDI-13, NCI-3-age ...) and our own issue numbers: provenance
+# for auditors (extension.all-cds.citation keeps them), not words for a prescriber.
+ROW_ID = re.compile(r"\b(?:DDI|SP|RA|NCI|CUM|MON|VER|IT|PF|TLS|HDMTX|LVEF|INO|CRS)-\d+[A-Za-z]?(?:[-.][A-Za-z0-9]+)*\b")
+_ISSUE_REF = re.compile(r"\s*\(issue \d+[^)]*\)|[;,]\s*issue \d+(?: items? [\d, and]+)?")
 _INTERNAL = [
+    _ISSUE_REF,
+    re.compile(r"[;,]?\s*(?:rows?\s+)?" + ROW_ID.pattern),
     re.compile(r"\s*\((?:[^()]*?(?:clinical-rules|shared/|\.md\b|terminology\.json|§)[^()]*)\)"),
     re.compile(r"(?:shared/reference/)?clinical-rules(?:\.md)?(?:\s*(?:§\s*[\w.\-]+|and|,|(?:row|item)\s+[\w\-]+))*"),
     re.compile(r"shared/[\w./-]+"),
@@ -50,11 +56,16 @@ def clinician_text(text: str) -> str:
 
 
 def _drop_internal(text: str) -> str:
-    if not any(k in text for k in ("§", ".json", ".md", "clinical-rules", "shared/")):
+    if not any(k in text for k in ("§", ".json", ".md", "clinical-rules", "shared/", "-", "issue")):
         return text
     for pattern in _INTERNAL:
         text = pattern.sub("", text)
     return re.sub(r"\s+([;,.)])", r"\1", text)
+
+
+def scrub(text: str) -> str:
+    """Template output with knowledge text in it: drop issue numbers and row ids a row's note carries."""
+    return _drop_internal(text)
 
 
 def public_citation(citation: str) -> str:
@@ -62,7 +73,7 @@ def public_citation(citation: str) -> str:
     text = _drop_internal(citation)
     text = re.sub(r"\s*;\s*(?:;\s*)+", "; ", text)
     text = re.sub(r"\(\s*\)|\s+,", "", text)
-    return " ".join(text.split()).strip(" ;,.-–")
+    return " ".join(text.split()).strip(" ;,.:-–")
 
 
 def clean_detail(detail: str) -> str:

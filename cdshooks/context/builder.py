@@ -14,14 +14,18 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, datetime
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence  # not typing's: isinstance on those is ~5x slower
+from typing import Any
 
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view
 from ..knowledge.regimen_templates import template_library
-from .fhir import codings, concept_texts, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
-from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_administration, read_order
+from .fhir import as_sent, codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
+from .medications import (
+    INACTIVE_REQUEST, INACTIVE_STATEMENT, ReadMemo, included_medications, order_date_of, plain_administration, read_administration,
+    read_order,
+)
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import mosteller, read_observations
 from .plan import read_plan
@@ -123,15 +127,10 @@ def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tupl
 
 # -- the builder -------------------------------------------------------------------------
 
-def _resources(prefetch: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    return entries(prefetch.get(key))
-
-
-def _medications_in(value: Any) -> list[dict[str, Any]]:
-    """The Medication resources of a prefetch value, as `entries` gives them, without conforming
-    (copying) the hundreds of other resources a chart carries to find them."""
-    return [normalize(m) for r in raw_entries(value)
-            if r.get("resourceType") == "Medication" and (m := conform(r)) is not None]
+def _medications_in(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The Medication resources among a prefetch value's, as `entries` gives them, without
+    conforming (copying) the hundreds of other resources a chart carries to find them."""
+    return [normalize(m) for r in resources if r.get("resourceType") == "Medication" and (m := conform(r)) is not None]
 
 
 def build_context(
@@ -147,16 +146,22 @@ def build_context(
 ) -> PatientContext:
     """`medications`: Medication resources fetched by reference ('Medication/x' -> resource)."""
     drugs, codes = drugs_view(kb), codes_view(kb)
+    # every prefetch Bundle listed once; each reader below takes its resources from these lists
+    sent = {key: raw_entries(value) for key, value in prefetch.items()}
+
+    def _resources(key: str) -> list[dict[str, Any]]:
+        return conformed(sent.get(key, ()))
+
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
     # orders first: the order date drives every window
     drafts_raw = entries(draft_orders) if draft_orders else []
-    requests = _resources(prefetch, "medicationRequests")
-    statements = _resources(prefetch, "medicationStatements")
-    admins_raw = _resources(prefetch, "medicationAdministrations")
+    requests = _resources("medicationRequests")
+    statements = _resources("medicationStatements")
+    admins_raw = as_sent(sent.get("medicationAdministrations", ()), plain_administration)
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
     # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
-    included = included_medications(drafts_raw, *(_medications_in(v) for v in prefetch.values()))
+    included = included_medications(drafts_raw, *(_medications_in(v) for v in sent.values()))
     included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True)
@@ -184,16 +189,17 @@ def build_context(
         order = read_order(r, drugs, codes, included, is_draft=False)
         if order.drug_ids:
             active.append(order)
+    memo = ReadMemo()
     administrations = tuple(
         sorted(
-            (a for a in (read_administration(r, drugs, codes, included) for r in admins_raw
+            (a for a in (read_administration(r, drugs, codes, included, memo) for r in admins_raw
                          if r.get("resourceType") == "MedicationAdministration") if a),
             key=lambda a: a.date, reverse=True,
         )
     )
 
     # patient and age
-    patients = [p for p in _resources(prefetch, "patient") if p.get("resourceType") == "Patient"]
+    patients = [p for p in _resources("patient") if p.get("resourceType") == "Patient"]
     patient = normalize(patients[0]) if patients else None
     if patient and validate(patient):
         gaps.append(DataGap("patient", "Patient resource is not valid FHIR; demographics read defensively", source=ref(patient)))
@@ -205,7 +211,7 @@ def build_context(
 
     # body measurements and labs
     # Observations are read as sent (no copy), once, into weight, height and the lab series.
-    observed = read_observations(raw_entries(prefetch.get("bodyMeasurements")), raw_entries(prefetch.get("observations")),
+    observed = read_observations(sent.get("bodyMeasurements", ()), sent.get("observations", ()),
                                  codes, order_date, upper)
     weight, height = observed.weight, observed.height
     weights, heights = observed.weights, observed.heights
@@ -216,13 +222,10 @@ def build_context(
         gaps.append(DataGap("bsa", f"BSA not computed: no usable {' and '.join(missing)}"))
     reading = observed.labs
     gaps += reading.gaps
-    labs: dict[str, tuple] = {}
-    for result in reading.results:
-        labs.setdefault(result.key, ())
-        labs[result.key] += (result,)
+    labs = reading.series  # lab key -> results, newest first; a key's results are made when first read
 
     # facts
-    facts_list = read_conditions(_resources(prefetch, "conditions"), codes) + list(reading.facts)
+    facts_list = read_conditions(_resources("conditions"), codes) + list(reading.facts)
     facts: dict[str, tuple[ClinicalFact, ...]] = {}
     for fact in facts_list:
         facts[fact.key] = facts.get(fact.key, ()) + (fact,)
@@ -230,7 +233,7 @@ def build_context(
     diagnosis_date = min(diagnosis_dates) if diagnosis_dates else None
     age_dx = age_at(birth, diagnosis_date, uncertain=uncertain) if birth and diagnosis_date and birth <= diagnosis_date else None
 
-    careplans = _resources(prefetch, "carePlans")
+    careplans = _resources("carePlans")
     phase, phase_source = read_phase(careplans, codes)
     phase_text = next((careplan_text(cp) for cp in careplans if ref(cp) == phase_source), None) if phase_source else None
     plan = read_plan(careplans, template_library(kb), order_date, administrations)

@@ -11,11 +11,18 @@ benchmark charts and hostile variants.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping  # not typing's: isinstance on those is ~5x slower
+from typing import Any
 
-from .read import MALFORMED, MAX_DEPTH, RESOURCE, SCHEMA, B, N, S, finite_number
+from .read import MALFORMED, MAX_DEPTH, MAX_MAGNITUDE, RESOURCE, SCHEMA, B, N, S, finite_number
 
-_NO_TABLE: dict[str, str] = {}
+# SCHEMA with each kind parsed once: S, N or B as they are, "obj:X" -> (False, X), "list:X" -> (True, X).
+_Kind = Any
+_TABLES: dict[str, dict[str, _Kind]] = {
+    dtype: {key: kind if kind in (S, N, B) else (kind.startswith("list:"), kind.partition(":")[2]) for key, kind in table.items()}
+    for dtype, table in SCHEMA.items()
+}
+_NO_TABLE: dict[str, _Kind] = {}
 
 
 def conformant(resource: Any) -> bool:
@@ -26,40 +33,128 @@ def conformant(resource: Any) -> bool:
 
 
 def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
-    table = SCHEMA.get(dtype, _NO_TABLE)
+    """Every member of an object of datatype `dtype` at `depth` keeps its value (as `conform`'s
+    `element`: kinds from SCHEMA, nothing null, nothing deeper than MAX_DEPTH). Leaves, by far
+    the most values, are judged inline, without a call each."""
+    table = _TABLES.get(dtype, _NO_TABLE)
+    depth += 1  # the members' depth
+    if depth > MAX_DEPTH:
+        return not obj  # an empty object has no value to drop
     for key, value in obj.items():
-        if not _value(value, table.get(key), depth + 1):
+        t = type(value)
+        kind = table.get(key)
+        if t is str:
+            if kind is None or kind is S:
+                continue
+            return False  # a string where a number, boolean, object or array belongs
+        if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
+            if t is int or t is float or t is bool:
+                continue
+            if not _unjudged((value,), depth):  # an object or array (a null, or a non-JSON value, is dropped)
+                return False
+        elif kind is N:
+            if not ((t is int or t is float) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):  # finite and plausible
+                return False
+        elif kind is B:
+            if t is not bool:
+                return False
+        elif kind is S:
+            return False
+        elif kind[0]:  # an array
+            if t is not list:
+                return False  # a single object would be wrapped, anything else dropped
+            if value and depth >= MAX_DEPTH:
+                return False  # its items are too deep
+            sub = kind[1]
+            if sub is S or sub == S:
+                for item in value:
+                    if type(item) is not str:
+                        return False
+            else:
+                for item in value:
+                    if type(item) is not dict or not _object(item, sub, depth + 1):
+                        return False
+        elif t is not dict or not _object(value, kind[1], depth):
             return False
     return True
 
 
-def _value(value: Any, kind: str | None, depth: int) -> bool:
-    if depth > MAX_DEPTH or value is None:
-        return False  # conform drops both
-    t = type(value)
-    if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
-        if t is dict:
-            return all(_value(v, None, depth + 1) for v in value.values())
-        if t is list:
-            return all(_value(v, None, depth + 1) for v in value)
-        return t is str or t is int or t is float or t is bool
-    if kind == S:
-        return t is str
-    if kind == N:
-        return (t is int or t is float) and finite_number(value) is not None
-    if kind == B:
-        return t is bool
-    shape, _, dtype = kind.partition(":")
-    if shape == "list":
-        if t is not list:
-            return False  # a single object would be wrapped, anything else dropped
-        item_kind = S if dtype == S else "obj:" + dtype
-        return all(_value(item, item_kind, depth + 1) for item in value)
-    if t is not dict:
-        return False
-    if dtype == RESOURCE:
+def _object(value: dict[str, Any], dtype: str, depth: int) -> bool:
+    if dtype == RESOURCE:  # a contained resource: its own resourceType picks its table
         rtype = value.get("resourceType")
         if type(rtype) is not str:
             return False
         dtype = rtype
     return _element(value, dtype, depth)
+
+
+def _unjudged(values: Any, depth: int) -> bool:
+    """Every value of an element we do not read is kept as sent: no null, nothing deeper than
+    MAX_DEPTH (`depth` is theirs)."""
+    if depth > MAX_DEPTH:
+        return not values
+    for v in values:
+        t = type(v)
+        if t is str or t is int or t is float or t is bool:
+            continue
+        if t is dict:
+            if not _unjudged(v.values(), depth + 1):
+                return False
+        elif t is list:
+            if not _unjudged(v, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
+# -- one element at a time: for readers that check only what they read ---------------------------
+# Each says whether an element a reader reads is already of its FHIR JSON kind, so reading it as
+# sent gives what reading it after `conform` gives (None, an absent element, reads the same both
+# ways). Readers with such a check: observations.clean_observation, medications.plain_administration.
+
+def str_ok(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def num_ok(value: Any) -> bool:
+    return value is None or ((type(value) is int or type(value) is float) and finite_number(value) is not None)
+
+
+def concept_ok(concept: Any) -> bool:
+    """A CodeableConcept: text and every coding's system, code and display strings (or absent)."""
+    if concept is None:
+        return True
+    if type(concept) is not dict:
+        return False
+    text, coding = concept.get("text"), concept.get("coding")
+    if not (text is None or type(text) is str):
+        return False
+    if coding is None:
+        return True
+    if type(coding) is dict:
+        return _coding_ok(coding)
+    if type(coding) is not list:
+        return False
+    for c in coding:
+        if type(c) is not dict or not _coding_ok(c):
+            return False
+    return True
+
+
+def _coding_ok(c: dict[str, Any]) -> bool:
+    system, code, display = c.get("system"), c.get("code"), c.get("display")
+    return (system is None or type(system) is str) and (code is None or type(code) is str) and (display is None or type(display) is str)
+
+
+def quantity_ok(q: Any) -> bool:
+    return q is None or (type(q) is dict and num_ok(q.get("value")) and str_ok(q.get("comparator"))
+                         and str_ok(q.get("unit")) and str_ok(q.get("system")) and str_ok(q.get("code")))
+
+
+def items_ok(value: Any, ok: Any) -> bool:
+    if value is None:
+        return True
+    if type(value) is dict:
+        return bool(ok(value))
+    return type(value) is list and all(type(v) is dict and ok(v) for v in value)

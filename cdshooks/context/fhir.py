@@ -11,7 +11,8 @@ None and callers turn that into a `DataGap` or an order `problem`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
+from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -149,16 +150,26 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
 
     Every resource passes `read.conform` first (wrong JSON kinds dropped and recorded), so the
     readers after this never meet a list where a string belongs."""
-    if not isinstance(bundle, Mapping):
-        return []
-    if bundle.get("resourceType") != "Bundle":
-        single = _conformed(bundle)
-        return [normalize(single)] if single else []
-    out = []
-    for entry in objects_of(bundle, "entry"):
-        resource = _conformed(entry.get("resource"))
-        if resource is not None:
-            out.append(normalize(resource))
+    return conformed(raw_entries(bundle))
+
+
+def conformed(resources: Iterable[Any]) -> list[dict[str, Any]]:
+    """Each resource (as `raw_entries` lists them) conformed and normalized, as `entries` gives them."""
+    return [normalize(fixed) for resource in resources if (fixed := _conformed(resource)) is not None]
+
+
+def as_sent(resources: Iterable[Any], plain: Callable[[Any], bool]) -> list[Mapping[str, Any]]:
+    """`conformed(resources)`, except that a resource `plain` vouches for is kept exactly as sent.
+
+    For readers that check the elements they read themselves (`plain` says each has its FHIR JSON
+    kind, so reading the resource as sent gives what reading its conformed, normalized copy
+    gives); every other resource is conformed and normalized as `entries` does it."""
+    out: list[Mapping[str, Any]] = []
+    for resource in resources:
+        if plain(resource):
+            out.append(resource)
+        elif (fixed := _conformed(resource)) is not None:
+            out.append(normalize(fixed))
     return out
 
 
@@ -168,12 +179,13 @@ def _conformed(resource: Any) -> Any:
 
 
 def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
-    """Like `entries` but neither conformed, normalized nor copied: for readers that check the
-    elements they read themselves and `conform` only what is not clean (observations.py)."""
+    """The resources `entries` would conform, neither conformed, normalized nor copied: for
+    readers that check the elements they read themselves and `conform` only what is not clean
+    (observations.py, `as_sent`). One list per Bundle, made once per request (builder)."""
     if not isinstance(bundle, Mapping):
         return []
     if bundle.get("resourceType") != "Bundle":
-        return [bundle] if bundle.get("resourceType") else []
+        return [bundle] if isinstance(bundle.get("resourceType"), str) else []
     raw = bundle.get("entry")
     if isinstance(raw, Mapping):
         raw = [raw]
@@ -190,8 +202,22 @@ def ref(resource: Mapping[str, Any]) -> str:
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
+def iso_day(value: Any) -> date | None:
+    """Fast path of `parse_date` for the usual "YYYY-MM-DD..." (C parser); None sends the value
+    through `parse_date`'s pattern, which decides every other shape exactly as before."""
+    if type(value) is str and len(value) >= 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
 def parse_date(value: Any) -> date | None:
     """The calendar date of a full FHIR date/dateTime; None for partial or invalid values."""
+    day = iso_day(value)
+    if day is not None:
+        return day
     if not isinstance(value, str):
         return None
     m = _DATE.match(value)
@@ -247,6 +273,15 @@ def ucum_code(quantity: Mapping[str, Any]) -> tuple[str | None, str | None]:
     unusable - we never guess what "mcg" or "units" meant.
     """
     system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
+    if (system is None or type(system) is str) and (code is None or type(code) is str) and (unit is None or type(unit) is str):
+        return _ucum_code(system, code, unit)
+    return _ucum_code.__wrapped__(system, code, unit)
+
+
+@lru_cache(maxsize=512)
+def _ucum_code(system: Any, code: Any, unit: Any) -> tuple[str | None, str | None]:
+    """`ucum_code` of the three fields; remembered when they are plain strings (a chart spells
+    a handful of units hundreds of times)."""
     if system not in (None, UCUM):
         return None, f"unit system {system!r} is not UCUM"
     for candidate in (code,) if system == UCUM else (code, unit):
@@ -271,6 +306,6 @@ def iter_text(*items: Any) -> Iterator[str]:
 
 
 __all__ = [
-    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "raw_entries", "ref", "parse_date", "parse_partial_date",
+    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "conformed", "as_sent", "raw_entries", "ref", "iso_day", "parse_date", "parse_partial_date",
     "codings", "concept_texts", "number", "ucum_code", "quantity_original",
 ]

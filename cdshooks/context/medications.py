@@ -23,16 +23,21 @@ resolve to vincristine or pegaspargase.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence  # not typing's: isinstance on those is ~5x slower
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Mapping, Sequence
+from typing import Any
+
+import orjson
 
 from ..knowledge.codes import SNOMED, CodeTable
 from ..knowledge.drugs import RXNORM, DrugTable
 from ..knowledge.products import Product
+from .conformant import concept_ok, quantity_ok, str_ok
 from .doses import derive_amount, dose_of, product_of, quantity
 from .fhir import codings, concept_texts, number, parse_date, ref, validate
 from .model import Administration, MedicationOrder, Route, Timing
+from .read import MALFORMED
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
 INACTIVE_STATEMENT = frozenset({"completed", "entered-in-error", "stopped", "not-taken"})
@@ -259,22 +264,85 @@ def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
 
 
 def read_administration(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
-                        included: Mapping[str, Mapping[str, Any]]) -> Administration | None:
+                        included: Mapping[str, Mapping[str, Any]], memo: "ReadMemo | None" = None) -> Administration | None:
     """A given dose (completed / in-progress) of a known drug, dated; else None."""
     if resource.get("status") not in GIVEN:
         return None
     period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), Mapping) else {}
     when = parse_date(resource.get("effectiveDateTime")) or parse_date(period.get("start"))
-    ident = identify(resource, drugs, included)
+    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
     if when is None or not ident.drug_ids:
         return None
     dosage = resource.get("dosage") if isinstance(resource.get("dosage"), Mapping) else {}
     problems: list[str] = []
+    route = memo.route(dosage.get("route"), codes) if memo is not None else route_of(dosage.get("route"), codes)
     return Administration(
         ref=ref(resource), drug_ids=ident.drug_ids, date=when,
         dose=derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems),
-        route=route_of(dosage.get("route"), codes) or implied_route(ident.product), status=resource.get("status"),
+        route=route or implied_route(ident.product), status=resource.get("status"),
     )
+
+
+def plain_administration(resource: Any) -> bool:
+    """True when every element `read_administration` reads (with a ReadMemo or without) already
+    has its FHIR JSON kind, so reading the resource as sent gives what reading its conformed copy
+    gives (fhir.entries_as_sent). Why: a two-year chart carries hundreds of administrations,
+    and conforming each (a checked walk of every element) cost more than reading it. A
+    medicationReference (and so contained Medications) always takes the conformed path."""
+    if type(resource) is not dict or "medicationReference" in resource or MALFORMED in resource:
+        return False
+    g = resource.get
+    period, dosage = g("effectivePeriod"), g("dosage")
+    return (type(g("resourceType")) is str and (type(g("id")) is str or "id" not in resource) and str_ok(g("status"))
+            and str_ok(g("effectiveDateTime")) and (period is None or (type(period) is dict and str_ok(period.get("start"))))
+            and concept_ok(g("medicationCodeableConcept"))
+            and (dosage is None or (type(dosage) is dict and quantity_ok(dosage.get("dose")) and concept_ok(dosage.get("route")))))
+
+
+class ReadMemo:
+    """What one request's readers have already worked out, by the content it depends on.
+
+    Why: a two-year chart carries hundreds of administrations of a handful of drugs, each
+    spelling the same medicationCodeableConcept and route; identifying a drug (codes, names,
+    look-alike guard, product) and a route is pure in that content. Keyed by the JSON bytes of
+    the concept, so equal content shares an answer and different content never does. One per
+    request (build_context makes it): nothing outlives the request, nothing is shared between
+    requests. Results are immutable and handed out as they are.
+    """
+
+    def __init__(self) -> None:
+        self._idents: dict[bytes, Identification] = {}
+        self._routes: dict[bytes, Route | None] = {}
+
+    def identify(self, resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
+        """`identify(resource, ...)`, shared by resources that name their drug only by
+        medicationCodeableConcept (nothing else it reads is there)."""
+        if "medicationReference" in resource:
+            return identify(resource, drugs, included)
+        key = _content_key(resource.get("medicationCodeableConcept"))
+        if key is None:
+            return identify(resource, drugs, included)
+        found = self._idents.get(key)
+        if found is None:
+            found = self._idents[key] = identify(resource, drugs, included)
+        return found
+
+    def route(self, concept: Any, codes: CodeTable) -> Route | None:
+        """`route_of(concept, codes)`, once per distinct concept."""
+        key = _content_key(concept)
+        if key is None:
+            return route_of(concept, codes)
+        if key not in self._routes:
+            self._routes[key] = route_of(concept, codes)
+        return self._routes[key]
+
+
+def _content_key(value: Any) -> bytes | None:
+    """The JSON bytes of `value`, or None when it is not plain JSON (then nothing is shared)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return None
 
 
 def included_medications(*bundles: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

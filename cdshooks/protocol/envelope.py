@@ -20,6 +20,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import EnvelopeInvalid, MalformedJson, PayloadTooLarge, UnsupportedMediaType
 from ..fetch.hook import HookRequest  # noqa: F401  (built here, defined below services)
+from .jsondepth import deeper_than
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 # A CDS Hooks body is < 20 levels deep (prefetch -> Bundle -> entry -> resource -> dosage ...).
@@ -53,7 +54,7 @@ def parse_json_object(raw: bytes, *, max_bytes: int, what: str = "request body")
         raise MalformedJson(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedJson(f"{what} must be a JSON object, got {type(body).__name__}")
-    if json_depth(body) > MAX_JSON_DEPTH:
+    if deeper_than(body, MAX_JSON_DEPTH):  # = json_depth(body) > MAX_JSON_DEPTH, at C speed (jsondepth.py)
         raise MalformedJson(f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels")
     return body
 

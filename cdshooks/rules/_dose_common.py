@@ -256,10 +256,11 @@ def schedule_speaks(schedules, order: MedicationOrder, candidates: Sequence[Any]
                for s in schedules)
 
 
-def per_period(order: MedicationOrder, candidates: Sequence[Any]) -> tuple[float, str | None]:
+def per_period(order: MedicationOrder, candidates: Sequence[Any]) -> tuple[float, dict[str, float] | None]:
     """Like with like: a dose the rule gives once per N days, ordered every M days, is compared per
     N days (2.5 mg daily = 17.5 mg per 7 days against 20 mg/m² once weekly), so a daily order is never
-    told to take more per dose. (1.0, None) when the rule is per dose or the intervals agree."""
+    told to take more per dose. (1.0, None) when the rule is per dose or the intervals agree; else the
+    factor and its facts (interval_days, period_days, doses per period) for the card."""
     periods = {r.period_days for r in candidates}
     interval = interval_days(order.timing)
     if len(periods) != 1 or None in periods or not interval:
@@ -269,6 +270,4 @@ def per_period(order: MedicationOrder, candidates: Sequence[Any]) -> tuple[float
     if abs(interval - period) < 1e-9:
         return 1.0, None
     factor = period / interval
-    every = "daily" if abs(interval - 1) < 1e-9 else f"every {fmt(interval)} d"
-    per = "per day" if period == 1 else f"per {fmt(period)} days"
-    return factor, f"{every} = {fmt(factor)} doses {per}; compared per period because the rule's dose is once {per.removeprefix('per ')}"
+    return factor, {"interval_days": interval, "period_days": period, "doses": factor}

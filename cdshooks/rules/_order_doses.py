@@ -5,6 +5,11 @@ and "what is 75% of this order?" all need the ordered amount in a comparable uni
 mg/m2), using weight or BSA from the context. Every conversion goes through
 `cdshooks.context.units.convert`; anything that cannot be converted returns a reason string
 (shown to the clinician as "could not check ..."), never a guessed number.
+
+Facts for templates: `Normalized.facts()` gives the amount as written, the doses per day and each
+× / ÷ step with the weight or BSA used (value, date, formula); `dose.md.j2`'s `normalized` macro
+writes "2.5 mg × 2/day × 20 kg (weight of 2026-10-30) = 100 mg". `how` is the older one-line text,
+kept while the interaction, population and verification cards still write their own lines.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from ..context.model import MedicationOrder, PatientContext
 from ..context.units import UnitError, convert, is_count
+from .verdict import Amount
 
 HIGH_DOSE_MTX_MG_M2 = 500.0  # clinical-rules.md DDI-01: high-dose methotrexate >= 500 mg/m2
 _HIGH_DOSE_TEXT = re.compile(r"\bhigh[- ]dose\b|\bhd[- ]?mtx\b", re.IGNORECASE)
@@ -25,7 +31,14 @@ _HIGH_DOSE_TEXT = re.compile(r"\bhigh[- ]dose\b|\bhd[- ]?mtx\b", re.IGNORECASE)
 class Normalized:
     value: float
     unit: str  # mg | mg/kg | mg/m2
-    how: str  # human-readable computation with its inputs
+    how: str  # older form: the computation as one line of text (templates use facts())
+    written: Amount | None = None  # the order's amount as sent
+    per_day: float = 1.0  # doses per day multiplied in (1 = per dose)
+    steps: tuple[dict[str, Any], ...] = ()  # {"op": "×"|"/", "size": Amount, "what": "weight"|"BSA", "date", "formula"}
+
+    def facts(self) -> dict[str, Any]:
+        """The computation for a template: written × per day (× or / each size) = result."""
+        return {"written": self.written, "per_day": self.per_day, "steps": list(self.steps), "result": Amount(self.value, self.unit)}
 
 
 def _split(unit: str) -> tuple[str, str]:
@@ -56,34 +69,50 @@ def normalize(order: MedicationOrder, ctx: PatientContext, targets: Sequence[str
     reasons: list[str] = []
     # the order's own basis first (75 mg/m2 is judged against an mg/m2 threshold, not via BSA/weight)
     ordered = sorted(targets, key=lambda t: _split(t)[1] != den)
+    written = Amount(dose.value, dose.unit)
     for target in ordered:
         _, tden = _split(target)
         value, steps = mg, shown
+        facts: list[dict[str, Any]] = []
         if den == tden:
-            return Normalized(value, target, steps if not freq_note else f"{steps} = {value:.4g} {target}")
+            return Normalized(value, target, steps if not freq_note else f"{steps} = {value:.4g} {target}", written, factor)
         # to an absolute mass first
         if den == "kg":
             if ctx.weight is None:
                 reasons.append("no current weight")
                 continue
             value, steps = value * ctx.weight.value, f"{steps} x {ctx.weight.value:g} kg (weight {ctx.weight.date})"
+            facts.append(_weight_step("×", ctx))
         elif den == "m2":
             if ctx.bsa is None:
                 reasons.append("no current BSA")
                 continue
             value, steps = value * ctx.bsa.value, f"{steps} x {ctx.bsa.value:.2f} m2 (BSA {ctx.bsa.formula})"
+            facts.append(_bsa_step("×", ctx))
         if tden == "kg":
             if ctx.weight is None:
                 reasons.append("no current weight")
                 continue
             value, steps = value / ctx.weight.value, f"{steps} / {ctx.weight.value:g} kg (weight {ctx.weight.date})"
+            facts.append(_weight_step("/", ctx))
         elif tden == "m2":
             if ctx.bsa is None:
                 reasons.append("no current BSA")
                 continue
             value, steps = value / ctx.bsa.value, f"{steps} / {ctx.bsa.value:.2f} m2 (BSA {ctx.bsa.formula})"
-        return Normalized(value, target, f"{steps} = {value:.4g} {target}")
+            facts.append(_bsa_step("/", ctx))
+        return Normalized(value, target, f"{steps} = {value:.4g} {target}", written, factor, tuple(facts))
     return "cannot convert the ordered dose: " + ", ".join(dict.fromkeys(reasons))
+
+
+def _weight_step(op: str, ctx: PatientContext) -> dict[str, Any]:
+    assert ctx.weight is not None
+    return {"op": op, "size": Amount(ctx.weight.value, "kg"), "what": "weight", "date": ctx.weight.date, "formula": None}
+
+
+def _bsa_step(op: str, ctx: PatientContext) -> dict[str, Any]:
+    assert ctx.bsa is not None
+    return {"op": op, "size": Amount(ctx.bsa.value, "m2"), "what": "BSA", "date": None, "formula": ctx.bsa.formula}
 
 
 def doses_per_day(order: MedicationOrder) -> tuple[float, str]:
@@ -96,16 +125,31 @@ def doses_per_day(order: MedicationOrder) -> tuple[float, str]:
 
 
 def is_high_dose_methotrexate(order: MedicationOrder, ctx: PatientContext) -> tuple[bool | None, str]:
-    """True/False with the computation, or None with the reason when it cannot be told."""
+    """True/False with the computation, or None with the reason when it cannot be told (older text form)."""
+    high, facts = high_dose_methotrexate(order, ctx)
+    if facts.get("by") == "text":
+        return True, f"order text says high-dose ({order.display!r})"
+    if facts.get("reason") is not None or facts.get("by") is None:
+        return high, facts.get("reason") or ""
+    n = facts["normalized"]
+    return high, f"{n.how} ({'>=' if high else '<'} 500 mg/m2)"
+
+
+def high_dose_methotrexate(order: MedicationOrder, ctx: PatientContext) -> tuple[bool | None, dict[str, Any]]:
+    """Is this a high-dose methotrexate order (>= 500 mg/m2, or its text says so)? With facts:
+    by ("text" | "dose" | None), display, normalized (Normalized) or reason (why it cannot be told),
+    threshold (Amount)."""
+    facts: dict[str, Any] = {"by": None, "display": order.display, "normalized": None, "reason": None,
+                             "threshold": Amount(HIGH_DOSE_MTX_MG_M2, "mg/m2")}
     if not order.has("methotrexate"):
-        return False, ""
+        return False, facts
     text = " ".join(filter(None, (order.display, order.dosage_text)))
     if _HIGH_DOSE_TEXT.search(text):
-        return True, f"order text says high-dose ({order.display!r})"
+        return True, {**facts, "by": "text"}
     n = normalize(order, ctx, ("mg/m2",))
     if isinstance(n, str):
-        return None, n
-    return n.value >= HIGH_DOSE_MTX_MG_M2, f"{n.how} ({'>=' if n.value >= HIGH_DOSE_MTX_MG_M2 else '<'} 500 mg/m2)"
+        return None, {**facts, "reason": n}
+    return n.value >= HIGH_DOSE_MTX_MG_M2, {**facts, "by": "dose", "normalized": n}
 
 
 def scaled_resource(order: MedicationOrder, factor: float | None = None, cap_mg: float | None = None) -> Mapping[str, Any] | None:

@@ -49,17 +49,6 @@ def coded(lab: LabResult | None) -> str | None:
     return None
 
 
-def describe(lab: LabResult, value: float | None = None, unit: str | None = None) -> str:
-    """'52,000/µL on 2024-03-01 (Observation/w1)' — every input shown with its date and source."""
-    if value is not None:
-        shown = f"{format_number(round(value, 4))} {unit or ''}".strip()
-    elif lab.value is not None:
-        shown = f"{format_number(round(lab.value, 4))} {lab.unit or ''}".strip()
-    else:
-        shown = lab.code_value or "?"
-    return f"{shown} on {lab.date.isoformat()} ({lab.source})"
-
-
 def lab_input(lab: LabResult, value: float | None = None, unit: str | None = None) -> dict[str, Any]:
     return {
         "value": value if value is not None else lab.value,
@@ -67,6 +56,18 @@ def lab_input(lab: LabResult, value: float | None = None, unit: str | None = Non
         "code": lab.code_value,
         "date": lab.date.isoformat(),
         "source": lab.source,
+    }
+
+
+def lab_fact(lab: LabResult, value: float | None = None, unit: str | None = None) -> dict[str, Any]:
+    """A lab reading for a card template: value (in `unit` when converted), unit, coded answer, date.
+    No resource id: the card names the result by what and when, the inputs keep the source."""
+    return {
+        "key": lab.key,
+        "value": round(value if value is not None else lab.value, 4) if (value if value is not None else lab.value) is not None else None,
+        "unit": unit if unit is not None else lab.unit,
+        "code": lab.code_value,
+        "date": lab.date,
     }
 
 
@@ -172,16 +173,8 @@ def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge, kb: Knowledge | None 
     lab = pre[0]
     value = value_in(lab, "/uL")
     if value is None:
-        return lab, None, f"WBC {lab.source} has no usable unit"
+        return lab, None, f"the WBC of {lab.date.isoformat()} has no usable unit"
     return lab, value, None
-
-
-def wbc_offset_text(lab_date: date, dx: date | None) -> str:
-    """'2 d before diagnosis' / 'on the diagnosis date' / '3 d after diagnosis'."""
-    if dx is None:
-        return ""
-    days = (lab_date - dx).days
-    return "on the diagnosis date" if days == 0 else f"{abs(days)} d {'before' if days < 0 else 'after'} diagnosis"
 
 
 def nci_group(ctx: PatientContext, kb: Knowledge) -> NciResult:
@@ -218,7 +211,7 @@ def nci_group(ctx: PatientContext, kb: Knowledge) -> NciResult:
 @dataclass(frozen=True)
 class CnsResult:
     status: str | None  # "CNS1" | "CNS2" | "CNS3" | "TLP+" | "TLP-" | None
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[dict[str, Any], ...] = ()  # {"item": csf_wbc | csf_blasts | csf_rbc | cns_involvement | traumatic_tap_blasts, "reading": lab_fact | None}
     missing: tuple[str, ...] = ()
     inputs: dict[str, Any] = field(default_factory=dict)
 
@@ -228,24 +221,24 @@ def cns_status(ctx: PatientContext, kb: Knowledge) -> CnsResult:
     wbc_row, tlp_row = rk.criterion("CNS-WBC"), rk.criterion("CNS-TLP")
     if ctx.has_fact("cns-involvement"):
         fact = ctx.facts["cns-involvement"][0]
-        return CnsResult("CNS3", (f"clinical CNS involvement recorded ({fact.source})",), inputs={"cns_involvement": fact.source})
+        return CnsResult("CNS3", ({"item": "cns_involvement", "reading": None},), inputs={"cns_involvement": fact.source})
     csf_wbc_lab = first_on_or_after(ctx, "csf_wbc", ctx.diagnosis_date)
     blasts_lab = first_on_or_after(ctx, "csf_blasts", ctx.diagnosis_date)
     rbc_lab = first_on_or_after(ctx, "csf_rbc", ctx.diagnosis_date)
     inputs: dict[str, Any] = {}
-    evidence: list[str] = []
+    evidence: list[dict[str, Any]] = []
     csf_wbc = value_in(csf_wbc_lab, "/uL")
     if csf_wbc_lab is not None:
         inputs["csf_wbc"] = lab_input(csf_wbc_lab, csf_wbc, "/uL")
-        evidence.append(f"CSF WBC {describe(csf_wbc_lab, csf_wbc, '/µL')}")
+        evidence.append({"item": "csf_wbc", "reading": lab_fact(csf_wbc_lab, csf_wbc, "/uL")})
     blasts = coded(blasts_lab)
     if blasts_lab is not None:
         inputs["csf_blasts"] = lab_input(blasts_lab)
-        evidence.append(f"CSF blasts {blasts or 'unreadable'} ({blasts_lab.date.isoformat()}, {blasts_lab.source})")
+        evidence.append({"item": "csf_blasts", "reading": {**lab_fact(blasts_lab), "value": None, "code": blasts or "unreadable"}})
     rbc = value_in(rbc_lab, "/uL")
     if rbc_lab is not None:
         inputs["csf_rbc"] = lab_input(rbc_lab, rbc, "/uL")
-        evidence.append(f"CSF RBC {describe(rbc_lab, rbc, '/µL')}")
+        evidence.append({"item": "csf_rbc", "reading": lab_fact(rbc_lab, rbc, "/uL")})
     if csf_wbc_lab is None and blasts_lab is None:
         return CnsResult(None, missing=("no diagnostic CSF (WBC and blasts) recorded",))
     if blasts is None:
@@ -254,7 +247,7 @@ def cns_status(ctx: PatientContext, kb: Knowledge) -> CnsResult:
         traumatic = rbc is not None and tlp_row.holds(rbc)
         return CnsResult("TLP-" if traumatic else "CNS1", tuple(evidence), (), inputs)
     if rbc is not None and tlp_row.holds(rbc):
-        return CnsResult("TLP+", tuple(evidence + ["traumatic tap with blasts (Steinherz/Bleyer not computed)"]), (), inputs)
+        return CnsResult("TLP+", tuple(evidence + [{"item": "traumatic_tap_blasts", "reading": None}]), (), inputs)
     if csf_wbc is None:
         return CnsResult(None, tuple(evidence), ("CSF WBC not recorded (CNS2 vs CNS3)",), inputs)
     return CnsResult("CNS3" if wbc_row.holds(csf_wbc) else "CNS2", tuple(evidence), (), inputs)

@@ -74,8 +74,17 @@ class Rounded:
     value: float  # in the order's own unit (tablets, mL or the amount unit)
     quantity: dict[str, Any]  # the FHIR Quantity to put in doseQuantity (the EHR's own unit code kept)
     amount: float  # the resulting amount in the rule's unit (mg, IU)
-    label: str  # "1 tablet (50 mg)", "1.4 mL (1.4 mg)", "1.5 mg"
-    how: str  # "rounded to whole or half 50 mg/tablet tablets, inside 30–50 mg"
+    label: str  # "1 tablet (50 mg)", "1.4 mL (1.4 mg)", "1.5 mg" (the suggestion's button names it)
+    step: str = "written"  # how it was rounded: "half-unit" (tablets), "volume" (0.1 mL), "written" (as a dose is written)
+    strength: str | None = None  # the ordered product's strength, for "half-unit"/"volume"
+    low: float | None = None  # the range it was kept inside (rule unit)
+    high: float | None = None
+    unit: str | None = None  # UCUM of low/high/amount
+
+    def facts(self) -> dict[str, Any]:
+        """What a card shows about the rounding (cards/templates/dose.md.j2 writes the sentence)."""
+        return {"label": self.label, "step": self.step, "strength": self.strength, "low": self.low, "high": self.high, "unit": self.unit,
+                "amount": self.amount}
 
 
 def round_for_order(target: float, low: float, high: float, unit: str, written: Any, strength: Any) -> Rounded | None:
@@ -98,16 +107,14 @@ def round_for_order(target: float, low: float, high: float, unit: str, written: 
             if n > 0 and low - eps <= amount <= high + eps:
                 word = (f"{n:g} {'tablet' if strength.per == '{tablet}' else strength.per.strip('{}')}" + ("s" if n > 1 else "")) if per_count else f"{n:g} mL"
                 quantity = {"value": n, "unit": written.text or written.unit, "system": UCUM, "code": written.unit}
-                how = (f"rounded to whole or half units of the ordered strength ({strength})" if per_count
-                       else f"rounded to a measurable volume (0.1 mL) of {strength}") + f", inside {low:g}–{high:g} {UNIT_DISPLAY.get(unit, unit)}"
-                return Rounded(n, quantity, amount, f"{word} ({amount:g} {UNIT_DISPLAY.get(unit, unit)})", how)
+                return Rounded(n, quantity, amount, f"{word} ({amount:g} {UNIT_DISPLAY.get(unit, unit)})",
+                               "half-unit" if per_count else "volume", str(strength), low, high, unit)
         return None
     value = round_dose(target, unit)
     if not (low - eps <= value <= high + eps):
         value = min(max(value, low), high)
     shown = UNIT_DISPLAY.get(unit, unit)
-    return Rounded(value, {"value": value, "unit": shown, "system": UCUM, "code": unit}, value, f"{value:g} {shown}",
-                   f"rounded as a dose is written ({'whole units' if unit in ('[iU]', '{cells}') else '2 decimals below 10, 1 below 100'}), inside {low:g}–{high:g} {shown}")
+    return Rounded(value, {"value": value, "unit": shown, "system": UCUM, "code": unit}, value, f"{value:g} {shown}", "written", None, low, high, unit)
 
 
 def corrected_quantity_request(resource: Mapping[str, Any], quantity: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from ..context.model import MedicationOrder, PatientContext, Quantity
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import DoseRule, dosing_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, order_day, patient_inputs, patient_lines
+from ._dose_common import order_day
 from ._stratify import in_scope
-from .finding import Finding
 from .registry import RuleSettings, rule
+from .verdict import Amount, Verdict
 
 _DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
 
@@ -55,7 +55,7 @@ def _course_row(kb: Knowledge, drug: str, route: str | None) -> DoseRule | None:
 
 
 @rule("dose")
-def course_total(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def course_total(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """One finding per drug whose course total (administrations in the window + drafts) exceeds the course maximum."""
     done: set[str] = set()
     for order in ctx.targets:
@@ -71,11 +71,11 @@ def course_total(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> 
                 yield finding
 
 
-def _judge(ctx: PatientContext, order: MedicationOrder, drug: str, row: DoseRule, course: Mapping[str, Any], settings: RuleSettings) -> Finding | None:
+def _judge(ctx: PatientContext, order: MedicationOrder, drug: str, row: DoseRule, course: Mapping[str, Any], settings: RuleSettings) -> Verdict | None:
     unit, limit, days = course["unit"], float(course["max"]), int(course["days"])
     day = order_day(order, ctx)
     start = day - timedelta(days=days - 1)
-    lines: list[str] = []
+    lines: list[dict[str, Any]] = []  # each counted dose: {kind, date?, display?, given (Amount), value, count, total}
     total = 0.0
     for adm in sorted(ctx.administrations, key=lambda a: a.date):
         if drug not in adm.drug_ids or adm.status in _DONE or not (start <= adm.date <= day):
@@ -84,32 +84,24 @@ def _judge(ctx: PatientContext, order: MedicationOrder, drug: str, row: DoseRule
         if value is None:
             return None  # an unreadable past dose: the cumulative/dose families say what is missing
         total += value
-        lines.append(f"- {adm.date.isoformat()} given {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit} ({adm.ref})")  # type: ignore[union-attr]
+        lines.append({"kind": "given", "date": adm.date, "given": Amount(adm.dose.value, adm.dose.unit), "value": value, "count": 1, "total": value})  # type: ignore[union-attr]
     drafts = [o for o in ctx.draft_orders if o.has(drug)]
     for o in drafts:
         value = _per(ctx, o.dose.amount if o.dose else None, unit)
         if value is None:
             return None  # the dose family reports an unreadable or unconvertible dose
         total += value * _planned(o)
-        lines.append(f"- {o.ref} (draft): {fmt(value)} {unit} × {_planned(o)} dose(s) = {fmt(value * _planned(o))} {unit}")
+        lines.append({"kind": "draft", "display": o.display, "value": value, "count": _planned(o), "total": value * _planned(o)})
     if round(total, 6) <= limit:
         return None
     if len(lines) == 1 and len(drafts) == 1 and _planned(drafts[0]) == 1:
         return None  # one single dose above the course maximum is the dose family's card (one card per finding)
     pct = (total - limit) / limit * 100
     indicator = "critical" if row.verified and pct > settings.dose_critical_pct else "warning"
-    detail = "\n".join([
-        f"**{drug} course total** – {order.display} ({order.ref})", "", *patient_lines(ctx), "",
-        f"Course window: {start.isoformat()} to {day.isoformat()} ({days} days) – `{course['id']}`:", *lines, "",
-        f"- Course total **{fmt(total)} {unit}** > course maximum {fmt(limit)} {unit} ({row.dose_text}), {pct:.0f}% above.",
-        "- Past doses converted with the current weight/BSA." + (" UNVERIFIED row: warning only." if not row.verified else ""),
-        "", f"Source: {row.citation}",
-    ])
-    return Finding(
-        rule_id=course["id"], topic="dose", indicator=indicator,
-        summary=clip_summary(f"{drug}: course total {fmt(total)} {unit} exceeds the {fmt(limit)} {unit} course maximum ({pct:.0f}% above)"),
-        detail=detail, citation=row.citation, orders=tuple(o.ref for o in ctx.targets if o.has(drug)) or (order.ref,),
-        inputs={**patient_inputs(ctx), "rule_row": row.id, "course_total": round(total, 2), "unit": unit, "course_max": limit,
-                "window_days": days, "deviation_pct": round(pct, 2)},
-        drug=drug, override_reasons=OVERRIDE_REASONS,
+    return Verdict(
+        row=row, rule_id=course["id"], topic="dose", indicator=indicator, message="course-total", drug=drug, patient=True,
+        orders=tuple(o.ref for o in ctx.targets if o.has(drug)) or (order.ref,),
+        facts={"display": order.display, "lines": lines, "unit": unit, "total": total, "limit": limit, "pct": pct, "dose_text": row.dose_text,
+               "window": {"start": start, "end": day, "days": days}},
+        inputs={"rule_row": row.id, "course_total": round(total, 2), "unit": unit, "course_max": limit, "window_days": days, "deviation_pct": round(pct, 2)},
     )

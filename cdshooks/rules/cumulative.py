@@ -25,9 +25,9 @@ from ..context.observations import measurement_on_or_before, mosteller
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import CumulativeRule, DosingView, dosing_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, missing_data_finding, missing_items_text, patient_inputs, patient_lines, patient_values
-from .finding import Finding
+from ._dose_common import missing_data_verdict, missing_items, patient_values
 from .registry import RuleSettings, rule
+from .verdict import Amount, Verdict
 
 _DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
 
@@ -37,26 +37,29 @@ class _Total:
     prior: float
     this_order: float
     unreadable: tuple[str, ...]  # administration refs whose dose could not be used
-    lines: tuple[str, ...]
+    doses: tuple[dict[str, Any], ...]  # each counted dose (facts for the card), this order last
 
     @property
     def total(self) -> float:
         return self.prior + self.this_order
 
 
-def _size_on(ctx: PatientContext, unit: str, when: date | None) -> tuple[float | None, str]:
+Size = dict[str, Any]  # {"what": "BSA"|"weight", "value": Amount, "date": date | None, "current": bool}
+
+
+def _size_on(ctx: PatientContext, unit: str, when: date | None) -> tuple[float | None, Size | None]:
     """BSA (mg/m2) or weight (mg/kg) on `when` from the record's series, else today's, and which."""
     if when is not None:
         weight = measurement_on_or_before(ctx.weights, when)
         height = measurement_on_or_before(ctx.heights, when)
         if unit == "mg/kg" and weight:
-            return weight.value, f"weight {weight.value:g} kg of {weight.date.isoformat()}"
+            return weight.value, {"what": "weight", "value": Amount(weight.value, "kg"), "date": weight.date, "current": False}
         if unit == "mg/m2" and weight and height:
             value = mosteller(weight, height).value
-            return value, f"BSA {value:.2f} m² of {max(weight.date, height.date).isoformat()}"
+            return value, {"what": "BSA", "value": Amount(value, "m2"), "date": max(weight.date, height.date), "current": False}
     if unit == "mg/m2":
-        return (ctx.bsa.value, f"current BSA {ctx.bsa.value:.2f} m² (no earlier weight/height)") if ctx.bsa else (None, "")
-    return (ctx.weight.value, f"current weight {ctx.weight.value:g} kg (no earlier weight)") if ctx.weight else (None, "")
+        return (ctx.bsa.value, {"what": "BSA", "value": Amount(ctx.bsa.value, "m2"), "date": None, "current": True}) if ctx.bsa else (None, None)
+    return (ctx.weight.value, {"what": "weight", "value": Amount(ctx.weight.value, "kg"), "date": None, "current": True}) if ctx.weight else (None, None)
 
 
 def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> float | None:
@@ -64,12 +67,12 @@ def _per_basis(ctx: PatientContext, q: Quantity | None, unit: str, when: date | 
     return _per_basis_how(ctx, q, unit, when)[0]
 
 
-def _per_basis_how(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> tuple[float | None, str]:
+def _per_basis_how(ctx: PatientContext, q: Quantity | None, unit: str, when: date | None = None) -> tuple[float | None, Size | None]:
     if q is None or q.comparator or not q.unit:
-        return None, ""
+        return None, None
     size, how = _size_on(ctx, unit, when)
     value = _to_basis(ctx, q, unit, size)
-    return value, (how if value is not None and not q.unit.endswith(unit[2:]) else "")
+    return value, (how if value is not None and not q.unit.endswith(unit[2:]) else None)
 
 
 def _to_basis(ctx: PatientContext, q: Quantity, unit: str, size: float | None) -> float | None:
@@ -98,7 +101,7 @@ def _planned(order: MedicationOrder) -> int:
 
 def _sum(ctx: PatientContext, order: MedicationOrder, counted: dict[str, float], unit: str) -> _Total | None:
     """Prior + this order in `unit`; None when this order's own dose cannot be read."""
-    prior, unreadable, lines = 0.0, [], []
+    prior, unreadable, doses = 0.0, [], []
     for adm in sorted(ctx.administrations, key=lambda a: a.date):
         drug = next((d for d in adm.drug_ids if d in counted), None)
         if drug is None or adm.status in _DONE:
@@ -108,32 +111,32 @@ def _sum(ctx: PatientContext, order: MedicationOrder, counted: dict[str, float],
             unreadable.append(adm.ref)
             continue
         prior += value * counted[drug]
-        factor = f" × {counted[drug]:g}" if counted[drug] != 1 else ""
-        by = f", {how}" if how else ""
-        lines.append(f"- {adm.date.isoformat()} {drug} {fmt(adm.dose.value)} {adm.dose.unit} = {fmt(value)} {unit}{factor} ({adm.ref}{by})")  # type: ignore[union-attr]
+        doses.append({"date": adm.date, "drug": drug, "dose": Amount(adm.dose.value, adm.dose.unit),  # type: ignore[union-attr]
+                      "value": Amount(value, unit), "factor": counted[drug], "size": how, "this_order": False})
     drug = next((d for d in order.drug_ids if d in counted), None)
     this = _per_basis(ctx, order.dose.amount if order.dose else None, unit)
     if drug is None or this is None:
         return None
     this_total = this * _planned(order) * counted[drug]
-    lines.append(f"- This order: {fmt(this)} {unit} × {_planned(order)} dose(s) = {fmt(this_total)} {unit} ({order.ref})")
-    return _Total(prior, this_total, tuple(unreadable), tuple(lines))
+    doses.append({"date": None, "drug": drug, "dose": Amount(this, unit), "value": Amount(this_total, unit), "factor": counted[drug],
+                  "size": None, "this_order": True, "planned": _planned(order)})
+    return _Total(prior, this_total, tuple(unreadable), tuple(doses))
 
 
 def _radiation(ctx: PatientContext, view: DosingView) -> bool:
     return any(ctx.has_fact(k) for k in view.radiation_facts)
 
 
-def _cardiotoxic(ctx: PatientContext, view: DosingView) -> str | None:
+def _cardiotoxic(ctx: PatientContext, view: DosingView) -> dict[str, Any] | None:
     """Previous or concomitant cardiotoxic therapy (cumulative.json cardiotoxic_drugs, the label's
     'e.g. cyclophosphamide'): a past administration, an active medication or a draft order."""
     wanted = set(view.cardiotoxic_drugs)
     for a in ctx.administrations:
         if wanted.intersection(a.drug_ids) and a.status not in _DONE:
-            return f"{'/'.join(sorted(wanted.intersection(a.drug_ids)))} given {a.date.isoformat()} ({a.ref})"
+            return {"drugs": sorted(wanted.intersection(a.drug_ids)), "how": "given", "date": a.date}
     for m in ctx.all_medications():
         if wanted.intersection(m.drug_ids):
-            return f"{'/'.join(sorted(wanted.intersection(m.drug_ids)))} {'ordered' if m.is_draft else 'active'} ({m.ref})"
+            return {"drugs": sorted(wanted.intersection(m.drug_ids)), "how": "ordered" if m.is_draft else "active", "date": None}
     return None
 
 
@@ -143,7 +146,7 @@ def _applies(ctx: PatientContext, view: DosingView, row: CumulativeRule, values:
 
 
 @rule("cumulative-dose")
-def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     values = patient_values(ctx)
     for order in ctx.targets:
@@ -158,8 +161,9 @@ def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleS
             needed = [{"age_years": "age"}[v] for v in row.bands.variables() if values[v] is None]
             needed += ["bsa"] if row.unit == "mg/m2" and ctx.bsa is None else (["weight"] if row.unit == "mg/kg" and ctx.weight is None else [])
             if needed:
-                phrase, lines, gaps = missing_items_text(ctx, needed)
-                yield missing_data_finding(ctx, order, drug, "missing-data.cumulative-dose", "cumulative dose", f"needs {phrase}", row.citation, lines, {"missing": gaps})
+                items, shown, gaps = missing_items(ctx, needed)
+                yield missing_data_verdict(order, drug, "missing-data.cumulative-dose", "cumulative dose", None, row.citation,
+                                           {"needed": items, "missing": shown}, {"missing": gaps})
                 continue
             total = _sum(ctx, order, dict(row.counted), row.unit)
             if total is None:
@@ -168,16 +172,16 @@ def cumulative_anthracycline(ctx: PatientContext, kb: Knowledge, settings: RuleS
             if finding:
                 yield finding
             if total.unreadable:
-                yield missing_data_finding(
-                    ctx, order, drug, "missing-data.cumulative-dose", "cumulative dose",
-                    f"{len(total.unreadable)} past administration(s) without a usable dose: total is a lower bound", row.citation,
-                    [f"- {ref}" for ref in total.unreadable], {"unreadable_administrations": list(total.unreadable)},
+                yield missing_data_verdict(
+                    order, drug, "missing-data.cumulative-dose", "cumulative dose", None, row.citation,
+                    {"unreadable": len(total.unreadable)}, {"unreadable_administrations": list(total.unreadable)},
+                    message="lower-bound",
                 )
             yield from _equivalence(ctx, order, drug, view, settings, row)
 
 
 def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: DosingView, settings: RuleSettings,
-                 row: CumulativeRule) -> Iterator[Finding]:
+                 row: CumulativeRule) -> Iterator[Verdict]:
     eq = view.equivalence
     if eq is None or drug not in eq.counted or not settings.soft_rule_enabled(eq.id) or ctx.bsa is None:
         return
@@ -195,42 +199,24 @@ def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: D
             yield finding
 
 
-def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view: DosingView, settings) -> Finding | None:
+def _judge(ctx, order, drug, row: CumulativeRule, limit: float, t: _Total, view: DosingView, settings) -> Verdict | None:
     fraction = round(t.total / limit, 9)  # float noise must not move a patient across 90% or 100%
     if fraction < view.warn_fraction:
         return None
     over = round(t.total, 6) > limit
-    indicator = "critical" if over and row.status == "verified" else "warning"
-    unit = row.unit.replace("m2", "m²")
-    branch = f"{row.branch}" if row.drug != "anthracycline" else "doxorubicin-equivalents"
-    verb = ">" if over else "approaching"
-    summary = f"{drug}: cumulative {fmt(t.total)} {unit} {verb} {fmt(limit)} {unit} ({branch})"
-    radiation = "recorded" if _radiation(ctx, view) else f"not recorded (facts checked: {', '.join(view.radiation_facts)})"
-    cardiotoxic = _cardiotoxic(ctx, view) or f"none recorded ({', '.join(view.cardiotoxic_drugs)})"
-    basis = "current BSA" if row.unit == "mg/m2" else "current weight"
-    detail = "\n".join(
-        [
-            f"**{drug} cumulative dose** – {order.display} ({order.ref})",
-            "",
-            *patient_lines(ctx),
-            f"- Prior chest/mediastinal radiation: {radiation}",
-            f"- Previous or concomitant cardiotoxic therapy: {cardiotoxic}",
-            "",
-            f"Counted (past mg converted with the {basis}):",
-            *t.lines,
-            "",
-            f"- Prior total: {fmt(t.prior)} {unit}; with this order: **{fmt(t.total)} {unit}** = {fraction * 100:.0f}% of the {fmt(limit)} {unit} limit ({row.branch}, `{row.id}`)",
-            f"- Warning from {view.warn_fraction * 100:.0f}% of the limit; critical above it." + (" UNVERIFIED rule: warning only." if row.status != "verified" else ""),
-            "",
-            f"Source: {row.citation}",
-        ]
-    )
+    facts = {
+        "display": order.display, "limit": Amount(limit, row.unit), "total": Amount(t.total, row.unit), "prior": Amount(t.prior, row.unit),
+        "fraction": fraction, "over": over, "warn_fraction": view.warn_fraction,
+        "branch": row.branch, "equivalents": row.drug == "anthracycline", "doses": list(t.doses),
+        "radiation": _radiation(ctx, view), "radiation_facts": list(view.radiation_facts),
+        "cardiotoxic": _cardiotoxic(ctx, view), "cardiotoxic_drugs": list(view.cardiotoxic_drugs),
+    }
     inputs: dict[str, Any] = {
-        **patient_inputs(ctx), "rule_row": row.id, "limit": limit, "unit": row.unit, "prior_total": round(t.prior, 2),
+        "rule_row": row.id, "limit": limit, "unit": row.unit, "prior_total": round(t.prior, 2),
         "this_order": round(t.this_order, 2), "projected_total": round(t.total, 2), "fraction_of_limit": round(fraction, 4),
         "unreadable_administrations": list(t.unreadable),
     }
-    return Finding(
-        rule_id=row.id, topic="cumulative-dose", indicator=indicator, summary=clip_summary(summary), detail=detail,
-        citation=row.citation, orders=(order.ref,), inputs=inputs, drug=drug, override_reasons=OVERRIDE_REASONS,
+    return Verdict(  # an unverified row (the equivalence rule) is capped at warning by the engine
+        row=row, topic="cumulative-dose", indicator="critical" if over else "warning", message="lifetime-limit", drug=drug,
+        orders=(order.ref,), facts=facts, inputs=inputs, patient=True,
     )

@@ -21,22 +21,18 @@ How a dose is judged, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..context.model import MedicationOrder, PatientContext, Quantity
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import DoseRule, LabelLimit, dosing_view, per_unit
 from ._dose_common import (
-    OVERRIDE_REASONS,
-    clip_summary,
     deviation_pct,
     fmt,
     interval_days,
     missing_data_verdict,
     missing_items,
-    patient_inputs,
-    patient_lines,
     patient_values,
     per_period,
     size_for,
@@ -46,8 +42,9 @@ from ._dose_common import (
 )
 from ._stratify import in_scope
 from .corrections import Rounded, corrected_dose_request, corrected_quantity_request, round_dose, round_for_order
-from .finding import ActionSpec, Finding, SuggestionSpec
+from .finding import ActionSpec, SuggestionSpec
 from .registry import RuleSettings, rule
+from .verdict import Amount, Verdict
 from .verification import capped_bsa_note
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
@@ -55,7 +52,8 @@ _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
 
 
 class _Unreadable(Exception):
-    """The ordered dose cannot be used for a check (reason in args[0])."""
+    """The ordered dose cannot be used for a check: args[0] is a facts dict for missing-data.md.j2
+    `dose-unreadable` (why: dropped | no-dose | not-positive | comparator | no-unit | unconvertible)."""
 
 
 class _NeedsInput(Exception):
@@ -93,14 +91,14 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
         dropped = [p for p in order.problems if "doseAndRate" in p or ".dose." in p]
         if dropped:  # a dose was sent but read.conform refused it (wrong type, absurd number)
             path, _, why = dropped[0].partition(": ")
-            raise _Unreadable(f"the dose is unreadable or implausible ({'.'.join(path.split('.')[-2:])}: {why})")
-        raise _Unreadable("the order has no structured dose" + (f" ('{order.dosage_text}')" if order.dosage_text else ""))
+            raise _Unreadable({"why": "dropped", "field": ".".join(path.split(".")[-2:]), "reason": why})
+        raise _Unreadable({"why": "no-dose", "text": order.dosage_text})
     if q.value <= 0:
-        raise _Unreadable(f"the dose {q.value:g} {q.unit or ''} is not a positive amount (implausible; check the order)")
+        raise _Unreadable({"why": "not-positive", "amount": Amount(q.value, q.unit or "")})
     if q.comparator:
-        raise _Unreadable(f"the dose has a comparator ('{q.comparator}')")
+        raise _Unreadable({"why": "comparator", "comparator": q.comparator})
     if not q.unit:
-        raise _Unreadable("the dose has no UCUM unit")
+        raise _Unreadable({"why": "no-unit"})
     attempts = [(q.value, q.unit)]
     interval = interval_days(order.timing)
     if per_day and interval:
@@ -115,7 +113,7 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
             if size is None:
                 raise _NeedsInput(_SIZE_ITEM[basis])
             return converted * size, basis, q
-    raise _Unreadable(f"the dose unit '{q.unit}' cannot be converted to {unit_text(amount_unit)} (absolute, per m² or per kg)")
+    raise _Unreadable({"why": "unconvertible", "unit": q.unit, "to": amount_unit})
 
 
 def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | None:
@@ -131,22 +129,8 @@ def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | Non
     return _Branch(row, low, high, cap, None if row.basis == "fixed" else size, ordered)
 
 
-def _expected_text(b: _Branch) -> str:
-    text = f"{b.row.branch}: {b.row.dose_text}"
-    if b.row.basis != "fixed":
-        unit = unit_text(b.row.amount_unit)
-        if b.low == b.high:
-            exact = float(fmt(b.low).replace(",", "")) == round(b.low, 9) if "×" not in fmt(b.low) else False
-            text += f" = {fmt(b.low)} {unit}" if exact else f" ≈{fmt(b.low)} {unit}"
-        else:
-            text += f" ≈{fmt(b.low)}–{fmt(b.high)} {unit}"
-    if b.cap is not None:
-        text += f", max {fmt(b.cap)} {unit_text(b.row.amount_unit)}"
-    return text
-
-
 @rule("dose")
-def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         for drug in order.drug_ids:
@@ -162,7 +146,7 @@ def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 def _check_order(
     ctx: PatientContext, order: MedicationOrder, drug: str, rows: tuple[DoseRule, ...], limits: tuple[LabelLimit, ...], settings: RuleSettings,
     schedules: tuple = (), all_dx: bool = True, kb: Knowledge | None = None,
-) -> Iterator[Finding]:
+) -> Iterator[Verdict]:
     if text_only_sig(order):
         return  # one card quotes the free text and names every check it blocks (rules/orders.py)
     values = patient_values(ctx)
@@ -206,7 +190,8 @@ def _check_order(
                                    {"needed": needed, "missing": shown, "per": "m²" if exc.args[0] == "bsa" else "kg"}, {"missing": gaps})
         return
     except _Unreadable as exc:
-        yield missing_data_verdict(order, drug, "missing-data.dose-amount", "dose", exc.args[0], cite)
+        yield missing_data_verdict(order, drug, "missing-data.dose-amount", "dose", None, cite, {"unreadable": exc.args[0]},
+                                   message="dose-unreadable")
         return
     caps = [b.cap for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
     factor, period_note = per_period(order, candidates)
@@ -229,7 +214,7 @@ def _check_order(
     yield _dose_finding(ctx, order, drug, best, q, order_basis, indicator, neighbour, settings, period_note, kb)
 
 
-def _max_per_period(ctx, order: MedicationOrder, drug: str, b: _Branch, q: Quantity, order_basis: str, settings: RuleSettings) -> Iterator[Finding]:
+def _max_per_period(ctx, order: MedicationOrder, drug: str, b: _Branch, q: Quantity, order_basis: str, settings: RuleSettings) -> Iterator[Verdict]:
     """maxDosePerPeriod ("up to 4 tablets a day") allowing more per period than the rule's range."""
     limit = order.dose.max_per_period if order.dose else None
     if limit is None or not b.row.period_days or b.row.basis == "fixed" and b.row.amount_unit.endswith("/d"):
@@ -242,18 +227,12 @@ def _max_per_period(ctx, order: MedicationOrder, drug: str, b: _Branch, q: Quant
     over = round((per_period - b.high) / b.high * 100, 6)
     if over <= settings.dose_tolerance_pct:
         return
-    per = "per day" if b.row.period_days == 1 else f"per {fmt(b.row.period_days)} days"
-    unit = unit_text(b.row.amount_unit)
-    allowed = amount.derivation or f"{fmt(amount.value)} {unit_text(amount.unit)}"
-    lines, inputs = _common(ctx, order, b, q, order_basis, settings)
-    lines.insert(-1, f"- maxDosePerPeriod: {allowed} per {fmt(days)} d = {fmt(per_period)} {unit} {per}, {over:.0f}% above {fmt(b.high)} {unit}")
+    facts, inputs = _facts(ctx, order, b, q, order_basis, settings)
+    facts["max_per_period"] = {"allowed": amount.derivation or Amount(amount.value, amount.unit), "days": days,
+                               "amount": Amount(per_period, b.row.amount_unit), "over_pct": over}
     inputs["max_per_period"] = {"amount": per_period, "unit": b.row.amount_unit, "over_pct": round(over, 2)}
-    yield Finding(
-        rule_id=b.row.id, topic="dose", indicator="warning",
-        summary=clip_summary(f"{drug}: the order's maximum {fmt(per_period)} {unit} {per} is {over:.0f}% above the expected dose ({_expected_text(b)})"),
-        detail="\n".join(lines + ["", f"Source: {b.row.citation}"]), citation=b.row.citation, orders=(order.ref,), inputs=inputs,
-        drug=drug, override_reasons=OVERRIDE_REASONS,
-    )
+    yield Verdict(row=b.row, topic="dose", indicator="warning", message="max-per-period", drug=drug, orders=(order.ref,),
+                  facts=facts, inputs=inputs, patient=True)
 
 
 def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, settings) -> _Branch | None:
@@ -267,42 +246,38 @@ def _bordering_branch(ctx, order, drug, rows, candidates, values, ordered, setti
     return None
 
 
-def _ordered_text(q: Quantity, ordered: float, amount_unit: str) -> str:
-    if q.derivation:
-        return q.derivation
-    text = f"{fmt(q.value)} {unit_text(q.unit)}"
+def _amount_facts(b: _Branch) -> dict[str, Any]:
+    """The expected range with its arithmetic: the rule's dose per m²/kg (or fixed) × the size used."""
+    unit = b.row.amount_unit
+    return {
+        "low": Amount(b.low, unit), "high": Amount(b.high, unit), "cap": Amount(b.cap, unit) if b.cap is not None else None,
+        "per_low": Amount(b.row.low, b.row.dose_unit), "per_high": Amount(b.row.high, b.row.dose_unit),
+        "basis": b.row.basis, "branch": b.row.branch, "bands": b.row.bands.text, "dose_text": b.row.dose_text,
+        "period_days": b.row.period_days,
+    }
+
+
+def _facts(ctx: PatientContext, order: MedicationOrder, b: _Branch, q: Quantity, order_basis: str, settings: RuleSettings):
+    """Facts and inputs every dose finding shows (the inputs keys are pinned by the goldens)."""
     try:
-        same = abs(convert(q.value, q.unit, amount_unit) - ordered) < 1e-9 * max(1.0, ordered)
+        same = abs(convert(q.value, q.unit, b.row.amount_unit) - b.ordered) < 1e-9 * max(1.0, b.ordered)
     except UnitError:
         same = False
-    return text if same else f"{text} ({fmt(ordered)} {unit_text(amount_unit)})"
-
-
-def _common(ctx: PatientContext, order: MedicationOrder, b: _Branch, q: Quantity, order_basis: str, settings: RuleSettings):
-    """Detail lines and inputs every dose finding shows."""
-    unit = unit_text(b.row.amount_unit)
-    calc = f"{b.row.low:g}–{b.row.high:g}" if b.row.low != b.row.high else f"{b.row.low:g}"
-    size = ""
-    if b.row.basis == "m2":
-        size = f" × {ctx.bsa.value:.2f} m²" if ctx.bsa else ""
-    elif b.row.basis == "kg":
-        size = f" × {fmt(ctx.weight.value)} kg" if ctx.weight else ""
-    expected = fmt(b.low) if b.low == b.high else f"{fmt(b.low)}–{fmt(b.high)}"
-    capped = f", capped at {fmt(b.cap)} {unit}" if b.cap is not None else ""
-    lines = [
-        f"**{b.row.drug} dose check** – {order.display} ({order.ref})",
-        "",
-        f"Patient on {ctx.order_date.isoformat()}:",
-        *patient_lines(ctx),
-        "",
-        f"- Branch: {b.row.branch} ({b.row.bands.text}) – `{b.row.id}`",
-        f"- Expected: {expected} {unit} ({calc} {unit_text(b.row.dose_unit)}{size}{capped})",
-        f"- Ordered: {_ordered_text(q, b.ordered, b.row.amount_unit)}" + (f", written per {order_basis}" if order_basis != "fixed" else ""),
-        f"- Deviation: {b.pct:+.1f}% from the nearest end of the expected range "
-        f"(tolerance ±{settings.dose_tolerance_pct:g}%, critical above +{settings.dose_critical_pct:g}%)",
-    ]
+    size = None
+    if b.row.basis == "m2" and ctx.bsa:
+        size = {"value": Amount(ctx.bsa.value, "m2"), "what": "BSA", "formula": ctx.bsa.formula, "date": None}
+    elif b.row.basis == "kg" and ctx.weight:
+        size = {"value": Amount(ctx.weight.value, "kg"), "what": "weight", "formula": None, "date": ctx.weight.date}
+    facts: dict[str, Any] = {
+        "display": order.display,
+        "ordered": Amount(b.ordered, b.row.amount_unit), "written": Amount(q.value, q.unit), "written_same": same,
+        "derivation": q.derivation, "order_basis": order_basis,
+        "expected": _amount_facts(b), "size": size,
+        "pct": b.pct, "tolerance_pct": settings.dose_tolerance_pct, "critical_pct": settings.dose_critical_pct,
+        "per_period": None, "rounded": None, "suggest": False, "neighbour": None, "capped_bsa": None, "not_per": None,
+        "verified": b.row.verified,
+    }
     inputs = {
-        **patient_inputs(ctx),
         "rule_row": b.row.id,
         "branch": b.row.branch,
         "expected": {"low": b.low, "high": b.high, "unit": b.row.amount_unit, "cap": b.cap},
@@ -311,7 +286,7 @@ def _common(ctx: PatientContext, order: MedicationOrder, b: _Branch, q: Quantity
         "tolerance_pct": settings.dose_tolerance_pct,
         "critical_pct": settings.dose_critical_pct,
     }
-    return lines, inputs
+    return facts, inputs
 
 
 def _rounding(order: MedicationOrder, b: _Branch, q: Quantity) -> Rounded | None:
@@ -319,7 +294,8 @@ def _rounding(order: MedicationOrder, b: _Branch, q: Quantity) -> Rounded | None
     strength = order.product.strength if order.product and q.written is not None else None
     if b.row.amount_unit.endswith("/d"):
         value = round_dose(b.target, b.row.amount_unit)
-        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "")
+        return Rounded(value, {"value": value, "code": b.row.amount_unit}, value, f"{fmt(value)} {unit_text(b.row.amount_unit)}", "rate",
+                       None, b.low, b.high, b.row.amount_unit)
     return round_for_order(b.target, b.low, b.high, b.row.amount_unit, q.written if strength else None, strength)
 
 
@@ -335,102 +311,61 @@ def _suggestion(order: MedicationOrder, drug: str, rounded: Rounded | None, unit
     return (SuggestionSpec(label=label, actions=(action,), is_recommended=True),)
 
 
-def _rounding_line(rounded: Rounded | None, b: _Branch) -> list[str]:
-    if rounded is None:
-        return [f"- No dose is suggested: no whole or half unit of the ordered product fits {fmt(b.low)}–{fmt(b.high)} {unit_text(b.row.amount_unit)}."]
-    return [f"- Suggested: {rounded.label} – {rounded.how}."] if rounded.how else []
+def _rounded_facts(rounded: Rounded | None) -> dict[str, Any] | None:
+    return None if rounded is None else rounded.facts()
 
 
-def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Finding:
+def _cap_finding(ctx, order, drug, b: _Branch, q, order_basis, settings) -> Verdict:
     cap = b.row.cap
     assert cap is not None and b.cap is not None
-    unit = unit_text(b.row.amount_unit)
     above_calc = round((b.ordered - b.low) / b.low * 100, 6)
-    lines, inputs = _common(ctx, order, b, q, order_basis, settings)
-    lines[-1:-1] = [f"- Per-dose cap: {fmt(b.cap)} {unit} – exceeded by {fmt(b.ordered - b.cap)} {unit}",
-                    f"- ≈{above_calc:.0f}% above the calculated dose {fmt(b.low)} {unit} (low end of the branch)"]
+    facts, inputs = _facts(ctx, order, b, q, order_basis, settings)
     rounded = _rounding(order, b, q)
-    lines += _rounding_line(rounded, b)
-    lines += ["", f"Cap: {cap.citation}", f"Dose rule: {b.row.citation}"]
+    facts.update(cap=Amount(b.cap, b.row.amount_unit), over=Amount(b.ordered - b.cap, b.row.amount_unit),
+                 above_calculated_pct=above_calc, rounded=_rounded_facts(rounded), suggest=True)
     inputs["above_calculated_pct"] = round(above_calc, 2)
-    summary = f"{drug} {fmt(b.ordered)} {unit} exceeds {fmt(b.cap)} {unit} per-dose cap (≈{above_calc:.0f}% above calculated {fmt(b.low)} {unit})"
-    return Finding(
-        rule_id=cap.id,
-        topic="dose-limit",
-        indicator="critical" if cap.status == "verified" and b.row.verified else "warning",
-        summary=clip_summary(summary),
-        detail="\n".join(lines),
-        citation=f"{cap.citation}; {b.row.citation}",
-        orders=(order.ref,),
-        inputs=inputs,
-        drug=drug,
-        suggestions=_suggestion(order, drug, rounded, b.row.amount_unit),
-        override_reasons=OVERRIDE_REASONS,
+    return Verdict(
+        row=cap, topic="dose-limit", indicator="critical" if b.row.verified else "warning",  # the engine caps an unverified cap row
+        message="per-dose-cap", drug=drug, orders=(order.ref,), facts=facts, inputs=inputs, patient=True,
+        citation=f"{cap.citation}; {b.row.citation}", suggestions=_suggestion(order, drug, rounded, b.row.amount_unit),
     )
 
 
-def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: str | None = None,
-                  kb: Knowledge | None = None) -> Finding:
-    direction = "above" if b.pct > 0 else "below"
-    not_per = f", not per {order_basis}" if b.row.basis == "fixed" and order_basis != "fixed" else ""
-    amount = f"{fmt(b.ordered)} {unit_text(b.row.amount_unit)}"
+def _dose_finding(ctx, order, drug, b: _Branch, q, order_basis, indicator, neighbour: _Branch | None, settings, period_note: dict | None = None,
+                  kb: Knowledge | None = None) -> Verdict:
+    facts, inputs = _facts(ctx, order, b, q, order_basis, settings)
+    if b.row.basis == "fixed" and order_basis != "fixed":
+        facts["not_per"] = order_basis
     if period_note:
-        amount += " per day" if b.row.period_days == 1 else f" per {fmt(b.row.period_days or 1)} days"
-    summary = f"{drug} {amount} is {abs(b.pct):.0f}% {direction} the expected dose ({_expected_text(b)}{not_per})"
-    lines, inputs = _common(ctx, order, b, q, order_basis, settings)
-    if period_note:
-        lines.insert(-1, f"- Per period: {period_note} = {amount}")
+        facts["per_period"] = dict(period_note)
         inputs["per_period"] = {"period_days": b.row.period_days, "interval_days": interval_days(order.timing), "amount": b.ordered}
     rounded = _rounding(order, b, q) if not period_note else None  # a wrong interval is the schedule card's to correct
-    lines += _rounding_line(rounded, b) if not period_note else []
-    if not_per:
-        lines.append(f"- This branch is dosed as a total, not per {order_basis}: the order as written is {fmt(b.ordered)} {unit_text(b.row.amount_unit)}.")
+    facts.update(rounded=_rounded_facts(rounded), suggest=not period_note)
     if neighbour is not None:
-        lines.append(
-            f"- The ordered amount matches the neighbouring branch '{neighbour.row.branch}' ({neighbour.row.dose_text}), "
-            f"but this patient is in '{b.row.branch}' ({b.row.bands.text}): warning, not critical."
-        )
+        facts["neighbour"] = {"branch": neighbour.row.branch, "dose_text": neighbour.row.dose_text}
         inputs["matches_branch"] = neighbour.row.id
     if kb is not None and b.pct < 0 and b.row.basis == "m2" and b.size:
-        note, extra = capped_bsa_note(kb, ctx, b.low / b.size, b.high / b.size, b.ordered, unit_text(b.row.amount_unit))
-        lines += note
+        _, extra = capped_bsa_note(kb, ctx, b.low / b.size, b.high / b.size, b.ordered, b.row.amount_unit)
+        if extra:
+            m2 = extra["matches_capped_bsa_m2"]
+            facts["capped_bsa"] = {"cap": Amount(m2, "m2"), "low": Amount(b.low / b.size * m2, b.row.amount_unit),
+                                   "high": Amount(b.high / b.size * m2, b.row.amount_unit)}
         inputs.update(extra)
-    if not b.row.verified:
-        lines.append("- This rule is from UNVERIFIED material (soft rule): warning only.")
-    lines += ["", f"Source: {b.row.citation}"]
-    return Finding(
-        rule_id=b.row.id,
-        topic="dose",
-        indicator=indicator,
-        summary=clip_summary(summary),
-        detail="\n".join(lines),
-        citation=b.row.citation,
-        orders=(order.ref,),
-        inputs=inputs,
-        drug=drug,
-        suggestions=_suggestion(order, drug, rounded, b.row.amount_unit),
-        override_reasons=OVERRIDE_REASONS,
+    return Verdict(
+        row=b.row, topic="dose", indicator=indicator, message="off-range", drug=drug, orders=(order.ref,),
+        facts=facts, inputs=inputs, patient=True, suggestions=_suggestion(order, drug, rounded, b.row.amount_unit),
     )
 
 
-def _limit_finding(ctx: PatientContext, order: MedicationOrder, drug: str, lim: LabelLimit, values) -> Finding:
-    shown = "; ".join(
-        f"{name} {fmt(values[v])}{unit}" for v, (name, unit) in (("age_years", ("age", " y")), ("weight_kg", ("weight", " kg")), ("bsa_m2", ("BSA", " m²")))
-        if v in lim.allowed.variables() and values[v] is not None
-    )
-    detail = "\n".join(
-        [f"**{drug}**: {lim.message} – {order.display} ({order.ref})", "", *patient_lines(ctx), "",
-         f"Labelled for: {lim.allowed.text}" + (f" (when {lim.applies.text})" if lim.applies.bounds else ""), "", f"Source: {lim.citation}"]
-    )
-    return Finding(
-        rule_id=lim.id,
-        topic=lim.topic,
-        indicator="warning",
-        summary=clip_summary(f"{drug}: {lim.message} ({shown})"),
-        detail=detail,
-        citation=lim.citation,
-        orders=(order.ref,),
-        inputs={**patient_inputs(ctx), "rule_row": lim.id},
-        drug=drug,
-        override_reasons=OVERRIDE_REASONS,
+def _limit_finding(ctx: PatientContext, order: MedicationOrder, drug: str, lim: LabelLimit, values) -> Verdict:
+    """A label limit on who may get the product (dasatinib tablets <10 kg): the patient values it read."""
+    shown = [{"what": name, "value": Amount(values[v], unit)}
+             for v, (name, unit) in (("age_years", ("age", "a")), ("weight_kg", ("weight", "kg")), ("bsa_m2", ("BSA", "m2")))
+             if v in lim.allowed.variables() and values[v] is not None]
+    return Verdict(
+        row=lim, topic=lim.topic, indicator="warning", message="label-limit", drug=drug, orders=(order.ref,), patient=True,
+        facts={"display": order.display, "row_message": lim.message, "shown": shown, "allowed": lim.allowed.text,
+               "applies": lim.applies.text if lim.applies.bounds else None},
+        inputs={"rule_row": lim.id},
+        override=("protocol-specified", "patient-specific-adjustment", "patient-data-incorrect", "other"),
     )

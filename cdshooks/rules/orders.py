@@ -18,9 +18,9 @@ from typing import Iterator
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.dosing import DosingView, dosing_view
-from ._dose_common import clip_summary, patient_inputs, text_only_sig
-from .finding import Finding
+from ._dose_common import text_only_sig
 from .registry import RuleSettings, rule
+from .verdict import RowRef, Verdict
 
 CITATION = "contract: missing-data - a check that could not run is reported, never passed silently (CDS Hooks 2.0 order-sign)"
 
@@ -30,13 +30,13 @@ def has_order_rules(view: DosingView, drug: str) -> bool:
     return bool(view.doses_for(drug) or view.limits_for(drug) or view.route_for(drug) or view.schedules_for(drug))
 
 
-def order_name(order: MedicationOrder) -> str:
-    """How a clinician knows the order: its medication text, never a resource id."""
-    return order.display if order.display and order.display != "(unnamed medication)" else "a draft medication order"
+def order_name(order: MedicationOrder) -> str | None:
+    """How a clinician knows the order: its medication text, never a resource id (None: no text)."""
+    return order.display if order.display and order.display != "(unnamed medication)" else None
 
 
 @rule("missing-data")
-def orders_never_silent(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def orders_never_silent(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         if not order.is_draft:
@@ -50,41 +50,17 @@ def orders_never_silent(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
             yield _text_only(ctx, order, drugs[0])
 
 
-def _unresolved(ctx: PatientContext, order: MedicationOrder) -> Finding:
-    name = order_name(order)
-    lead = f"'{name}'" if name != "a draft medication order" else "A draft medication order"
-    summary = clip_summary(f"{lead}: drug not identified – its Medication could not be obtained; not checked")
-    detail = "\n".join([
-        f"**Order not checked**: {name}.",
-        "",
-        "- The order names its drug only by a reference to a Medication resource, and that Medication was not contained "
-        "in the order, not in the prefetch and could not be read from a trusted FHIR server (the reference is in this card's inputs).",
-        "- No dose, route, schedule, interaction or population check ran for this order: no card does **not** mean it passed.",
-        "- Send the Medication (contained or in prefetch), or a medicationCodeableConcept with its RxNorm code.",
-        "",
-        f"Rule: {CITATION}",
-    ])
-    return Finding(
-        rule_id="missing-data.order-medication", topic="missing-data", indicator="warning", summary=summary, detail=detail,
-        citation=CITATION, orders=(order.ref,), inputs={**patient_inputs(ctx), "medication": order.unresolved_medication},
+def _unresolved(ctx: PatientContext, order: MedicationOrder) -> Verdict:
+    return Verdict(
+        row=RowRef("missing-data.order-medication", CITATION), topic="missing-data", indicator="warning", message="medication-unresolved",
+        orders=(order.ref,), patient=True, facts={"name": order_name(order)},
+        inputs={"medication": order.unresolved_medication},
     )
 
 
-def _text_only(ctx: PatientContext, order: MedicationOrder, drug: str) -> Finding:
+def _text_only(ctx: PatientContext, order: MedicationOrder, drug: str) -> Verdict:
     text = " ".join((order.dosage_text or "").split())
-    quoted = text if len(text) <= 60 else text[:57] + "…"
-    summary = clip_summary(f"{drug}: dose, route and schedule not checked – only free-text directions ('{quoted}')")
-    detail = "\n".join([
-        f"**{drug}: directions are free text only** – {order_name(order)}",
-        "",
-        f"> {text}",
-        "",
-        "- Not checked: the dose (no doseQuantity/doseRange), the route (no route) and the schedule (no timing).",
-        "- The text is not interpreted: a structured dose, route and timing are needed for these checks.",
-        "",
-        f"Rule: {CITATION}",
-    ])
-    return Finding(
-        rule_id="missing-data.sig-text-only", topic="missing-data", indicator="warning", summary=summary, detail=detail,
-        citation=CITATION, orders=(order.ref,), inputs={**patient_inputs(ctx), "dosage_text": text}, drug=drug,
+    return Verdict(
+        row=RowRef("missing-data.sig-text-only", CITATION), topic="missing-data", indicator="warning", message="text-only-directions",
+        drug=drug, orders=(order.ref,), patient=True, facts={"text": text, "name": order_name(order)}, inputs={"dosage_text": text},
     )

@@ -23,6 +23,7 @@ post-step); label *limits* (`dose-limit`, per-dose caps) always stay.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterator
@@ -36,8 +37,11 @@ from ._dose_common import OVERRIDE_REASONS, clip_summary, deviation_pct, fmt, mi
 from .corrections import corrected_dose_request
 from .finding import ActionSpec, Finding, SuggestionSpec
 from .registry import RuleSettings, post_step, rule
+from .verdict import Amount, RowRef
+from .verdict import Verdict as RuleVerdict
 
 _SIZE_ITEM = {"m2": "bsa", "kg": "weight"}
+_CAREPLAN_PREFIX = re.compile(r"^CarePlan/[^\s:]+:\s*")  # context/plan.py problems start with the CarePlan read
 _BAND_ITEM = {"age_years": "age", "weight_kg": "weight", "bsa_m2": "bsa"}
 PLAN_CITATION = "Regimen templates (knowledge/data/regimens, CDSHOOKS_REGIMEN_DIR) read against the active CarePlan"
 
@@ -52,7 +56,7 @@ class Verdict:
     drug: str
     kind: str  # "match" | "deviation" | "already-given" | "other-phase" | "not-in-plan" | "unchecked"
     item: PlanItem | None = None
-    finding: Finding | None = None
+    finding: Finding | RuleVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,19 @@ def _plan_lines(plan: TreatmentPlan, template: RegimenTemplate, phase: Phase, da
         f"- Phase: {phase.name}{course}; day {day}{cycle} (day 1 = {plan.course_start.isoformat() if plan.course_start else '?'}, from {plan.start_from})",
         f"- Planned that day: {'; '.join(today) or 'nothing'}",
     ]
+
+
+def _plan_facts(plan: TreatmentPlan, template: RegimenTemplate, phase: Phase, day: int) -> dict:
+    """What the plan says for the order's day, for a template (the facts behind `_plan_lines`)."""
+    return {
+        "title": template.title, "named_by": plan.named_by, "phase": phase.name, "course": plan.course, "day": day,
+        "cycle_day": phase.cycle_day(day) if phase.repeat_days else None, "course_start": plan.course_start, "start_from": plan.start_from,
+        "planned": [{"drug": i.drug, "dose": i.dose.text, "routes": list(i.routes)} for i in phase.items if phase.cycle_day(day) in i.days],
+    }
+
+
+def _given_facts(plan: TreatmentPlan, drug: str) -> list[dict]:
+    return [{"date": a.date, "dose": Amount(a.dose.value, a.dose.unit) if a.dose else None} for a in plan.given if drug in a.drug_ids]
 
 
 def _finding(ctx, order, drug, rule_id, topic, indicator, summary, lines, fit: _Fit | None, template, extra_inputs, suggest=False) -> Finding:
@@ -261,12 +278,16 @@ def _check(ctx: PatientContext, order: MedicationOrder, drug: str, plan: Treatme
     if other is not None:
         return _other_verdict(ctx, order, drug, plan, template, phase, day, dlabel, other, [*lines, f"- Ordered: {fmt(ordered)} {unit} ({route})"], {})
     planned = sorted({d for i in phase.items if i.drug == drug and route in i.routes for d in i.days})
-    where = f"{drug} ({route}) is given on day {days_text(planned)} of {_label(phase)}" if planned else f"{drug} ({route}) is not part of {_label(phase)}"
-    summary = f"{drug} is not in today's plan: {template.id} {_label(phase)} {dlabel}" + (f" (scheduled day {days_text(planned)})" if planned else "")
-    amount = f"{fmt(ordered)} {unit}" if ordered is not None else (order.dosage_text or "dose not readable")
-    f = _finding(ctx, order, drug, f"plan.not-in-plan.{template.id}.{phase.id}", "regimen", "warning", summary,
-                 [*lines, f"- {where}.", f"- Ordered: {amount} on {day_date.isoformat()}"], None, template,
-                 {"plan": {"regimen": template.id, "phase": phase.id, "course": plan.course, "day": day}, "scheduled_days": planned})
+    rule_id = f"plan.not-in-plan.{template.id}.{phase.id}"
+    f = RuleVerdict(
+        row=RowRef(rule_id, template.citation), topic="regimen", indicator="warning", message="not-in-plan", drug=drug, orders=(order.ref,),
+        patient=True,
+        facts={"plan": _plan_facts(plan, template, phase, day), "given": _given_facts(plan, drug), "route": route, "regimen": template.id,
+               "phase_label": _label(phase), "day_label": dlabel, "scheduled_days": days_text(planned) if planned else None,
+               "ordered": Amount(ordered, amount_unit) if ordered is not None else None, "dosage_text": order.dosage_text, "on": day_date,
+               "display": order.display},
+        inputs={"plan": {"regimen": template.id, "phase": phase.id, "course": plan.course, "day": day}, "scheduled_days": planned},
+    )
     return Verdict(order.ref, drug, "not-in-plan", None, f)
 
 
@@ -304,19 +325,17 @@ def evaluate(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> list
     phase = template.phase(plan.phase) if template and plan.phase else None
     if not plan.usable or template is None or phase is None:
         refs = tuple(dict.fromkeys(o.ref for o, _ in orders))
-        lines = "\n".join(f"- {p}" for p in plan.problems) or "- the plan's regimen, course or day is not recorded"
-        finding = Finding(
-            rule_id="missing-data.plan", topic="missing-data", indicator="warning" if template else "info",
-            summary=clip_summary("Treatment plan not readable: doses checked against label ranges only"),
-            detail=f"The active CarePlan could not be matched to a regimen, course and day, so the orders were not checked against the plan:\n\n{lines}\n\nDose cards below (if any) come from the label ranges.",
-            citation=PLAN_CITATION, orders=refs, inputs={"plan_problems": list(plan.problems), "careplan": plan.source},
+        finding = RuleVerdict(
+            row=RowRef("missing-data.plan", PLAN_CITATION), topic="missing-data", indicator="warning" if template else "info",
+            message="plan-unreadable", orders=refs, facts={"problems": [_CAREPLAN_PREFIX.sub("", p) for p in plan.problems]},  # no resource ids in text
+            inputs={"plan_problems": list(plan.problems), "careplan": plan.source},
         )
         return [Verdict(refs[0], orders[0][1], "unchecked", finding=finding)]
     return [_check(ctx, o, d, plan, template, phase) for o, d in orders]
 
 
 @rule("dose")
-def plan_doses(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def plan_doses(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | RuleVerdict]:
     for verdict in evaluate(ctx, kb, settings):
         if verdict.finding is not None:
             yield verdict.finding

@@ -14,14 +14,14 @@ from typing import Iterator
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.dosing import RouteRule, dosing_view
-from ._dose_common import clip_summary, missing_data_finding, text_only_sig
-from .finding import ActionSpec, Finding, SuggestionSpec
+from ._dose_common import missing_data_verdict, text_only_sig
+from .finding import ActionSpec, SuggestionSpec
 from .verdict import Verdict
 from .registry import RuleSettings, rule
 
 
 @rule("route")
-def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding | Verdict]:
+def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         for drug in order.drug_ids:
@@ -32,15 +32,7 @@ def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) ->
                 continue
             kind = order.route.kind if order.route else None
             if kind is None:
-                sent = (order.route.text or order.route.code) if order.route else None
-                problem = f"route '{sent}' not recognized" if sent else "no route on the order"
-                if order.route and order.route.parenteral and not sent:
-                    # "Injection" says parenteral, not which: IV vs intrathecal is exactly what this rule checks
-                    problem = f"an injection with no route (IV, IM, SC or intrathecal not stated; {order.route.implied_by})"
-                yield missing_data_finding(
-                    ctx, order, drug, "missing-data.route", "route", problem, spec.citation,
-                    [f"- Allowed: {', '.join(spec.allowed)} ({spec.message})"], {"rule_row": spec.id},
-                )
+                yield _unknown_route(order, drug, spec)
                 continue
             indicator = spec.indicator_for(kind)
             if indicator is not None:  # an unverified row is capped at warning by the engine
@@ -49,12 +41,25 @@ def route_allowed(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) ->
                 if note.route == kind and settings.soft_rule_enabled(note.id, default=note.default_enabled):
                     if "preservative-free" in (order.display or "").lower():
                         continue
-                    yield Finding(
-                        rule_id=note.id, topic="route", indicator="info",
-                        summary=clip_summary(f"{drug}: {note.message}"),
-                        detail=f"{note.message} – {order.display} ({order.ref}).\n\nSource: {note.citation}",
-                        citation=note.citation, orders=(order.ref,), inputs={"route": kind, "rule_row": note.id}, drug=drug,
+                    yield Verdict(
+                        row=note, topic="route", indicator="info", message="note", drug=drug, orders=(order.ref,),
+                        facts={"route": kind, "note": note.message, "display": order.display},
+                        inputs={"route": kind, "rule_row": note.id},
                     )
+
+
+def _unknown_route(order: MedicationOrder, drug: str, spec: RouteRule) -> Verdict:
+    """No route the rule can judge on a drug with route restrictions: `missing-data`, never a pass.
+
+    "Injection" says parenteral, not which: IV vs intrathecal is exactly what the route rule checks."""
+    route = order.route
+    sent = (route.text or route.code) if route else None
+    return missing_data_verdict(
+        order, drug, "missing-data.route", "route", None, spec, message="route-unknown",
+        facts={"sent": sent, "parenteral": bool(route and route.parenteral and not sent),
+               "implied_by": route.implied_by if route else None, "allowed": list(spec.allowed), "label": spec.message},
+        inputs={"rule_row": spec.id},
+    )
 
 
 def _route_finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: RouteRule, kind: str, indicator: str) -> Verdict:

@@ -10,7 +10,6 @@ apart is allowed. Oral methotrexate with no readable timing is `missing-data`.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, Iterator
 
@@ -18,15 +17,16 @@ from ..context.model import MedicationOrder, PatientContext
 from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import ScheduleRule, dosing_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, text_only_sig, interval_days, missing_data_finding, order_day, patient_inputs, patient_lines
-from .finding import ActionSpec, Finding, SuggestionSpec
+from ._dose_common import interval_days, missing_data_verdict, order_day, text_only_sig
+from .finding import ActionSpec, SuggestionSpec
 from .registry import RuleSettings, rule
+from .verdict import Amount, Verdict
 
 _DONE = {"entered-in-error", "not-done", "stopped", "cancelled"}
 
 
 @rule("schedule")
-def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
     for order in ctx.targets:
         if text_only_sig(order):
@@ -46,21 +46,24 @@ def _past_days(ctx: PatientContext, drug: str, day: date) -> list[date]:
     return sorted({a.date for a in ctx.administrations if drug in a.drug_ids and a.status not in _DONE and a.date <= day}, reverse=True)
 
 
-def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding]:
+def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Verdict]:
     assert spec.min_interval_days is not None
     interval = interval_days(order.timing)
     day = order_day(order, ctx)
     if interval is None and spec.require_timing:
-        yield missing_data_finding(ctx, order, drug, "missing-data.schedule", "schedule", f"no readable frequency (expected {spec.expected})", spec.citation,
-                                   [f"- Dosage text: {order.dosage_text or 'none'}"], {"rule_row": spec.id})
+        yield missing_data_verdict(order, drug, "missing-data.schedule", "schedule", None, spec, message="timing-unknown",
+                                   facts={"expected": spec.expected, "label": spec.message, "dosage_text": order.dosage_text},
+                                   inputs={"rule_row": spec.id})
     elif interval is not None and interval < spec.min_interval_days:
-        yield _finding(ctx, order, drug, spec, f"ordered every {fmt(interval)} d", {"interval_days": interval})
+        yield _verdict(ctx, order, drug, spec, "too-frequent", {"interval_days": interval}, {"interval_days": interval})
         return
     if spec.check_history:
         for past in _past_days(ctx, drug, day):
             gap = (day - past).days
             if gap < spec.min_interval_days:
-                yield _finding(ctx, order, drug, spec, f"last given {past.isoformat()}, {gap} d before {day.isoformat()}", {"last_given": past.isoformat(), "days_since": gap})
+                yield _verdict(ctx, order, drug, spec, "given-too-recently",
+                               {"last_given": past, "days_since": gap, "day": day, "earliest": past + timedelta(days=spec.min_interval_days)},
+                               {"last_given": past.isoformat(), "days_since": gap})
                 return
             break
     if spec.check_other_drafts:
@@ -71,15 +74,18 @@ def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
                 continue
             other_day = other.timing.bounds_start if other.timing and other.timing.bounds_start else other.authored_on
             if other_day is None:
-                yield _finding(ctx, order, drug, spec, f"another {drug} order {other.ref} is open (date unknown)", {"other_order": other.ref}, "warning")
+                yield _verdict(ctx, order, drug, spec, "other-order-undated", {"other": other.display, "other_status": other.status},
+                               {"other_order": other.ref}, "warning")
                 return
             gap = abs((day - other_day).days)
             if gap < spec.min_interval_days:
-                yield _finding(ctx, order, drug, spec, f"another {drug} order {other.ref} is dated {other_day.isoformat()}, {gap} d apart", {"other_order": other.ref, "days_apart": gap})
+                yield _verdict(ctx, order, drug, spec, "other-order-close",
+                               {"other": other.display, "other_status": other.status, "other_day": other_day, "days_apart": gap, "day": day},
+                               {"other_order": other.ref, "days_apart": gap})
                 return
 
 
-def _other_drafts(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, day: date) -> Iterator[Finding]:
+def _other_drafts(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, day: date) -> Iterator[Verdict]:
     """Two drafts of the drug closer than the minimum interval: one card for the pair (on the later target)."""
     assert spec.min_interval_days is not None
     targets = [o.ref for o in ctx.targets]
@@ -88,12 +94,13 @@ def _other_drafts(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
             continue
         if other.ref in targets and targets.index(other.ref) < targets.index(order.ref):
             continue  # the pair was reported on the earlier target
-        gap = abs((day - order_day(other, ctx)).days)
+        other_day = order_day(other, ctx)
+        gap = abs((day - other_day).days)
         if gap < spec.min_interval_days:
-            when = "the same day" if gap == 0 else f"{gap} d apart"
-            finding = _finding(ctx, order, drug, spec, f"two {drug} orders signed together for {when} ({other.ref})", {"other_order": other.ref, "days_apart": gap})
-            both = finding.orders + ((other.ref,) if other.ref in targets else ())  # order-select: only the selections
-            yield replace(finding, orders=tuple(dict.fromkeys(both)))
+            both = (order.ref,) + ((other.ref,) if other.ref in targets else ())  # order-select: only the selections
+            yield _verdict(ctx, order, drug, spec, "drafts-together",
+                           {"other": other.display, "other_day": other_day, "days_apart": gap, "day": day},
+                           {"other_order": other.ref, "days_apart": gap}, orders=tuple(dict.fromkeys(both)))
             return
 
 
@@ -110,7 +117,7 @@ def _planned_days(order: MedicationOrder) -> int | None:
     return None
 
 
-def _consecutive(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding]:
+def _consecutive(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Verdict]:
     assert spec.max_days is not None
     day = order_day(order, ctx)
     prior, expect = 0, day - timedelta(days=1)
@@ -121,8 +128,8 @@ def _consecutive(ctx: PatientContext, order: MedicationOrder, drug: str, spec: S
     planned = _planned_days(order)
     total = prior + (planned or 1)
     if total > spec.max_days:
-        why = f"{prior} consecutive prior dosing day(s) + {planned or 1} planned = day {total}"
-        yield _finding(ctx, order, drug, spec, why, {"prior_consecutive_days": prior, "planned_days": planned, "total_days": total, "max_days": spec.max_days})
+        data = {"prior_consecutive_days": prior, "planned_days": planned, "total_days": total, "max_days": spec.max_days}
+        yield _verdict(ctx, order, drug, spec, "too-many-days", {**data, "counted_planned": planned or 1, "day": day}, data)
 
 
 def _dose_per_m2(ctx: PatientContext, order: MedicationOrder) -> float | None:
@@ -139,7 +146,7 @@ def _dose_per_m2(ctx: PatientContext, order: MedicationOrder) -> float | None:
         return None
 
 
-def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Finding]:
+def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Verdict]:
     assert spec.min_interval_days is not None and spec.pediatric_dose_per_m2 is not None
     per_m2 = _dose_per_m2(ctx, order)
     adult_age = ctx.age is not None and spec.adult_age_min_exclusive is not None and ctx.age.years > spec.adult_age_min_exclusive
@@ -154,42 +161,37 @@ def _adult_alternate(ctx: PatientContext, order: MedicationOrder, drug: str, spe
     day = order_day(order, ctx)
     past = _past_days(ctx, drug, day - timedelta(days=1))
     data: dict[str, Any] = {"dose_mg_per_m2": round(per_m2, 1) if per_m2 else None, "age_years": ctx.age.years if ctx.age else None}
+    facts = {**data, "adult_age": adult_age, "adult_age_min_exclusive": spec.adult_age_min_exclusive,
+             "adult_dose_per_m2": spec.adult_dose_per_m2}
     if interval is not None and interval < spec.min_interval_days:
-        yield _finding(ctx, order, drug, spec, f"adult regimen ordered every {fmt(interval)} d", {**data, "interval_days": interval})
+        yield _verdict(ctx, order, drug, spec, "adult-too-frequent", {**facts, "interval_days": interval}, {**data, "interval_days": interval})
     elif past and (day - past[0]).days < spec.min_interval_days:
-        yield _finding(ctx, order, drug, spec, f"adult regimen, last given {past[0].isoformat()} (the day before)", {**data, "last_given": past[0].isoformat()})
+        yield _verdict(ctx, order, drug, spec, "adult-given-too-recently", {**facts, "last_given": past[0], "day": day,
+                                                                           "earliest": past[0] + timedelta(days=spec.min_interval_days)},
+                       {**data, "last_given": past[0].isoformat()})
 
 
-def _order_lines(order: MedicationOrder) -> list[str]:
+def _order_facts(order: MedicationOrder) -> dict[str, Any]:
     """The dose and route as read, so the card shows what was judged (a derived dose, an implied route)."""
-    lines = []
     amount = order.dose.amount if order.dose else None
-    if amount is not None:
-        lines.append(f"- Dose per administration: {amount.derivation or f'{fmt(amount.value)} {amount.unit}'}")
-    if order.route is not None and order.route.implied_by:
-        lines.append(f"- Route: {order.route.kind or 'parenteral, not stated'} (no route on the order; implied by the {order.route.implied_by})")
-    return lines
+    route = order.route
+    return {
+        "display": order.display,
+        "dose": None if amount is None else (amount.derivation or Amount(amount.value, amount.unit)),
+        "route": route.kind if route else None,
+        "route_implied_by": route.implied_by if route else None,
+    }
 
 
-def _finding(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, why: str, data: dict[str, Any], indicator: str | None = None) -> Finding:
-    indicator = indicator or spec.indicator
-    if spec.status != "verified":
-        indicator = "warning"
-    detail = "\n".join(
-        [f"**{drug} schedule** – {order.display} ({order.ref})", "", f"- Found: {why}", *_order_lines(order), f"- Expected: {spec.expected}",
-         f"- Phase: {ctx.phase or 'not recorded'}", f"- Rule: `{spec.id}`", "", *patient_lines(ctx), "", f"Source: {spec.citation}"]
-    )
+def _verdict(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule, message: str, facts: dict[str, Any],
+             data: dict[str, Any], indicator: str | None = None, orders: tuple[str, ...] | None = None) -> Verdict:
+    """One schedule finding: `facts` for the template, `data` the inputs the card carries (goldens pin them)."""
     action = ActionSpec("delete", f"Remove this {drug} order and re-order {spec.expected}", resource_id=order.ref)
-    return Finding(
-        rule_id=spec.id,
-        topic="schedule",
-        indicator=indicator,
-        summary=clip_summary(f"{drug}: {spec.message} ({why})"),
-        detail=detail,
-        citation=spec.citation,
-        orders=(order.ref,),
-        inputs={**patient_inputs(ctx), "rule_row": spec.id, "phase": ctx.phase, **data},
-        drug=drug,
+    return Verdict(
+        row=spec, topic="schedule", indicator=indicator or spec.indicator, message=message, drug=drug,
+        orders=orders or (order.ref,), patient=True,
+        facts={**_order_facts(order), "expected": spec.expected, "label": spec.message, "phase": ctx.phase,
+               "min_interval_days": spec.min_interval_days, **facts},
+        inputs={"rule_row": spec.id, "phase": ctx.phase, **data},
         suggestions=(SuggestionSpec(label=f"Re-order {drug} {spec.expected}", actions=(action,)),),
-        override_reasons=OVERRIDE_REASONS,
     )

@@ -29,18 +29,13 @@ from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view
 from ..knowledge.drugs import drugs_view
 from ..knowledge.verification import RowMeta, verification_view
-from ._dose_common import OVERRIDE_REASONS, clip_summary, fmt, missing_data_finding, patient_inputs, patient_lines, patient_values
+from ._dose_common import missing_data_verdict, missing_items, patient_values
 from ._order_doses import normalize
-from .finding import Finding
 from .registry import RuleSettings, rule
+from .verdict import Amount, Verdict
 from ..units import UnitError, convert
 
 _NOT_GIVEN = frozenset({"entered-in-error", "not-done", "stopped", "cancelled", "on-hold"})
-
-
-def _indicator(row: RowMeta, wanted: str) -> str:
-    """Unverified rows are soft rules: never critical (the knowledge loader enforces the same)."""
-    return "warning" if wanted == "critical" and not row.verified else wanted
 
 
 def _enabled(row: RowMeta, settings: RuleSettings) -> bool:
@@ -69,14 +64,11 @@ def _has_term(text: str, terms: Iterable[str]) -> str | None:
     return next((t for t in terms if _words(t) in haystack), None)
 
 
-def _text_finding(row: Any, order: MedicationOrder, drug: str, summary: str, lines: list[str], inputs: dict[str, Any]) -> Finding:
-    """A `route` finding about what the order's text says (a preserved product, a push): the row
-    gives id, indicator (capped when unverified) and citation; the rule gives the words."""
-    return Finding(
-        rule_id=row.id, topic="route", indicator=_indicator(row, row.indicator), summary=clip_summary(summary),
-        detail="\n".join(lines), citation=row.citation, orders=(order.ref,), drug=drug,
-        override_reasons=OVERRIDE_REASONS, inputs={"rule_row": row.id, **inputs},
-    )
+def _text_verdict(row: Any, order: MedicationOrder, drug: str, message: str, term: str, inputs: dict[str, Any]) -> Verdict:
+    """A `route` verdict about what the order's text says (a preserved product, a push): the row
+    gives id, indicator (the engine caps an unverified one) and citation; the template the words."""
+    return Verdict(row=row, topic="route", indicator=row.indicator, message=message, drug=drug, orders=(order.ref,),
+                   facts={"term": term, "display": order.display}, inputs={"rule_row": row.id, **inputs})
 
 
 def _is_intrathecal(order: MedicationOrder) -> bool:
@@ -97,15 +89,16 @@ def _intrathecal_rows(ctx: PatientContext, rows: Any, settings: RuleSettings) ->
 # -- intrathecal doses -------------------------------------------------------------------
 
 @rule("dose")
-def intrathecal_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def intrathecal_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     for order, drug, row in _intrathecal_rows(ctx, verification_view(kb).intrathecal, settings):
         if ctx.age is None:
-            yield missing_data_finding(ctx, order, drug, "missing-data.intrathecal-age", "intrathecal dose",
-                                       "needs the patient's age (birth date)", row.citation, inputs={"rule_row": row.id})
+            needed, shown, _ = missing_items(ctx, ["age"])
+            yield missing_data_verdict(order, drug, "missing-data.intrathecal-age", "intrathecal dose", None, row,
+                                       {"needed": needed, "missing": shown}, {"rule_row": row.id})
             continue
         n = normalize(order, ctx, ("mg",))
         if isinstance(n, str):
-            yield missing_data_finding(ctx, order, drug, "missing-data.intrathecal-dose", "intrathecal dose", n, row.citation, inputs={"rule_row": row.id})
+            yield missing_data_verdict(order, drug, "missing-data.intrathecal-dose", "intrathecal dose", n, row, inputs={"rule_row": row.id})
             continue
         band = row.band_for(ctx.age.months)
         if band is None:  # bands are contiguous from 0 (cross-check); kept for safety
@@ -116,30 +109,19 @@ def intrathecal_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
         above = n.value > high
         ref_dose = band.high_mg if above else band.low_mg
         pct = abs(n.value - ref_dose) / ref_dose * 100
-        word = "above" if above else "below"
-        yield Finding(
-            rule_id=row.id, topic="dose", indicator=_indicator(row, row.indicator_above if above else row.indicator_below),
-            summary=clip_summary(f"{drug} intrathecal {fmt(n.value)} mg is {word} the {band.dose_text} dose for age {ctx.age}"),
-            detail="\n".join([
-                f"**Intrathecal {drug}**: {order.display}",
-                "",
-                f"- Ordered: {n.how}",
-                f"- Intrathecal dose for age {band.age_text}: {band.dose_text} (±{row.tolerance_pct:g}% accepted); "
-                f"ordered dose is {pct:.0f}% {word} it",
-                "- Intrathecal doses are fixed by age (CSF volume), not by BSA or weight.",
-                "",
-                *patient_lines(ctx),
-                "",
-                "Check the protocol's intrathecal dose for this age before signing.",
-            ]),
-            citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
-            inputs={**patient_inputs(ctx), "rule_row": row.id, "ordered_mg": round(n.value, 4),
+        yield Verdict(
+            row=row, topic="dose", indicator=row.indicator_above if above else row.indicator_below, message="intrathecal-off-band",
+            drug=drug, orders=(order.ref,), patient=True,
+            facts={"display": order.display, "ordered": Amount(n.value, "mg"), "how": n.facts(), "above": above, "pct": pct,
+                   "age": str(ctx.age), "band_age": band.age_text, "band_dose": band.dose_text,
+                   "low": Amount(band.low_mg, "mg"), "high": Amount(band.high_mg, "mg"), "tolerance_pct": row.tolerance_pct},
+            inputs={"rule_row": row.id, "ordered_mg": round(n.value, 4),
                     "band": {"age": band.age_text, "low_mg": band.low_mg, "high_mg": band.high_mg}, "pct": round(pct, 1)},
         )
 
 
 @rule("route")
-def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     for order, drug, row in _intrathecal_rows(ctx, verification_view(kb).preservative_free, settings):
         product = " ".join(_texts(order.resource.get("medicationCodeableConcept"))) + " " + order.display
         product += " " + " ".join(_texts(order.resource.get("contained")))
@@ -148,14 +130,7 @@ def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleS
         term = _has_term(product, row.preserved_terms)
         if term is None:
             continue
-        yield _text_finding(
-            row, order, drug, f"{drug} intrathecal: this product contains a preservative – use a preservative-free product",
-            [f"**Intrathecal {drug}**: {order.display}", "", f"- The product is described as '{term}'.",
-             "- Only preservative-free methotrexate may be given intrathecally: the preserved formulation contains "
-             "benzyl alcohol, which can cause severe central nervous system toxicity.", "",
-             "Re-order with a preservative-free product."],
-            {"product_term": term},
-        )
+        yield _text_verdict(row, order, drug, "preserved-intrathecal", term, {"product_term": term})
 
 
 # -- weight change and dose change since the last administration -------------------------
@@ -188,7 +163,7 @@ def _bsa(weight: Measurement | None, height: Measurement | None) -> float | None
 
 
 @rule("dose")
-def weight_change_since_last_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def weight_change_since_last_dose(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     row = verification_view(kb).weight_change
     if not _enabled(row, settings) or ctx.weight is None:
         return
@@ -208,24 +183,13 @@ def weight_change_since_last_dose(ctx: PatientContext, kb: Knowledge, settings: 
             if round(abs(change), 6) <= threshold:  # 5.0% is "not more than 5%" despite float noise
                 continue
             bsa_then = _bsa(then, measurement_on_or_before(ctx.heights, last.date))
-            bsa_line = (f"- BSA then {bsa_then:.2f} m², now {ctx.bsa.value:.2f} m² ({(ctx.bsa.value - bsa_then) / bsa_then * 100:+.1f}%)"
-                        if bsa_then and ctx.bsa else "- BSA then/now: not computable (height missing)")
             who = "adults" if threshold == row.adult_pct else "children"
-            yield Finding(
-                rule_id=row.id, topic="dose", indicator=_indicator(row, row.indicator),
-                summary=clip_summary(f"{drug}: weight changed {change:+.0f}% since the last dose on {last.date.isoformat()} – re-verify the dose"),
-                detail="\n".join([
-                    f"**{drug}**: {order.display}",
-                    "",
-                    f"- Weight at the last dose: {then.value:g} kg on {then.date.isoformat()}",
-                    f"- Weight now: {ctx.weight.value:g} kg on {ctx.weight.date.isoformat()} ({change:+.1f}%)",
-                    bsa_line,
-                    f"- Re-verification threshold for {who}: more than {threshold:g}%",
-                    "",
-                    "Recalculate the dose with the current weight and BSA before signing.",
-                ]),
-                citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
-                inputs={**patient_inputs(ctx), "rule_row": row.id, "last_dose_date": last.date.isoformat(),
+            yield Verdict(
+                row=row, topic="dose", indicator=row.indicator, message="weight-changed", drug=drug, orders=(order.ref,), patient=True,
+                facts={"display": order.display, "last_date": last.date, "change_pct": change, "threshold_pct": threshold, "who": who,
+                       "then": {"value": then.value, "date": then.date}, "now": {"value": ctx.weight.value, "date": ctx.weight.date},
+                       "bsa_then": bsa_then, "bsa_now": ctx.bsa.value if ctx.bsa else None},
+                inputs={"rule_row": row.id, "last_dose_date": last.date.isoformat(),
                         "weight_then": {"value": then.value, "unit": "kg", "date": then.date.isoformat()},
                         "change_pct": round(change, 1), "threshold_pct": threshold,
                         "bsa_then": round(bsa_then, 4) if bsa_then else None},
@@ -237,25 +201,28 @@ def _per_size(value_mg: float, basis: str, weight: Measurement | None, height: M
     return value_mg / size if size else None
 
 
-def _given_per_size(ctx: PatientContext, a: Administration, basis: str) -> tuple[float | None, str]:
-    """The administered dose per m²/kg with the body size of that day (or why not)."""
+def _given_per_size(ctx: PatientContext, a: Administration, basis: str) -> tuple[float | None, dict[str, Any]]:
+    """The administered dose per m²/kg with the body size of that day, and how it was had (facts).
+
+    None when it cannot be had (no usable amount, not a mass, no weight/height on or before that day):
+    then there is nothing to compare and no card."""
     if a.dose is None or a.dose.comparator:
-        return None, "the last dose has no usable amount"
+        return None, {}
     try:
-        return convert(a.dose.value, a.dose.unit, f"mg/{basis}"), f"{fmt(a.dose.value)} {a.dose.unit}"
+        return convert(a.dose.value, a.dose.unit, f"mg/{basis}"), {"given": Amount(a.dose.value, a.dose.unit)}
     except UnitError:
         pass
     try:
         mg = convert(a.dose.value, a.dose.unit, "mg")
     except UnitError:
-        return None, f"the last dose's unit {a.dose.unit!r} is not a mass"
+        return None, {}
     weight = measurement_on_or_before(ctx.weights, a.date)
     height = measurement_on_or_before(ctx.heights, a.date)
     per = _per_size(mg, basis, weight, height)
-    if per is None:
-        return None, f"no weight/height on or before {a.date.isoformat()}"
-    size = f"BSA {_bsa(weight, height):.2f} m²" if basis == "m2" else f"weight {weight.value:g} kg"
-    return per, f"{fmt(mg)} mg / {size} of {weight.date.isoformat()}"
+    if per is None or weight is None:
+        return None, {}
+    size = Amount(_bsa(weight, height), "m2") if basis == "m2" else Amount(weight.value, "kg")
+    return per, {"given": Amount(mg, "mg"), "size": size, "size_date": weight.date}
 
 
 def _above_rule(kb: Knowledge, ctx: PatientContext, drug: str, route: str | None, per: float, basis: str, settings: RuleSettings) -> bool | None:
@@ -269,7 +236,7 @@ def _above_rule(kb: Knowledge, ctx: PatientContext, drug: str, route: str | None
 
 
 @rule("dose")
-def dose_change_from_last(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def dose_change_from_last(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     row = verification_view(kb).dose_change
     if not _enabled(row, settings):
         return
@@ -293,27 +260,12 @@ def dose_change_from_last(ctx: PatientContext, kb: Knowledge, settings: RuleSett
             above = _above_rule(kb, ctx, drug, route, now.value, basis, settings) if rise else None
             reason = " ".join(_texts(order.resource.get("note"))).strip()
             indicator = row.indicator_rise if rise and above and not reason else row.indicator_reduction if not rise else "info"
-            unit = f"mg/{'m²' if basis == 'm2' else 'kg'}"
-            lines = [
-                f"**{drug}**: {order.display}",
-                "",
-                f"- Last dose: {fmt(before)} {unit} on {last.date.isoformat()} ({how_before})",
-                f"- This order: {fmt(now.value)} {unit} ({now.how})",
-                f"- Change: {change:+.0f}% (more than {row.change_pct:g}% is a dose modification, not rounding)",
-            ]
-            if rise:
-                lines.append("- The new dose is above the dose rule for this patient." if above else
-                             "- The new dose stays within the dose rule for this patient." if above is False else
-                             "- No dose rule to compare the new dose with.")
-            lines += [f"- Reason given on the order: {reason}" if reason else "- No reason is given on the order.", "",
-                      "Confirm the change is intended (protocol escalation, toxicity, count-based titration)."]
-            yield Finding(
-                rule_id=row.id, topic="dose", indicator=_indicator(row, indicator),
-                summary=clip_summary(f"{drug}: {fmt(now.value)} {unit} is {abs(change):.0f}% {'above' if rise else 'below'} "
-                                     f"the last dose ({fmt(before)} {unit}, {last.date.isoformat()})"),
-                detail="\n".join(lines),
-                citation=row.citation, orders=(order.ref,), drug=drug, override_reasons=OVERRIDE_REASONS,
-                inputs={**patient_inputs(ctx), "rule_row": row.id, "last_dose_date": last.date.isoformat(),
+            yield Verdict(
+                row=row, topic="dose", indicator=indicator, message="dose-changed", drug=drug, orders=(order.ref,), patient=True,
+                facts={"display": order.display, "last_date": last.date, "before": Amount(before, f"mg/{basis}"), "how_before": how_before,
+                       "now": Amount(now.value, f"mg/{basis}"), "how_now": now.facts(), "change_pct": change, "threshold_pct": row.change_pct,
+                       "rise": rise, "above_rule": above, "reason": reason},
+                inputs={"rule_row": row.id, "last_dose_date": last.date.isoformat(),
                         "last_per_size": round(before, 4), "ordered_per_size": round(now.value, 4), "unit": f"mg/{basis}",
                         "change_pct": round(change, 1), "above_rule": above, "reason_given": bool(reason)},
             )
@@ -333,7 +285,7 @@ def _administration_texts(order: MedicationOrder) -> str:
 
 
 @rule("route")
-def vinca_by_minibag(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def vinca_by_minibag(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     row = verification_view(kb).vinca_minibag
     if not _enabled(row, settings):
         return
@@ -345,18 +297,11 @@ def vinca_by_minibag(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
             term = _has_term(_administration_texts(order), row.push_terms)
             if term is None:
                 continue
-            yield _text_finding(
-                row, order, drug, f"{drug} ordered as '{term}': give vinca alkaloids only as a minibag infusion, never by syringe",
-                [f"**{drug}**: {order.display}", "", f"- The order says '{term}'.",
-                 "- Vinca alkaloids are dispensed in a minibag (about 25 mL for children, 50 mL for adults) and infused, "
-                 "so they cannot be given intrathecally by mistake; intrathecal vincristine is fatal.", "",
-                 "Change the order to an intravenous infusion in a minibag."],
-                {"method_term": term},
-            )
+            yield _text_verdict(row, order, drug, "vinca-push", term, {"method_term": term})
 
 
 @rule("route")
-def vinca_and_intrathecal_apart(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Finding]:
+def vinca_and_intrathecal_apart(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     row = verification_view(kb).vinca_apart
     if not _enabled(row, settings):
         return
@@ -372,44 +317,36 @@ def vinca_and_intrathecal_apart(ctx: PatientContext, kb: Knowledge, settings: Ru
     if not target_refs & set(involved):
         return
     vinca_order, vinca = vincas[0]
-    it_names = ", ".join(dict.fromkeys(f"{o.drug_ids[0]} intrathecal" for o in intrathecal))
-    yield Finding(
-        rule_id=row.id, topic="route", indicator=_indicator(row, row.indicator),
-        summary=clip_summary(f"{vinca} and {it_names} are ordered together: dispense and give them separately"),
-        detail="\n".join([
-            f"**{vinca}** ({vinca_order.display}) is ordered with intrathecal medication ({it_names}).",
-            "",
-            "- Prepare, label, deliver and give intrathecal doses apart from vinca alkaloids (separate time and place, "
-            "intrathecal doses checked at the bedside by two people).",
-        ]),
-        citation=row.citation, orders=involved, drug=vinca,
+    yield Verdict(
+        row=row, topic="route", indicator=row.indicator, message="vinca-with-intrathecal", drug=vinca, orders=involved,
+        facts={"display": vinca_order.display, "intrathecal": list(dict.fromkeys(o.drug_ids[0] for o in intrathecal)),
+               "intrathecal_orders": list(dict.fromkeys(o.display for o in intrathecal))},
         inputs={"rule_row": row.id, "intrathecal_orders": [o.ref for o in intrathecal]},
     )
 
 
 # -- under-doses that match a capped BSA (called by the dose rule for its own card) -------
 
-def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float, unit: str) -> tuple[list[str], dict[str, Any]]:
-    """Lines and inputs for a dose card when an under-dose equals the dose for a capped BSA.
+def capped_bsa_match(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float) -> dict[str, Any]:
+    """Inputs for a dose card when an under-dose equals the dose for a capped BSA ({} when not).
 
     Why in the dose card and not a card of its own: it explains the under-dose the dose rule
-    already reports (one finding, one card). Empty when the BSA is at or under every cap or the
-    ordered amount does not match the capped dose within the row's `match_pct`.
+    already reports (one finding, one card); dose.md.j2 writes the sentence. Empty when the BSA is
+    at or under every cap or the ordered amount does not match the capped dose within `match_pct`.
     """
     row = verification_view(kb).bsa_cap
     if ctx.bsa is None:
-        return [], {}
+        return {}
     for cap in sorted(row.caps_m2):
         if ctx.bsa.value <= cap:
             continue
         low, high = low_per_m2 * cap, high_per_m2 * cap
         tol = row.match_pct / 100
         if low * (1 - tol) <= ordered <= high * (1 + tol):
-            expected = f"{fmt(low)}" if low == high else f"{fmt(low)}–{fmt(high)}"
-            return ([
-                f"- The ordered dose matches a BSA capped at {cap:g} m² ({expected} {unit} for {cap:g} m²) "
-                f"while the patient's BSA is {ctx.bsa.value:.2f} m².",
-                "- Full doses on actual body weight are recommended for obese adults; capping the BSA is a common "
-                "cause of under-dosing. If the cap is intended (toxicity, protocol), say so in the order.",
-            ], {"matches_capped_bsa_m2": cap, "capped_bsa_row": row.id, "capped_bsa_citation": row.citation})
-    return [], {}
+            return {"matches_capped_bsa_m2": cap, "capped_bsa_row": row.id, "capped_bsa_citation": row.citation}
+    return {}
+
+
+def capped_bsa_note(kb: Knowledge, ctx: PatientContext, low_per_m2: float, high_per_m2: float, ordered: float, unit: str) -> tuple[list[str], dict[str, Any]]:
+    """Older call shape (rules/dose.py reads only the inputs): no lines, the words are in dose.md.j2."""
+    return [], capped_bsa_match(kb, ctx, low_per_m2, high_per_m2, ordered)

@@ -12,7 +12,6 @@ failing; on PostgreSQL the default synchronous commit already guarantees it.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -24,41 +23,25 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreUnavailable
 from .audit_key import load_or_create_audit_key, patient_hash
+from .audit_writer import AuditWriter
 from .analytics import NONE, Answer, Issued, rate_rows
 from .guard import FileIdentity, ping, transaction
 from .identity import Caller
+from .rfc3339 import parse_rfc3339
 from .tables import card_audit, feedback, seen_jti
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims per process,
 PURGE_EVERY_SECONDS = 60.0  # ... or on the first claim this long after the last purge
-# RFC 3339 section 5.6 date-time (feedback outcomeTimestamp); the calendar is checked on parse.
-RFC3339_DATE_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
 # Advisory lock id that serialises concurrent `migrate()` calls on PostgreSQL (arbitrary constant).
 _PG_MIGRATE_LOCK = 0x616C6C636473
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def parse_rfc3339(value: str) -> datetime:
-    """Parse an RFC 3339 date-time into an aware UTC datetime; ValueError if it is not one."""
-    match = RFC3339_DATE_TIME.match(value)
-    if not match:
-        raise ValueError(f"not an RFC 3339 date-time: {value[:40]!r}")
-    fraction = match.group(7) or ""
-    normalized = value[: match.start(7)] if fraction else value[: match.start(8)]
-    normalized += fraction[:7]  # Python keeps microseconds: at most 6 digits after the dot
-    offset = match.group(8)
-    normalized += "+00:00" if offset in ("Z", "z") else offset
-    parsed = datetime.fromisoformat(normalized.replace("t", "T", 1))
-    return parsed.astimezone(timezone.utc)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -124,6 +107,7 @@ class Store:
         sqlite_path = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
         self._file = FileIdentity(Path(sqlite_path).resolve() if sqlite_path else None)
         self._claims = 0
+        self._writer: AuditWriter | None = None
         self._last_purge = time.monotonic()
         self.purge_every_seconds = PURGE_EVERY_SECONDS
 
@@ -218,7 +202,8 @@ class Store:
         policy_version: str | None = None,
         silenced: Iterable[tuple[str, str, str]] = (),
     ) -> None:
-        """Write one audit row per returned card, committed before the response is sent.
+        """Write one audit row per returned card: committed before this returns, or (after
+        `write_audit_in_background`) accepted by the background writer, which commits it.
 
         ``silenced`` holds (rule id, topic, indicator) of findings the site policy silenced: each
         gets a row with no card uuid and ``policy_action = 'silent'`` (logged, never shown)."""
@@ -250,8 +235,30 @@ class Store:
                     policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
                 )
             )
+        if self._writer is None:
+            self._insert_audit(rows)
+            return
+        problem = self._file.problem()  # a vanished SQLite file refuses now, as a synchronous write would
+        if problem:
+            raise StoreUnavailable(f"store unavailable: {problem}; the audit rows not kept")
+        self._writer.submit(rows)
+
+    def _insert_audit(self, rows: list[dict]) -> None:
         with self._tx('the audit rows') as conn:
             conn.execute(card_audit.insert(), rows)
+
+    def write_audit_in_background(self) -> AuditWriter:
+        """From now on `record_cards` hands its rows to a background writer (audit_writer.py says
+        what is guaranteed) instead of committing before it returns. The serving entry points
+        (`cdshooks serve`, `wsgi_app()`) turn this on in each worker; `close()` drains it."""
+        if self._writer is None:
+            self._writer = AuditWriter(self._insert_audit)
+        return self._writer
+
+    def _settle(self) -> None:
+        """Reads that judge audit rows first wait for the rows this process has accepted."""
+        if self._writer is not None:
+            self._writer.flush()
 
     # -- feedback -------------------------------------------------------------------------------
     def record_feedback(self, *, service_id: str, items: list[dict], caller: Caller) -> int:
@@ -261,6 +268,7 @@ class Store:
         stored (it is evidence) but flagged ``card_issued = False``, and the report keeps it apart.
         """
         now = utcnow()
+        self._settle()
         with self._tx('the feedback') as conn:
             rows = []
             for item in items:
@@ -307,6 +315,7 @@ class Store:
         then arrival). Feedback for a card we never issued keeps ``rule = None``. Silenced findings
         (audit rows without a card uuid) were never shown, so they are not "issued".
         """
+        self._settle()
         with self._tx('the report') as conn:
             fb_rows = conn.execute(
                 select(feedback).where(feedback.c.received_at >= since, feedback.c.received_at < until)
@@ -352,6 +361,7 @@ class Store:
         wanted = sorted(set(uuids))
         if not wanted:
             return {}
+        self._settle()
         with self._tx('the card lookup') as conn:
             rows = conn.execute(
                 select(card_audit.c.card_uuid, card_audit.c.rule_id).where(
@@ -369,9 +379,12 @@ class Store:
 
     def ping(self) -> str | None:
         """Readiness: None when a round-trip works and writes can be kept, else the reason."""
-        return ping(self._engine, self._file, self.backend)
+        return ping(self._engine, self._file, self.backend) or (self._writer.problem() if self._writer else None)
 
     def close(self) -> None:
+        """Commit every audit row the background writer accepted (if any), then release the engine."""
+        if self._writer is not None:
+            self._writer.close()
         self._engine.dispose()
 
 

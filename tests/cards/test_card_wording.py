@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from cdshooks.cards.wording import LAB_NAMES, clean_detail, public_citation
+from cdshooks.cards.wording import LAB_NAMES, ROW_ID, clean_detail, public_citation
 from cdshooks.fixtures import clinical_now, load_fixture, service_for_request
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fhir_fixtures"
 INTERNAL = re.compile(r"§|\.md\b|\.json\b|clinical-rules|shared/|`")
 RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|MedicationStatement|MedicationAdministration|Observation|Condition|CarePlan)/[\w\-.]")
 PROGRAM_KEYS = re.compile(r"(?<![\w/-])(" + "|".join(re.escape(k) for k in LAB_NAMES if "_" in k or "/" in k) + r")(?![\w/-])")
+ISSUE = re.compile(r"\bissue \d+", re.IGNORECASE)  # our tracker's numbers are not clinical text
 LABEL_WORDS = re.compile(r"\blabel\b|prescribing information", re.IGNORECASE)
 
 
@@ -69,8 +70,9 @@ def test_no_internal_references_or_program_keys_in_clinician_text(cards) -> None
     for where, c in cards:
         for field in ("summary", "detail"):
             text = c[field]
-            if INTERNAL.search(text) or PROGRAM_KEYS.search(text) or RESOURCE_ID.search(text):
-                hit = (INTERNAL.search(text) or PROGRAM_KEYS.search(text) or RESOURCE_ID.search(text)).group(0)
+            found = INTERNAL.search(text) or PROGRAM_KEYS.search(text) or RESOURCE_ID.search(text) or ROW_ID.search(text) or ISSUE.search(text)
+            if found:
+                hit = found.group(0)
                 bad.append((where, c["extension"]["all-cds"]["ruleId"], field, hit))
     assert not bad, f"{len(bad)} cards, first: {bad[:6]}"
 
@@ -112,7 +114,8 @@ def test_the_raw_citation_stays_in_the_extension(cards) -> None:
 
 @pytest.mark.parametrize("raw,expected", [
     ("Seed Table 1 (vincristine); clinical-rules.md §2.1 and §8 item 12", "Seed Table 1 (vincristine)"),
-    ("shared/reference/clinical-rules.md §6 (RA-11): checks defined per treatment phase", "(RA-11): checks defined per treatment phase"),
+    # row ids (RA-11) are dropped too since issue 16's "no row ids in clinician text" (they stay in extension.all-cds.citation)
+    ("shared/reference/clinical-rules.md §6 (RA-11): checks defined per treatment phase", "checks defined per treatment phase"),
     ("Oncaspar label §2.1; completed years at the order date (clinical-rules §8 item 34)", "Oncaspar label; completed years at the order date"),
 ])
 def test_public_citation_drops_internal_references(raw: str, expected: str) -> None:

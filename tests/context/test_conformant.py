@@ -74,3 +74,46 @@ def test_too_deep_is_not_conformant():
     assert not _agree({"resourceType": "Observation", "extension": [{"url": "u", "valueX": node}]})
     assert conformant({"resourceType": "Observation", "id": "o", "status": "final"})
     assert not conformant({"resourceType": 5}) and not conformant([]) and not conformant(None)
+
+
+def _nest(depth, leaf, kind):
+    node = leaf
+    for _ in range(depth):
+        node = {"x": node} if kind == "obj" else [node]
+    return node
+
+
+def _exact(resource):
+    conformed = conform(resource)
+    return conformed == resource and MALFORMED not in conformed
+
+
+@pytest.mark.parametrize("depth", range(26, 36))
+@pytest.mark.parametrize("leaf", ["s", 1, 2.5, True, None, {}, [], ["s"], {"y": None}])
+@pytest.mark.parametrize("kind", ["obj", "list"])
+def test_exactly_conform_verdict_at_the_depth_limit(depth, leaf, kind):
+    """Either side of MAX_DEPTH, in elements we read and elements we do not, conformant says True
+    exactly when conform gives the resource back unchanged (not only soundly)."""
+    nested = _nest(depth, leaf, kind)
+    for resource in (
+        {"resourceType": "Observation", "id": "o", "extension": [{"url": "u", "valueX": nested}]},
+        {"resourceType": "Observation", "id": "o", "unread": nested},
+        {"resourceType": "CarePlan", "id": "c", "contained": [{"resourceType": "CarePlan", "instantiatesCanonical": ["a", "b"],
+                                                                "activity": [{"detail": {"code": {"text": "t", "x": nested}}}]}]},
+        {"resourceType": "MedicationRequest", "id": "m", "dosageInstruction": [{"timing": {"repeat": {"dayOfWeek": ["mon"], "x": nested}}}]},
+    ):
+        assert conformant(resource) == _exact(resource)
+
+
+@pytest.mark.parametrize("number", [0, -1, 1e12, -1e12, 10**12, 10**12 + 1, 1.0000000000001e12, 10**400, float("nan"),
+                                    float("inf"), -float("inf"), True, False, 2.5, "1", None, [1], {"v": 1}])
+def test_exactly_conform_verdict_on_numbers(number):
+    """Judged numbers (a Quantity value, a repeat frequency) and unjudged ones: conformant says
+    True exactly when conform keeps the value as sent."""
+    for resource in (
+        {"resourceType": "Observation", "id": "o", "valueQuantity": {"value": number, "code": "mg"}},
+        {"resourceType": "MedicationRequest", "id": "m", "dosageInstruction": [{"timing": {"repeat": {"frequency": number}}}]},
+        {"resourceType": "Observation", "id": "o", "extension": [{"url": "u", "valueDecimal": number}]},
+        {"resourceType": "Patient", "id": "p", "deceasedBoolean": number},
+    ):
+        assert conformant(resource) == _exact(resource)

@@ -193,3 +193,27 @@ def test_hostile_observations_read_as_entries_would_conform_them(kb, n):
     assert (reading.weight, reading.height, reading.labs) == (w[0], h[0], labs)
     assert reading.gaps == tuple(w[1] + h[1])
     _same_series(reading, body, others, codes)
+
+
+PLAIN_VARIANTS = [
+    {"value": 3}, {"value": 0}, {"value": -2.5}, {"value": 1e12}, {"value": 1.0000001e12}, {"value": float("nan")},
+    {"value": float("inf")}, {"value": True}, {"value": "3.1"}, {"value": None}, {"comparator": "<"}, {"comparator": ""},
+    {"comparator": None}, {"system": None, "unit": "10*3/uL"}, {"system": None, "code": None, "unit": "10*3/uL"},
+    {"system": None, "code": None, "unit": "K/uL"}, {"code": "mcg"}, {"code": "mg/dL"}, {"code": "10*9/L"},
+    {"code": "/uL"}, {"system": "http://example.org/units"}, {"code": 5}, {"unit": ["x"]}, {"code": ""},
+]
+
+
+@pytest.mark.parametrize("n", range(len(PLAIN_VARIANTS)))
+def test_labs_read_as_sent_equal_the_general_reader(kb, n):
+    """The straight-line reader of plain quantity labs (read_observations) gives what the general
+    one (read_labs over conformed resources) gives, on every value, comparator and unit shape."""
+    codes = codes_view(kb)
+    value = dict({"value": 3.1, "unit": "10*3/uL", "system": UCUM, "code": "10*3/uL"}, **PLAIN_VARIANTS[n])
+    labs = [obs("wbc", "6690-2", value, "2024-03-04"), obs("bili", "1975-2", qty(17.1, "umol/L"), "2024-03-04"),
+            obs("plt", "777-3", qty(150, "10*3/uL"), "2024-03-04T10:00:00Z")]
+    no_id = dict(labs[0]); del no_id["id"]
+    null_id = dict(labs[0], id=None)
+    others = labs + [no_id, null_id]
+    _, _, reference = _three_walks([], others, codes)
+    assert read_observations([], others, codes, ORDER, UPPER).labs == reference

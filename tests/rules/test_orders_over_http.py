@@ -71,7 +71,7 @@ def test_sandbox_tablet_count_dose_card_shows_the_derivation_and_a_tablet_sugges
         answer = post(base, sandbox_draft("197931", "mercaptopurine 50 MG Oral Tablet", 3))
     (dose,) = cards_of(answer, "dose")
     assert dose["indicator"] == "critical" and "150 mg" in dose["summary"]
-    assert "3 {pill} × 50 mg/tablet = 150 mg" in dose["detail"]
+    assert "3 tab × 50 mg/tablet = 150 mg" in dose["detail"]  # the dose card writes the UCUM {pill} as "tab"
     (suggestion,) = dose["suggestions"]
     assert suggestion["label"] == "Change mercaptopurine dose to 1 tablet (50 mg)"
     q = suggestion["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
@@ -144,7 +144,8 @@ def test_round_for_order_stays_inside_the_range(target, low, high, strength, exp
 
 def test_round_for_order_mass_dose():
     rounded = round_for_order(1.5437, 1.44, 1.92, "mg", None, None)
-    assert rounded.value == 1.54 and "inside 1.44–1.92 mg" in rounded.how
+    # the rounding is facts now (the dose template writes the sentence): kept inside 1.44-1.92 mg
+    assert rounded.value == 1.54 and (rounded.step, rounded.low, rounded.high, rounded.unit) == ("written", 1.44, 1.92, "mg")
 
 
 # -- one finding, one card -------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def test_max_dose_per_period_above_the_range_is_a_dose_warning(live_service):
         clean = post(base, within)
     (dose,) = cards_of(answer, "dose")
     assert dose["indicator"] == "warning" and "100 mg per day" in dose["summary"]
-    assert "2 {pill} × 50 mg/tablet = 100 mg" in dose["detail"]
+    assert "2 tab × 50 mg/tablet = 100 mg" in dose["detail"]
     assert cards_of(clean, "dose") == []
 
 

@@ -60,3 +60,16 @@ def test_verdict_rejects_a_message_that_cannot_name_a_macro() -> None:
         Verdict(row=RowRef("x", "y"), topic="route", indicator="info", message="not a macro")
     with pytest.raises(ValueError):
         RowRef("x", "y", "draft")
+
+
+def test_rules_run_in_a_fixed_order_whatever_the_import_order() -> None:
+    """The lead finding of a merged missing-data card follows the engine's order, so it is fixed."""
+    from cdshooks.rules.registry import _REGISTRY, FAMILIES, registered_rules
+
+    specs = registered_rules()
+    assert [(FAMILIES.index(s.family), s.name) for s in specs] == sorted((FAMILIES.index(s.family), s.name) for s in specs)
+    _REGISTRY.reverse()  # as if the modules had been imported the other way round
+    try:
+        assert registered_rules() == specs
+    finally:
+        _REGISTRY.reverse()

@@ -14,6 +14,7 @@ import pytest
 
 from cdshooks.context.builder import build_context
 from cdshooks.rules.registry import RuleSettings, run_rules
+from support.rendered import with_text
 
 ORDER = date(2026, 11, 2)
 RXNORM, LOINC, UCUM, SCT = "http://www.nlm.nih.gov/research/umls/rxnorm", "http://loinc.org", "http://unitsofmeasure.org", "http://snomed.info/sct"
@@ -104,8 +105,8 @@ def test_intrathecal_methotrexate_dose_bands(kb, years, dose, expected) -> None:
     found = _cards(kb, [_order("o1", "methotrexate-it", dose, "mg", "it")], years=years)
     assert _ids(found, "IT-01") == expected
     if expected:
-        card = next(f for f in found if f.rule_id == "IT-01")
-        assert card.summary.startswith("methotrexate intrathecal") and len(card.summary) < 140
+        card = with_text(next(f for f in found if f.rule_id == "IT-01"))  # the rule yields a Verdict
+        assert card.summary.lower().startswith("methotrexate intrathecal") and len(card.summary) < 140
         assert card.inputs["ordered_mg"] == dose
 
 
@@ -150,7 +151,7 @@ def test_weight_change_since_last_dose(kb, years, then, now, expected) -> None:
                    height=128.0 if years < 18 else 175.0, given=[_given("a1", "vincristine", 1.5, "mg", "iv", LAST)])
     assert _ids(found, "VER-WT") == expected
     if expected:
-        card = next(f for f in found if f.rule_id == "VER-WT-01")
+        card = with_text(next(f for f in found if f.rule_id == "VER-WT-01"))  # the rule yields a Verdict
         assert card.inputs["weight_then"]["value"] == then and card.inputs["last_dose_date"] == LAST.isoformat()
         assert "BSA then" in card.detail
 
@@ -242,7 +243,7 @@ def test_cumulative_uses_the_bsa_of_each_past_dose(kb) -> None:
     past = [_given(f"a{i}", "daunorubicin", 25, "mg", "iv", ORDER - timedelta(days=200 - 7 * i)) for i in range(9)]
     found = _cards(kb, [_order("o1", "daunorubicin", 25, "mg", "iv")], given=past,
                    weights=[(26.0, ORDER - timedelta(days=2)), (20.0, ORDER - timedelta(days=220))])
-    cards = [f for f in found if f.topic == "cumulative-dose"]
+    cards = [with_text(f) for f in found if f.topic == "cumulative-dose"]
     assert [(c.indicator, c.drug) for c in cards] == [("warning", "daunorubicin")]
     assert "BSA 0.84 m²" in cards[0].detail
 
@@ -250,7 +251,7 @@ def test_cumulative_uses_the_bsa_of_each_past_dose(kb) -> None:
 def test_cumulative_says_when_it_falls_back_to_todays_bsa(kb) -> None:
     past = [_given(f"a{i}", "daunorubicin", 30, "mg", "iv", ORDER - timedelta(days=100 - 7 * i)) for i in range(9)]
     found = _cards(kb, [_order("o1", "daunorubicin", 25, "mg", "iv")], given=past)  # weights only from 3 days ago
-    cards = [f for f in found if f.topic == "cumulative-dose"]
+    cards = [with_text(f) for f in found if f.topic == "cumulative-dose"]
     assert cards and "current BSA 0.96 m² (no earlier weight/height)" in cards[0].detail
 
 
@@ -263,11 +264,11 @@ def _adult_doxorubicin(kb, dose_mg: float) -> list:
 
 def test_under_dose_matching_a_capped_bsa_is_named_in_the_dose_card(kb) -> None:
     # 40 mg/m2 x 2.0 m2 = 80 mg; the branch low end for 2.345 m2 is 93.8 mg
-    card = next(f for f in _adult_doxorubicin(kb, 80) if f.topic == "dose")
+    card = with_text(next(f for f in _adult_doxorubicin(kb, 80) if f.topic == "dose"))  # the dose card yields a Verdict
     assert card.inputs["matches_capped_bsa_m2"] == 2.0
     assert "BSA capped at 2 m²" in card.detail
 
 
 def test_under_dose_not_matching_a_capped_bsa_says_nothing_about_caps(kb) -> None:
-    card = next(f for f in _adult_doxorubicin(kb, 60) if f.topic == "dose")  # 25.6 mg/m2: far below even a capped BSA
+    card = with_text(next(f for f in _adult_doxorubicin(kb, 60) if f.topic == "dose"))  # 25.6 mg/m2: far below even a capped BSA
     assert "matches_capped_bsa_m2" not in card.inputs and "capped at 2" not in card.detail

@@ -35,3 +35,29 @@ def test_wsgi_entry_point_tunes_the_gc(restore_gc, monkeypatch, tmp_path):
     app = wsgi_app()
     assert app.test_client().get("/health").status_code == 200
     assert gc.get_threshold() == SERVING_THRESHOLDS and gc.get_freeze_count() > 1000
+
+
+def test_warm_up_runs_every_service_so_first_call_objects_are_frozen_too(restore_gc, tmp_path):
+    """Without the warm-up the first real call left ~26,000 long-lived objects outside the frozen
+    generation (lazily imported modules, validators, caches); every full collection walked them."""
+    from cdshooks.app import create_app
+    from cdshooks.config import Settings
+    from cdshooks.gctune import warm_up
+    from cdshooks.services import SERVICES
+    from support.requests import order_sign_request
+
+    app = create_app(Settings(auth="disabled", data_dir=tmp_path / "var"))
+    gc.unfreeze()
+    assert warm_up(app) == len(SERVICES)  # every service ran on the made-up chart
+    with app.extensions["cdshooks"].store.engine.connect() as conn:  # and wrote nothing
+        from sqlalchemy import func, select
+
+        from cdshooks.store.tables import card_audit
+
+        assert conn.execute(select(func.count()).select_from(card_audit)).scalar_one() == 0
+    gc.collect()
+    gc.freeze()
+    client = app.test_client()
+    assert client.post("/cds-services/all-order-sign", json=order_sign_request()).status_code == 200
+    gc.collect()
+    assert len(gc.get_objects()) < 10_000, len(gc.get_objects())

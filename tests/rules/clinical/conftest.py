@@ -115,7 +115,7 @@ def run(kb: Any, settings: Any):
     """run(resources, drafts=[], families=None, selections=None) -> (ctx, findings)."""
     from cdshooks.context.builder import build_context
     from cdshooks.rules.registry import FAMILIES, run_rules
-    from support.rendered import rendered  # card text as the templates write it (rules yield Verdicts)
+    from support.rendered import rendered
 
     def go(resources: list[dict[str, Any]], drafts: list[dict[str, Any]] = (), families=None, rule_settings=None):
         by = {"Patient": "patient", "Condition": "conditions", "Observation": "observations", "MedicationRequest": "medicationRequests",
@@ -128,7 +128,7 @@ def run(kb: Any, settings: Any):
             else:
                 prefetch[key]["entry"].append({"resource": r})
         ctx = build_context(prefetch, patient_id="p1", draft_orders=_bundle(list(drafts)) if drafts else None, selections=None, kb=kb, now=NOW)
-        return ctx, rendered(run_rules(ctx, kb, rule_settings or settings, families or FAMILIES))
+        return ctx, rendered(run_rules(ctx, kb, rule_settings or settings, families or FAMILIES))  # with the card text
 
     return go
 

@@ -5,6 +5,7 @@ counts at 0.6 doxorubicin-equivalents (Feijen 2019 JAMA Oncol Table 3). cumulati
 from __future__ import annotations
 
 import pytest
+from support.rendered import with_text
 
 
 def adult(fx, *extra):
@@ -33,7 +34,7 @@ def test_previous_cyclophosphamide_counts_and_none_means_550(run, fx):
     earlier = fx.given("cyclophosphamide", fx.ORDER - fx.days(90), 1000, "mg/m2")
     _, previous = run(adult(fx, *history, earlier), [fx.order("doxorubicin", 60, "mg/m2")], ["cumulative-dose"])
     assert cum(previous) == [("cumulative.doxorubicin.cardiotoxic", "critical")]
-    (card,) = [f for f in previous if f.topic == "cumulative-dose"]
+    (card,) = [with_text(f) for f in previous if f.topic == "cumulative-dose"]  # a Verdict: read the rendered card
     assert "cyclophosphamide given" in card.detail
 
 

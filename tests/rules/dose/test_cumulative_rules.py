@@ -25,7 +25,8 @@ def test_t40_child_over_300_is_critical(kb):
     ctx = patient(years=8, weight=26, height=128, orders=[med("daunorubicin", 25, "mg/m2")], administrations=prior_mg(base.bsa.value, 285))
     f = only(cum(ctx, kb))
     assert (f.rule_id, f.topic, f.indicator) == ("cumulative.daunorubicin.child", "cumulative-dose", "critical")
-    assert "cumulative 310 mg/m² > 300 mg/m² (child ≥2 y)" in f.summary
+    # wording (issue 16): drug first, the total with this order and the limit in plain words
+    assert f.summary.startswith("Daunorubicin lifetime total 310 mg/m² with this order exceeds the 300 mg/m² limit (child ≥2 y)")
     assert "current BSA" in f.detail and f.inputs["projected_total"] == pytest.approx(310, abs=0.01)
 
 

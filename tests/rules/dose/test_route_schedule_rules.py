@@ -72,7 +72,8 @@ def test_cytarabine_it_preservative_note_is_off_by_default(kb):
 def test_t21_daily_oral_methotrexate_is_critical(kb):
     ctx = patient(years=12, phase="maintenance", orders=[med("methotrexate", 20, "mg/m2", route="oral", frequency=1, period=1, period_unit="d")])
     f = only(sched(ctx, kb))
-    assert (f.rule_id, f.indicator) == ("schedule.methotrexate.oral-weekly", "critical") and "weekly, not daily" in f.summary
+    assert (f.rule_id, f.indicator) == ("schedule.methotrexate.oral-weekly", "critical")
+    assert f.summary.startswith("Methotrexate oral ordered daily") and "once weekly" in f.summary and "weekly, not daily" in f.detail
 
 
 @pytest.mark.parametrize("kwargs,flagged", [
@@ -110,7 +111,8 @@ def test_t24_pegaspargase_14_day_interval(kb, days_ago, flagged):
 def test_pegaspargase_second_draft_order_within_14_days(kb):
     other = med("pegaspargase", 2500, "[iU]/m2", ref="MedicationRequest/o2", start=ORDER_DATE + timedelta(days=7))
     f = only(sched(patient(orders=[med("pegaspargase", 2500, "[iU]/m2")], others=[other]), kb))
-    assert f.indicator == "critical" and "MedicationRequest/o2" in f.summary
+    assert f.indicator == "critical" and "7 days apart" in f.summary and f.inputs["other_order"] == "MedicationRequest/o2"
+    assert "MedicationRequest/" not in f.summary + f.detail  # the other order by its name, the reference in inputs
     later = med("pegaspargase", 2500, "[iU]/m2", ref="MedicationRequest/o2", start=ORDER_DATE + timedelta(days=14))
     assert sched(patient(orders=[med("pegaspargase", 2500, "[iU]/m2")], others=[later]), kb) == []
 

@@ -15,6 +15,7 @@ from cdshooks.context.builder import build_context
 from cdshooks.fixtures import build_request
 from cdshooks.knowledge import default_knowledge
 from cdshooks.rules.plan import evaluate
+from support.rendered import rendered
 from cdshooks.rules.registry import RuleSettings, run_rules
 from support.regimens import write_site_dir
 
@@ -41,7 +42,7 @@ def findings(s: Scenario, kb=None):
     ctx = build_context(request["prefetch"], patient_id=request["context"]["patientId"], draft_orders=request["context"]["draftOrders"],
                         selections=None, kb=kb, now=NOW)
     # merged as the service merges them (cards.merge: whether two problems share a card is wording)
-    return ctx, merge_missing_data(run_rules(ctx, kb, RuleSettings(), ("missing-data", "dose", "schedule", "regimen")))
+    return ctx, rendered(merge_missing_data(run_rules(ctx, kb, RuleSettings(), ("missing-data", "dose", "schedule", "regimen"))))  # with the card text
 
 
 def ids(found) -> list[str]:

@@ -9,7 +9,10 @@ from datetime import date, timedelta
 import pytest
 
 from cdshooks.context.model import Bsa, Measurement
-from cdshooks.rules import monitoring as M
+from cdshooks.rules import monitoring
+from support.cards import Rendered
+
+M = Rendered(monitoring)  # rules yield Verdicts; the tests read the rendered cards
 
 TLS_OK = dict(uric_acid=(5.0, "mg/dL"), potassium=(4.0, "mmol/L"), phosphate=(4.0, "mg/dL"), calcium=(9.0, "mg/dL"), creatinine=(0.5, "mg/dL"))
 
@@ -160,4 +163,17 @@ def test_missing_lvef_card_names_the_pediatric_and_elderly_risk(f, kb, settings,
     ctx = f.make_ctx(age_years=age, targets=[f.order("daunorubicin")])
     (card,) = [x for x in M.anthracycline_lvef(ctx, kb, settings)]
     assert card.rule_id == "monitoring.anthracycline.lvef-missing"
-    assert ("SP-16" in card.detail) is noted
+    assert ("SP-16" in card.citation) is noted  # provenance in the citation, not a row id in the text
+    assert ("pediatric and elderly" in card.detail) is noted
+
+
+def test_crs_reminder_is_one_card_for_every_crs_agent(f, kb, settings):
+    """Issue 16: one monitoring info card per topic - two CRS agents ordered give one reminder naming both."""
+    ctx = f.make_ctx(age_years=19, targets=[f.order("blinatumomab"), f.order("tisagenlecleucel")])
+    (card,) = list(M.cytokine_release(ctx, kb, settings))
+    assert (card.rule_id, card.indicator) == ("monitoring.crs", "info")
+    assert card.orders == ("MedicationRequest/blinatumomab", "MedicationRequest/tisagenlecleucel") and card.drug is None
+    assert card.summary.startswith("Blinatumomab and tisagenlecleucel: monitor for CRS")
+    active = f.make_ctx(age_years=19, facts=("all", "crs"), targets=[f.order("blinatumomab"), f.order("tisagenlecleucel")])
+    assert [(x.rule_id, x.drug) for x in M.cytokine_release(active, kb, settings)] == [
+        ("monitoring.crs.active", "blinatumomab"), ("monitoring.crs.active", "tisagenlecleucel")]

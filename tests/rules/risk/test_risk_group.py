@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 
 from cdshooks.rules.risk import risk_group
+from support.rendered import run_rendered
 
 
 def run(ctx, kb, settings):
-    return list(risk_group(ctx, kb, settings))
+    return run_rendered(risk_group, ctx, kb, settings)
 
 
 def only(ctx, kb, settings):
@@ -71,7 +72,9 @@ def test_uses_first_wbc_at_diagnosis_not_todays(f, kb, settings):
             f.lab("wbc", 2000, "/uL", on=dx - timedelta(days=8), n=3)]  # issue 13 item 3: 8 d before is outside the 7-day pre-window
     card = only(f.make_ctx(age_years=5, dx=dx, labs=labs), kb, settings)
     assert "WBC ≥ 50,000/µL" in card.summary
-    assert "Observation/wbc-1" in card.detail
+    # the card names the result by value and date (no resource id in text); the inputs keep its source
+    assert f"80,000/µL on {(dx + timedelta(days=1)).isoformat()}" in card.detail and "Observation/" not in card.detail
+    assert card.inputs["NCI/Rome"]["wbc_at_diagnosis"]["source"] == "Observation/wbc-1"
 
 
 def test_wbc_long_after_diagnosis_is_not_used(f, kb, settings):

@@ -1,0 +1,154 @@
+"""Audit rows written by one background thread per worker, so a CDS call never waits on the
+commit (the fsync on SQLite, the round-trip on PostgreSQL).
+
+Why: the audit row is our own record of what we showed; the EHR never reads it back, so the
+answer need not wait for its commit (bench/README.md measured that commit at 1.5-8 ms of a
+~600-resource order-sign call on a shared disk). Feedback stays synchronous: the EHR is told it
+was stored only once it is.
+
+What "acknowledged" means here, and what is guaranteed:
+  * `submit` accepts rows only while the writer is healthy; otherwise it raises StoreUnavailable
+    and the call is answered 503, exactly as a failed synchronous write was. A call is never
+    answered 200 with rows the writer had already refused.
+  * an accepted row is kept in memory until it is committed: a failed batch is put back and
+    retried; the failure is logged at ERROR (once per outage, no PHI), `problem()` makes
+    /health (readiness) answer 503 so the balancer stops sending calls, and further submits are
+    refused until a retry succeeds.
+  * `close()` (gunicorn's worker_exit after the SIGTERM drain, or process exit) commits every
+    accepted row before returning; rows it still cannot write within its timeout are counted in
+    a CRITICAL log line, never dropped silently. Only SIGKILL (no drain) can lose accepted rows,
+    at most the last few milliseconds' worth.
+  * reads that judge audit rows in this process (feedback's `card_issued`, the report) call
+    `flush()` first, so they never miss a card this process has answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from ..errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_ROWS = 20_000  # ~2,000 calls' rows: a stalled store refuses calls (503) past this
+RETRY_SECONDS = 0.5
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+class AuditWriter:
+    """Commits accepted audit rows in batches from one daemon thread; see the module docstring."""
+
+    def __init__(
+        self,
+        write: Callable[[list[dict[str, Any]]], None],
+        *,
+        max_pending: int = MAX_PENDING_ROWS,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        """`write(rows)` commits rows in one transaction or raises (Store._insert_audit)."""
+        self._write = write
+        self.max_pending = max_pending
+        self.retry_seconds = retry_seconds
+        self._cond = threading.Condition()
+        self._pending: list[dict[str, Any]] = []
+        self._in_flight = 0
+        self._failure: str | None = None
+        self._closing = False
+        self.committed = 0  # rows committed by this writer (bench and tests read it)
+        self._thread = threading.Thread(target=self._run, name="cdshooks-audit-writer", daemon=True)
+        self._thread.start()
+
+    # -- request side ---------------------------------------------------------------------------
+    def submit(self, rows: list[dict[str, Any]]) -> None:
+        """Accept rows for commit, or raise StoreUnavailable (503) if they could not be kept."""
+        if not rows:
+            return
+        with self._cond:
+            if self._closing:
+                raise StoreUnavailable("store unavailable (the worker is stopping); the audit rows not kept")
+            if self._failure is not None:
+                raise StoreUnavailable(f"store unavailable ({self._failure}); the audit rows not kept")
+            if len(self._pending) + self._in_flight + len(rows) > self.max_pending:
+                raise StoreUnavailable("store unavailable (audit backlog full); the audit rows not kept")
+            self._pending.extend(rows)
+            self._cond.notify_all()
+
+    def problem(self) -> str | None:
+        """Why accepted rows are not being committed (for readiness), or None."""
+        with self._cond:
+            return f"audit rows are not being written ({self._failure})" if self._failure else None
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending) + self._in_flight
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every row accepted so far is committed; False if that did not happen in time."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> int:
+        """Refuse new rows, commit the accepted ones, stop the thread; returns rows not written."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        lost = self.pending()
+        if lost:
+            log.critical("audit: %d accepted audit row(s) could not be written before the worker stopped (%s)",
+                         lost, self._failure or "timed out")
+        return lost
+
+    # -- writer thread --------------------------------------------------------------------------
+    def _run(self) -> None:
+        deadline: float | None = None
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    return  # closing and nothing left
+                if self._closing and deadline is None:
+                    deadline = time.monotonic() + CLOSE_TIMEOUT_SECONDS
+                batch, self._pending = self._pending, []
+                self._in_flight = len(batch)
+            try:
+                self._write(batch)
+            except Exception as exc:  # any failure: keep the rows, say so, retry
+                reason = _reason(exc)
+                with self._cond:
+                    self._pending[:0] = batch
+                    self._in_flight = 0
+                    first = self._failure is None
+                    self._failure = reason
+                    self._cond.notify_all()
+                if first:
+                    log.error("audit: writing %d audit row(s) failed (%s); kept in memory, retrying every %.1f s; "
+                              "new calls are refused (503) until a write succeeds", len(batch), reason, self.retry_seconds)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return  # close() reports what is left
+                time.sleep(self.retry_seconds)
+                continue
+            with self._cond:
+                self._in_flight = 0
+                self.committed += len(batch)
+                if self._failure is not None:
+                    log.warning("audit: writes resumed (%d row(s) committed)", len(batch))
+                    self._failure = None
+                self._cond.notify_all()
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, PHI-free reason: the exception's type (and StoreUnavailable's own message)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc.message.split(";")[0].removeprefix("store unavailable").strip(" ()") or "store unavailable"
+    return type(getattr(exc, "orig", None) or exc).__name__
