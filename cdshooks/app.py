@@ -19,6 +19,7 @@ from .errors import ConfigError
 from .knowledge import Knowledge, knowledge_for
 from .protocol.auth import JwtVerifier
 from .protocol.runtime import Runtime, runtime  # noqa: F401  (kept importable from here)
+from .rules.registry import registered_rules
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, knowledge: Knowledge | None 
     and whoever turns it on closes the store at exit (`close_app`), which drains the writer."""
     settings = settings or settings_from_env()
     knowledge = knowledge or knowledge_for(settings.regimen_dir)
+    registered_rules()  # import every rule family now: a knowledge kind with no evaluator stops start-up, not the first call
     store = open_store(settings, knowledge)
     if audit_in_background:
         store.write_audit_in_background()
