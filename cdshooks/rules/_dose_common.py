@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..context.model import MedicationOrder, PatientContext, Timing
+from .patient import patient_inputs  # noqa: F401 (re-exported: the one definition is rules/patient.py)
 from .finding import Coding, Finding
 from .verdict import Row, RowRef, Verdict
 
@@ -79,20 +80,6 @@ def patient_values(ctx: PatientContext) -> dict[str, float | None]:
         "weight_kg": ctx.weight.value if ctx.weight else None,
         "bsa_m2": ctx.bsa.value if ctx.bsa else None,
     }
-
-
-def patient_inputs(ctx: PatientContext) -> dict[str, Any]:
-    """JSON-serializable inputs with their dates, for `Finding.inputs`."""
-    out: dict[str, Any] = {"order_date": ctx.order_date.isoformat()}
-    if ctx.age:
-        out["age"] = {"years": ctx.age.years, "days": ctx.age.days, "at": ctx.age.at.isoformat()}
-    if ctx.weight:
-        out["weight"] = {"value": ctx.weight.value, "unit": "kg", "date": ctx.weight.date.isoformat(), "source": ctx.weight.source}
-    if ctx.height:
-        out["height"] = {"value": ctx.height.value, "unit": "cm", "date": ctx.height.date.isoformat(), "source": ctx.height.source}
-    if ctx.bsa:
-        out["bsa"] = {"value": round(ctx.bsa.value, 4), "unit": "m2", "formula": ctx.bsa.formula}
-    return out
 
 
 def patient_lines(ctx: PatientContext) -> list[str]:
