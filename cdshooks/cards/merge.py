@@ -9,10 +9,9 @@ summary, naming each of them, stays under 140 characters; otherwise each keeps i
 
 from __future__ import annotations
 
-from ..rules.finding import Finding
+from ..rules.finding import SEVERITY_RANK, Finding
 from .text import ELLIPSIS, SUMMARY_LIMIT, patient_block, render_text, body, soft_note
 
-_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
 def merge_missing_data(findings: list[Finding]) -> list[Finding]:
@@ -29,7 +28,7 @@ def merge_missing_data(findings: list[Finding]) -> list[Finding]:
             out.extend(group)
             continue
         out.append(_merged(group, orders, summary))
-    out.sort(key=lambda f: _SEVERITY[f.indicator])  # stable: the engine's order within a severity
+    out.sort(key=lambda f: SEVERITY_RANK[f.indicator])  # stable: the engine's order within a severity
     return out
 
 
@@ -57,7 +56,7 @@ def _joined_summary(group: list[Finding]) -> str | None:
 
 
 def _merged(group: list[Finding], orders: tuple[str, ...], summary: str) -> Finding:
-    worst = min(group, key=lambda f: _SEVERITY[f.indicator])
+    worst = min(group, key=lambda f: SEVERITY_RANK[f.indicator])
     details = [body(f)[1] if f.message else f.detail for f in group]
     patient = next((f.patient for f in group if f.patient is not None), None)
     detail = "\n\n---\n\n".join(details)

@@ -27,6 +27,7 @@ TOPICS = (
     "missing-data",
 )
 INDICATORS = ("info", "warning", "critical")
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}  # sort key: critical first
 
 
 @dataclass(frozen=True)

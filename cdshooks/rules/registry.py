@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from .finding import Finding
+from .finding import SEVERITY_RANK, Finding
 from .patient import patient_facts, patient_inputs
 from .verdict import Verdict
 
@@ -106,7 +106,6 @@ def registered_rules(families: Iterable[str] | None = None) -> list[RuleSpec]:
     return [r for r in ordered if wanted is None or r.family in wanted]
 
 
-_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
 def run_rules(
@@ -137,7 +136,7 @@ def run_rules(
     if silenced is not None:
         silenced.extend(outcome.silenced)
     findings = outcome.shown
-    findings.sort(key=lambda f: _SEVERITY[f.indicator])
+    findings.sort(key=lambda f: SEVERITY_RANK[f.indicator])
     return findings
 
 
