@@ -284,11 +284,35 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
                    order_date: date) -> LabReading:
     """Usable Observations (resource, date, matched lab code or None, `plain_quantity` or None),
     in reading order -> the lab series, facts and gaps."""
-    results: dict[str, list[LabResult | Plain]] = {}
-    facts: list[ClinicalFact] = []
-    gaps: list[DataGap] = []
-    windows: dict[str, int] = {}
+    collector = LabCollector(codes)
+    add = collector.add
     for obs, when, lab, plain in items:
+        add(obs, when, lab, plain)
+    return collector.reading(order_date)
+
+
+class LabCollector:
+    """The lab series, facts, gaps and freshness windows of usable Observations, added one by one
+    in reading order (`add`), then finished into a LabReading (`reading`).
+
+    Why a collector: `observations.read_observations` adds a plain quantity lab straight to
+    `results` and `windows` inside its one scan of the chart (what `add` does with it, without a
+    call and a tuple per Observation), and every other one through `add`, so both kinds keep
+    their reading order (the order of keys, gaps and windows) exactly as `read_lab_items` gives it.
+    """
+
+    __slots__ = ("codes", "results", "facts", "gaps", "windows")
+
+    def __init__(self, codes: CodeTable) -> None:
+        self.codes = codes
+        self.results: dict[str, list[LabResult | Plain]] = {}
+        self.facts: list[ClinicalFact] = []
+        self.gaps: list[DataGap] = []
+        self.windows: dict[str, int] = {}
+
+    def add(self, obs: Mapping[str, Any], when: date, lab: LabCode | None, plain: Plain | None) -> None:
+        """One usable Observation: its date, matched lab code (or None) and `plain_quantity` (or None)."""
+        codes, results, gaps, windows = self.codes, self.results, self.gaps, self.windows
         found: list[LabResult] = []
         if lab is not None and lab.key not in BODY_KEYS:
             windows[lab.key] = lab.window_days
@@ -301,7 +325,7 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
                     results[lab.key].append(result)
                 else:
                     results[lab.key] = [result]
-                continue
+                return
             elif lab.value_type == "genotype":
                 found += _pgx(obs, codes, when)
             elif lab.value_type == "finding" and isinstance(obs.get("valueQuantity"), Mapping) and lab.canonical_unit:
@@ -313,7 +337,7 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
                 if value:
                     found.append(LabResult(lab.key, when, ref(obs), code_value=value, value_source="answer" if answers_for else "text"))
                     if lab.key == "pregnancy_status" and value == "positive":
-                        facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
+                        self.facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
         elif lab is None:
             text_found, text_gaps = _text_lab(obs, codes, when, windows)
             found += text_found
@@ -322,15 +346,20 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
             if lab is not None:
                 windows.setdefault(r.key, lab.window_days)  # derived keys (tpmt_phenotype) share the code's window
             results.setdefault(r.key, []).append(r)
-    for key, entries in results.items():
-        newest = max(map(_date, entries))
-        window = windows.get(key, codes.freshness["default_lab"])
-        # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
-        # markers and serologies do not go stale. Rules that need a recent value apply their own
-        # window (populations `_fresh_lab`, monitoring `latest_within`); the gap records staleness.
-        if (order_date - newest).days > window:
-            gaps.append(DataGap(f"lab:{key}", f"no {key} within {window} days before {order_date.isoformat()}", since=newest))
-    return LabReading(LabSeries(results), tuple(facts), tuple(gaps))
+
+    def reading(self, order_date: date) -> LabReading:
+        """The series, facts and gaps, with a staleness gap for each key whose newest result is
+        older than its window."""
+        gaps, windows, default = self.gaps, self.windows, self.codes.freshness["default_lab"]
+        for key, entries in self.results.items():
+            newest = max(map(_date, entries))
+            window = windows.get(key, default)
+            # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
+            # markers and serologies do not go stale. Rules that need a recent value apply their own
+            # window (populations `_fresh_lab`, monitoring `latest_within`); the gap records staleness.
+            if (order_date - newest).days > window:
+                gaps.append(DataGap(f"lab:{key}", f"no {key} within {window} days before {order_date.isoformat()}", since=newest))
+        return LabReading(LabSeries(self.results), tuple(self.facts), tuple(gaps))
 
 
 def _text_lab(obs: Mapping[str, Any], codes: CodeTable, when: date,

@@ -36,7 +36,7 @@ from ..knowledge.products import Product
 from .conformant import concept_ok, quantity_ok, str_ok
 from .doses import derive_amount, dose_of, product_of, quantity
 from .fhir import codings, concept_texts, number, parse_date, ref, validate
-from .model import Administration, MedicationOrder, Route, Timing
+from .model import Administration, MedicationOrder, Quantity, Route, Timing
 from .read import MALFORMED
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
@@ -270,17 +270,27 @@ def read_administration(resource: Mapping[str, Any], drugs: DrugTable, codes: Co
         return None
     period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), Mapping) else {}
     when = parse_date(resource.get("effectiveDateTime")) or parse_date(period.get("start"))
-    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
-    if when is None or not ident.drug_ids:
+    if when is None:
         return None
     dosage = resource.get("dosage") if isinstance(resource.get("dosage"), Mapping) else {}
-    problems: list[str] = []
+    ident, route, dose = memo.given(resource, dosage, drugs, codes, included) if memo is not None else \
+        _given(resource, dosage, drugs, codes, included, None)
+    if not ident.drug_ids:
+        return None
+    return Administration(ref=ref(resource), drug_ids=ident.drug_ids, date=when, dose=dose, route=route,
+                          status=resource.get("status"))
+
+
+def _given(resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
+           included: Mapping[str, Mapping[str, Any]], memo: "ReadMemo | None") -> tuple[Identification, Route | None, Quantity | None]:
+    """(identification, route, dose) of an administration: what it gives, apart from its date."""
+    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
+    if not ident.drug_ids:
+        return ident, None, None
+    problems: list[str] = []  # an administration carries no problems: a dose it cannot read is simply absent
     route = memo.route(dosage.get("route"), codes) if memo is not None else route_of(dosage.get("route"), codes)
-    return Administration(
-        ref=ref(resource), drug_ids=ident.drug_ids, date=when,
-        dose=derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems),
-        route=route or implied_route(ident.product), status=resource.get("status"),
-    )
+    dose = derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems)
+    return ident, route or implied_route(ident.product), dose
 
 
 def plain_administration(resource: Any) -> bool:
@@ -313,6 +323,21 @@ class ReadMemo:
     def __init__(self) -> None:
         self._idents: dict[bytes, Identification] = {}
         self._routes: dict[bytes, Route | None] = {}
+        self._given: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
+
+    def given(self, resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
+              included: Mapping[str, Mapping[str, Any]]) -> tuple[Identification, Route | None, Quantity | None]:
+        """`_given(resource, dosage, ...)`: once per distinct medicationCodeableConcept, route and
+        dose (everything it reads), for resources without a medicationReference."""
+        if "medicationReference" in resource:
+            return _given(resource, dosage, drugs, codes, included, self)
+        key = _parts_key(resource.get("medicationCodeableConcept"), dosage.get("route"), dosage.get("dose"))
+        if key is None:
+            return _given(resource, dosage, drugs, codes, included, self)
+        found = self._given.get(key)
+        if found is None:
+            found = self._given[key] = _given(resource, dosage, drugs, codes, included, self)
+        return found
 
     def identify(self, resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
         """`identify(resource, ...)`, shared by resources that name their drug only by
@@ -348,6 +373,21 @@ def _content_key(value: Any) -> bytes | None:
     except TypeError:
         return None
     return None if b"null" in key else key
+
+
+def _parts_key(*parts: Any) -> bytes | None:
+    """One key for several values (each absent, or as `_content_key`), None if one cannot have a key.
+    (JSON bytes never hold a raw NUL, so the joined key is unambiguous.)"""
+    keys = []
+    for part in parts:
+        if part is None:
+            keys.append(b"")
+        else:
+            key = _content_key(part)
+            if key is None:
+                return None
+            keys.append(key)
+    return b"\0".join(keys)
 
 
 def included_medications(*bundles: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

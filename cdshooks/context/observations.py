@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..knowledge.codes import CodeTable
+from ..knowledge.codes import CodeTable, LabCode
 from .fhir import normalize, number, quantity_original, ref, validate
 from .labs import (  # noqa: F401  (read_labs, LabReading, effective_date: re-exported for readers of this module)
-    BODY_KEYS, USABLE_STATUS, LabReading, effective_date, iso_day, match_lab, plain_quantity, read_lab_items, read_labs,
-    unit_of,
+    BODY_KEYS, USABLE_STATUS, LabCollector, LabReading, effective_date, iso_day, match_lab, plain_quantity, read_lab_items,
+    read_labs, unit_of,
 )
 from .model import Bsa, DataGap, Measurement
-from .conformant import concept_ok, items_ok, quantity_ok, str_ok
+from .conformant import concept_ok, conformant, items_ok, quantity_ok, str_ok
 from .read import conform, problems_of
 from .units import UnitError, convert
 
@@ -88,7 +88,7 @@ def pick_measurement(
         if (order_date - when).days > window:
             stale = stale or when
             break
-        if validate(normalize(obs if problems_of(obs) else conform(obs) or {})):  # what `entries` validates
+        if validate(normalize(obs if problems_of(obs) or conformant(obs) else conform(obs) or {})):  # what `entries` validates
             gaps.append(DataGap(item, f"{source} not used: invalid FHIR Observation", source=source))
             continue
         return read, gaps
@@ -168,9 +168,12 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     """
     weights: list[tuple[date, Mapping[str, Any]]] = []
     heights: list[tuple[date, Mapping[str, Any]]] = []
-    lab_items: list = []  # (resource, date, LabCode | None, Plain | None), in reading order
+    collector = LabCollector(codes)
+    add, results, windows = collector.add, collector.results, collector.windows
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
+            lab: LabCode | None = None
+            when: date | None = None
             if type(sent) is dict:
                 # Status, date and code read as sent decide exactly as they would after `conform`
                 # (a value of the wrong kind would be dropped there and decide "not usable" here).
@@ -185,31 +188,45 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                     if is_lab_key and lab is not None and lab.value_type == "quantity" and lab.key not in BODY_KEYS:
                         plain = plain_quantity(sent, lab, when)
                         if plain is not None:  # read as sent: nothing it reads needs conforming
-                            lab_items.append((sent, when, lab, plain))
+                            # what `collector.add(sent, when, lab, plain)` does, inline (once per lab)
+                            key = lab.key
+                            windows[key] = lab.window_days
+                            series = results.get(key)
+                            if series is None:
+                                results[key] = [plain]
+                            else:
+                                series.append(plain)
                             continue
-            obs = sent if clean_observation(sent) else conform(sent)
-            if obs is None:
-                continue
-            if obs.get("status") not in USABLE_STATUS:
-                continue
-            when = effective_date(obs)
-            if when is None or when > upper:
-                continue
-            lab = match_lab(obs, codes)
+            if when is not None and clean_observation(sent):
+                obs: Mapping[str, Any] = sent  # status, date and code as read above (the same as sent)
+            else:
+                fixed = sent if clean_observation(sent) else conform(sent)
+                if fixed is None:
+                    continue
+                obs = fixed
+                if obs.get("status") not in USABLE_STATUS:
+                    continue
+                when = effective_date(obs)
+                if when is None or when > upper:
+                    continue
+                lab = match_lab(obs, codes)
             key = lab.key if lab is not None else None
             if key == "weight":
                 weights.append((when, obs))
             elif key == "height":
                 heights.append((when, obs))
             elif is_lab_key:
-                lab_items.append((obs, when, lab, None))
-    weights.sort(key=lambda c: c[0], reverse=True)
-    heights.sort(key=lambda c: c[0], reverse=True)
+                add(obs, when, lab, None)
+    weights.sort(key=_first, reverse=True)
+    heights.sort(key=_first, reverse=True)
     weight, wgaps = pick_measurement("weight", weights, codes, order_date)
     height, hgaps = pick_measurement("height", heights, codes, order_date)
-    labs = read_lab_items(lab_items, codes, order_date)
     return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
-                              tuple(wgaps + hgaps), labs)
+                              tuple(wgaps + hgaps), collector.reading(order_date))
+
+
+def _first(candidate: tuple[date, Mapping[str, Any]]) -> date:
+    return candidate[0]
 
 
 def mosteller(weight: Measurement, height: Measurement) -> Bsa:
