@@ -21,7 +21,6 @@ from typing import Any
 from ..knowledge.codes import LOINC, CodeTable, LabCode
 from .fhir import as_list, codings, concept_texts, iso_day, number, parse_date, quantity_original, ref, ucum_code
 from .model import ClinicalFact, DataGap, LabResult
-from .read import MAX_MAGNITUDE
 from .units import UnitError, conversion_factor, convert
 
 USABLE_STATUS = frozenset({"final", "amended", "corrected"})
@@ -150,32 +149,9 @@ def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: fl
 Plain = tuple[str, date, str, str, "int | float", float, float, str, str]
 
 
-def plain_quantity(obs: dict[str, Any], lab: LabCode, when: date) -> Plain | None:
-    """What `_quantity_result` would build from a plain quantity lab, or None for anything else
-    (a reference range, a value that is not a plain finite number, a comparator, unit fields that
-    are not strings, a unit that does not convert), which then takes the general path.
-
-    Why: it runs once per lab on a two-year chart, straight-line, and keeps only what the
-    `LabResult` is made of; `build_plain` makes it when a rule reads the key (`LabSeries`). The
-    result is exactly the general path's (tests/context/test_read_once.py)."""
-    qty, rid = obs.get("valueQuantity"), obs.get("id", "?")
-    if type(qty) is not dict or type(rid) is not str or "referenceRange" in obs or qty.get("comparator") is not None:
-        return None
-    value = qty.get("value")
-    if not ((type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):
-        return None
-    system, code, text = qty.get("system"), qty.get("code"), qty.get("unit")
-    if not ((system is None or type(system) is str) and (code is None or type(code) is str) and (text is None or type(text) is str)):
-        return None
-    unit, molar_mass = lab.canonical_unit or "", lab.molar_mass
-    factor = _plain_factor(system, code, text, unit, molar_mass)
-    if factor is None:
-        return None
-    return (lab.key, when, obs.get("resourceType", "Resource"), rid, value, factor[0], factor[1], unit, code or text or "")
-
-
 def build_plain(plain: Plain) -> LabResult:
-    """The LabResult `_quantity_result` makes, from what `plain_quantity` kept (`convert`'s arithmetic)."""
+    """The LabResult `_quantity_result` makes, from what `observations.read_observations` kept of
+    a plain quantity lab (`convert`'s arithmetic)."""
     key, when, rtype, rid, value, num, den, unit, sent_unit = plain
     converted = float(value * num) if den == 1.0 else float(value / den) if num == 1.0 else float(value * num / den)
     return LabResult(key, when, f"{rtype}/{rid}", converted, unit, None, None, None, f"{value} {sent_unit}".strip())
@@ -282,7 +258,7 @@ def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order
 
 def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None, Plain | None]], codes: CodeTable,
                    order_date: date) -> LabReading:
-    """Usable Observations (resource, date, matched lab code or None, `plain_quantity` or None),
+    """Usable Observations (resource, date, matched lab code or None, its `Plain` or None),
     in reading order -> the lab series, facts and gaps."""
     collector = LabCollector(codes)
     add = collector.add
@@ -311,7 +287,7 @@ class LabCollector:
         self.windows: dict[str, int] = {}
 
     def add(self, obs: Mapping[str, Any], when: date, lab: LabCode | None, plain: Plain | None) -> None:
-        """One usable Observation: its date, matched lab code (or None) and `plain_quantity` (or None)."""
+        """One usable Observation: its date, matched lab code (or None) and `Plain` (or None)."""
         codes, results, gaps, windows = self.codes, self.results, self.gaps, self.windows
         found: list[LabResult] = []
         if lab is not None and lab.key not in BODY_KEYS:

@@ -17,12 +17,12 @@ from typing import Any
 from ..knowledge.codes import CodeTable, LabCode
 from .fhir import normalize, number, quantity_original, ref, validate
 from .labs import (  # noqa: F401  (read_labs, LabReading, effective_date: re-exported for readers of this module)
-    BODY_KEYS, USABLE_STATUS, LabCollector, LabReading, effective_date, iso_day, match_lab, plain_quantity, read_lab_items,
-    read_labs, unit_of,
+    BODY_KEYS, USABLE_STATUS, LabCollector, LabReading, _plain_factor, effective_date, match_lab, read_lab_items, read_labs,
+    unit_of,
 )
 from .model import Bsa, DataGap, Measurement
 from .conformant import concept_ok, conformant, items_ok, quantity_ok, str_ok
-from .read import conform, problems_of
+from .read import MAX_MAGNITUDE, conform, problems_of
 from .units import UnitError, convert
 
 PLAUSIBLE = {"weight": (0.3, 400.0, "kg"), "height": (20.0, 250.0, "cm")}
@@ -170,6 +170,7 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     heights: list[tuple[date, Mapping[str, Any]]] = []
     collector = LabCollector(codes)
     add, results, windows = collector.add, collector.results, collector.windows
+    factor_of, fromisoformat = _plain_factor, date.fromisoformat
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
             lab: LabCode | None = None
@@ -180,27 +181,50 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                 status = sent.get("status")
                 if type(status) is not str or status not in USABLE_STATUS or type(sent.get("resourceType")) is not str:
                     continue
-                when = iso_day(sent.get("effectiveDateTime"))
+                day = sent.get("effectiveDateTime")
+                if type(day) is str and len(day) >= 10 and day[4] == "-" and day[7] == "-":  # `iso_day`, inline
+                    try:
+                        when = fromisoformat(day[:10])
+                    except ValueError:
+                        pass
                 if when is not None:
                     if when > upper:
                         continue
                     lab = match_lab(sent, codes)
-                    if is_lab_key and lab is not None and lab.value_type == "quantity" and lab.key not in BODY_KEYS:
-                        plain = plain_quantity(sent, lab, when)
-                        if plain is not None:  # read as sent: nothing it reads needs conforming
-                            # what `collector.add(sent, when, lab, plain)` does, inline (once per lab)
-                            key = lab.key
-                            windows[key] = lab.window_days
-                            series = results.get(key)
-                            if series is None:
-                                results[key] = [plain]
-                            else:
-                                series.append(plain)
+                    if lab is not None and lab.key in BODY_KEYS:
+                        if _body_clean(sent):  # status, date and code as read above: the same as sent
+                            (weights if lab.key == "weight" else heights).append((when, sent))
                             continue
+                    elif is_lab_key and lab is not None and lab.value_type == "quantity":
+                        # A plain quantity lab: what `_quantity_result` would build, with no gap, kept as
+                        # its `Plain` tuple (built into a LabResult when a rule reads the key: LabSeries).
+                        # Anything else - a reference range, a value that is not a plain finite number,
+                        # a comparator, unit fields that are not strings, a unit that does not convert -
+                        # takes the general path below (tests/context/test_read_once.py, test_fast_paths.py).
+                        qty, rid = sent.get("valueQuantity"), sent.get("id", "?")
+                        if type(qty) is dict and type(rid) is str and "referenceRange" not in sent and qty.get("comparator") is None:
+                            value, system, code, text = qty.get("value"), qty.get("system"), qty.get("code"), qty.get("unit")
+                            if ((type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
+                                    and (system is None or type(system) is str) and (code is None or type(code) is str)
+                                    and (text is None or type(text) is str)):
+                                unit = lab.canonical_unit or ""
+                                factor = factor_of(system, code, text, unit, lab.molar_mass)
+                                if factor is not None:
+                                    # what `collector.add(sent, when, lab, plain)` does with it, inline
+                                    key = lab.key
+                                    plain = (key, when, sent["resourceType"], rid, value, factor[0], factor[1], unit,
+                                             code or text or "")
+                                    windows[key] = lab.window_days
+                                    series = results.get(key)
+                                    if series is None:
+                                        results[key] = [plain]
+                                    else:
+                                        series.append(plain)
+                                    continue
             if when is not None and clean_observation(sent):
                 obs: Mapping[str, Any] = sent  # status, date and code as read above (the same as sent)
             else:
-                fixed = sent if clean_observation(sent) else conform(sent)
+                fixed = conform(sent) if when is not None or not clean_observation(sent) else sent
                 if fixed is None:
                     continue
                 obs = fixed
@@ -223,6 +247,13 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     height, hgaps = pick_measurement("height", heights, codes, order_date)
     return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
                               tuple(wgaps + hgaps), collector.reading(order_date))
+
+
+def _body_clean(obs: dict[str, Any]) -> bool:
+    """True when a weight or height Observation whose status, date and code are already of their
+    JSON kind can be read as sent: what `_read_body` reads (id, valueQuantity) is too. The one
+    picked is validated from its conformed copy (`pick_measurement`), as `entries` gives it."""
+    return (type(obs.get("id")) is str or "id" not in obs) and quantity_ok(obs.get("valueQuantity"))
 
 
 def _first(candidate: tuple[date, Mapping[str, Any]]) -> date:
