@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping  # not typing's: isinsta
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
@@ -155,6 +156,9 @@ def build_plain(plain: Plain) -> LabResult:
     key, when, rtype, rid, value, num, den, unit, sent_unit = plain
     converted = float(value * num) if den == 1.0 else float(value / den) if num == 1.0 else float(value * num / den)
     return LabResult(key, when, f"{rtype}/{rid}", converted, unit, None, None, None, f"{value} {sent_unit}".strip())
+
+
+_plain_date = itemgetter(1)
 
 
 def _date(item: "LabResult | Plain") -> date:
@@ -328,7 +332,8 @@ class LabCollector:
         older than its window."""
         gaps, windows, default = self.gaps, self.windows, self.codes.freshness["default_lab"]
         for key, entries in self.results.items():
-            newest = max(map(_date, entries))
+            # newest date: of Plain tuples (index 1) without a call each, else of any entry
+            newest = max(entries, key=_plain_date)[1] if all(type(e) is tuple for e in entries) else max(map(_date, entries))
             window = windows.get(key, default)
             # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
             # markers and serologies do not go stale. Rules that need a recent value apply their own

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..knowledge.codes import CodeTable, LabCode
+from ..knowledge.codes import LOINC, CodeTable, LabCode
 from .fhir import normalize, number, quantity_original, ref, validate
 from .labs import (  # noqa: F401  (read_labs, LabReading, effective_date: re-exported for readers of this module)
     BODY_KEYS, USABLE_STATUS, LabCollector, LabReading, _plain_factor, effective_date, match_lab, read_lab_items, read_labs,
@@ -170,7 +170,7 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     heights: list[tuple[date, Mapping[str, Any]]] = []
     collector = LabCollector(codes)
     add, results, windows = collector.add, collector.results, collector.windows
-    factor_of, fromisoformat = _plain_factor, date.fromisoformat
+    factor_of, fromisoformat, labs_by_code = _plain_factor, date.fromisoformat, codes.labs
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
             lab: LabCode | None = None
@@ -190,7 +190,13 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                 if when is not None:
                     if when > upper:
                         continue
-                    lab = match_lab(sent, codes)
+                    concept = sent.get("code")
+                    if type(concept) is dict and type(coding := concept.get("coding")) is list and len(coding) == 1 \
+                            and type(first := coding[0]) is dict:  # one coding: `match_lab`, inline
+                        code = first.get("code") if first.get("system") == LOINC else None
+                        lab = labs_by_code.get(code.strip()) if code and isinstance(code, str) else None
+                    else:
+                        lab = match_lab(sent, codes)
                     if lab is not None and lab.key in BODY_KEYS:
                         if _body_clean(sent):  # status, date and code as read above: the same as sent
                             (weights if lab.key == "weight" else heights).append((when, sent))
