@@ -11,6 +11,7 @@ internal references, renames program keys, drops repeated patient lines, and wri
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 # Program keys of labs and findings -> the names clinicians write (knowledge/data/codes.json keys).
@@ -34,7 +35,8 @@ _SOURCE_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:Sources?|Rule|Cap|Dose r
 _PATIENT_LINE = re.compile(r"^\s*-\s*(Age|Weight|Height|BSA)\b")
 # clinical-rules.md row ids (RA-11, SP-06, DDI-13, NCI-3-age ...) and our own issue numbers: provenance
 # for auditors (extension.all-cds.citation keeps them), not words for a prescriber.
-ROW_ID = re.compile(r"\b(?:DDI|SP|RA|NCI|CUM|MON|VER|IT|PF|TLS|HDMTX|LVEF|INO|CRS)-\d+[A-Za-z]?(?:[-.][A-Za-z0-9]+)*\b")
+_ROW_PREFIXES = "DDI|SP|RA|NCI|CUM|MON|VER|IT|PF|TLS|HDMTX|LVEF|INO|CRS"
+ROW_ID = re.compile(r"\b(?:" + _ROW_PREFIXES + r")-\d+[A-Za-z]?(?:[-.][A-Za-z0-9]+)*\b")
 _ISSUE_REF = re.compile(r"\s*\(issue \d+[^)]*\)|[;,]\s*issue \d+(?: items? [\d, and]+)?")
 _INTERNAL = [
     _ISSUE_REF,
@@ -55,12 +57,24 @@ def clinician_text(text: str) -> str:
     return text
 
 
+# A NECESSARY condition of every pattern in _INTERNAL (each alternative names a fragment every match
+# of one pattern contains). When it does not match the text, no pattern does and every sub is a no-op,
+# so the seven scans run only on the few texts that carry an internal reference.
+_INTERNAL_TRIGGER = re.compile(
+    r"issue \d|(?:" + _ROW_PREFIXES + r")-\d|clinical-rules|shared/|\.md|\.json|§"
+)
+# Texts the space-before-punctuation clean-up applies to (the historic guard: it decides that step only).
+_TIDY_GUARD = ("§", ".json", ".md", "clinical-rules", "shared/", "-", "issue")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([;,.)])")
+
+
 def _drop_internal(text: str) -> str:
-    if not any(k in text for k in ("§", ".json", ".md", "clinical-rules", "shared/", "-", "issue")):
+    if not any(k in text for k in _TIDY_GUARD):
         return text
-    for pattern in _INTERNAL:
-        text = pattern.sub("", text)
-    return re.sub(r"\s+([;,.)])", r"\1", text)
+    if _INTERNAL_TRIGGER.search(text):
+        for pattern in _INTERNAL:
+            text = pattern.sub("", text)
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
 
 
 def scrub(text: str) -> str:
@@ -68,6 +82,12 @@ def scrub(text: str) -> str:
     return _drop_internal(text)
 
 
+# Citations and reference links are knowledge text (rows' citations, documents' titles and URLs: a
+# finite set, never patient data), so their public wording is computed once per distinct text.
+_CITATION_CACHE = 1024
+
+
+@lru_cache(maxsize=_CITATION_CACHE)
 def public_citation(citation: str) -> str:
     """A citation as a clinician may read it: internal file names and section signs removed."""
     text = _drop_internal(citation)
@@ -99,6 +119,11 @@ def clean_detail(detail: str) -> str:
 
 def sources_section(citation: str, links: Iterable[tuple[str, str]]) -> str:
     """'**Sources:** [Title](url); …' then the rule's citation in public words."""
+    return _sources_section(citation, tuple(links))
+
+
+@lru_cache(maxsize=_CITATION_CACHE)
+def _sources_section(citation: str, links: tuple[tuple[str, str], ...]) -> str:
     parts = [f"[{title}]({url})" for title, url in links]
     cited = public_citation(citation)
     lines = []
