@@ -51,30 +51,44 @@ _INTERNAL = [
 
 def clinician_text(text: str) -> str:
     """Lab keys renamed, resource ids and internal document references removed."""
-    text = _RESOURCE_REF.sub("", text)
-    text = _BARE_RESOURCE_REF.sub("this order", text)
-    text = _KEY_TOKEN.sub(lambda m: LAB_NAMES.get(m.group(1), m.group(1).replace("_", " ")), text)
+    if "/" in text:  # every resource id has one
+        text = _RESOURCE_REF.sub("", text)
+        text = _BARE_RESOURCE_REF.sub("this order", text)
+    if "_" in text or "/" in text:  # a program key is snake_case or crcl/egfr
+        text = _KEY_TOKEN.sub(_lab_name, text)
     return text
 
 
-# A NECESSARY condition of every pattern in _INTERNAL (each alternative names a fragment every match
-# of one pattern contains). When it does not match the text, no pattern does and every sub is a no-op,
-# so the seven scans run only on the few texts that carry an internal reference.
-_INTERNAL_TRIGGER = re.compile(
-    r"issue \d|(?:" + _ROW_PREFIXES + r")-\d|clinical-rules|shared/|\.md|\.json|§"
-)
-# Texts the space-before-punctuation clean-up applies to (the historic guard: it decides that step only).
-_TIDY_GUARD = ("§", ".json", ".md", "clinical-rules", "shared/", "-", "issue")
+def _lab_name(m: re.Match[str]) -> str:
+    return LAB_NAMES.get(m.group(1), m.group(1).replace("_", " "))
+
+
+# A NECESSARY condition of every pattern in _INTERNAL: each match of one of them contains one of
+# these words, or a row id's "<capital>-<digit>" (every _ROW_PREFIXES entry ends in a capital).
+# When none is in the text no pattern matches, every sub is a no-op, and the seven scans are skipped
+# (they ran on nearly every text before: the tidy guard below admits any "-").
+_INTERNAL_WORDS = ("issue ", "clinical-rules", "shared/", ".md", ".json", "§")
+_ROW_ID_HINT = re.compile(r"-\d(?<=[A-Z]-\d)")  # starts with a literal: a fast scan
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([;,.)])")
+# "Punctuation after white space" found by four literal-led scans (faster than one \s-led scan):
+# _SPACE_BEFORE_PUNCT changes a text exactly when one of them matches.
+_PUNCT_AFTER_SPACE = tuple(re.compile(re.escape(c) + r"(?<=\s" + re.escape(c) + ")") for c in ";,.)")
+
+
+def _may_hold_internal(text: str) -> bool:
+    return any(word in text for word in _INTERNAL_WORDS) or _ROW_ID_HINT.search(text) is not None
 
 
 def _drop_internal(text: str) -> str:
-    if not any(k in text for k in _TIDY_GUARD):
+    # The historic guard (it decides whether the clean-up runs); "clinical-rules" contains "-".
+    if not ("-" in text or "§" in text or ".json" in text or ".md" in text or "shared/" in text or "issue" in text):
         return text
-    if _INTERNAL_TRIGGER.search(text):
+    if _may_hold_internal(text):
         for pattern in _INTERNAL:
             text = pattern.sub("", text)
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    if any(p.search(text) for p in _PUNCT_AFTER_SPACE):
+        text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    return text
 
 
 def scrub(text: str) -> str:

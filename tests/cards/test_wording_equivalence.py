@@ -1,22 +1,26 @@
 """The fast clinician-wording functions say exactly what the plain ones said (issue 15).
 
-`cards/wording.py` skips its seven internal-reference patterns unless one trigger regex (a fragment
-every one of them needs) is found, skips resource/key renaming without a "/" or "_", and caches the
-wording of citations. Speed must not change a card: the reference below is the implementation as it
-stood before, copied verbatim, and the fast one must agree with it on generated text dense in the
-fragments the patterns look for (row ids, issue numbers, file names, section signs, punctuation
-after spaces, backticks, resource ids, program keys).
+`cards/wording.py` skips its seven internal-reference patterns unless a fragment one of them needs
+is in the text, skips resource/key renaming without a "/" or "_", finds "space before punctuation"
+with literal-led scans, and caches the wording of citations; `cards/text.py`'s Jinja environment
+reads `f.name` on a facts dict without raising. Speed must not change a card: the reference below
+is the implementation as it stood before, copied verbatim, and the fast one must agree with it on
+generated text dense in the fragments the patterns look for (row ids, issue numbers, file names,
+section signs, punctuation after spaces, backticks, resource ids, program keys).
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
+from types import SimpleNamespace
 from typing import Iterable
 
+import jinja2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdshooks.cards import wording
+from cdshooks.cards import text, wording
 
 # --- the reference: cards/wording.py before issue 15, verbatim -------------------------------------
 _KEY_TOKEN = re.compile(r"(?<![\w/`-])(crcl/egfr|[a-z]+(?:_[a-z0-9]+)+)(?![\w/-])")
@@ -139,12 +143,31 @@ def test_sources_section_agrees_with_the_reference(citation: str, links: list[tu
 
 
 def test_the_trigger_is_needed_by_every_internal_pattern() -> None:
-    """Each pattern's own match contains a trigger match: the shortcut can never skip a real reference."""
+    """Each pattern's own match passes the shortcut's test: it can never skip a real reference."""
     samples = ["x (issue 12 item 3) y", "a; issue 4 items 1, 2", "rows DDI-13, SP-06.gt", "(see clinical-rules §2)",
                "(terminology.json)", "(a.md)", "shared/reference/clinical-rules.md §6 row RA-11", "shared/x/y", "codes.json",
-               "§ 4.2", "NCI-3-age"]
+               "§ 4.2", "NCI-3-age", *(f"row {prefix}-7b" for prefix in wording._ROW_PREFIXES.split("|"))]
     for pattern in wording._INTERNAL:
         hits = [m.group(0) for s in samples for m in pattern.finditer(s) if m.group(0)]
         assert hits, pattern.pattern
         for hit in hits:
-            assert wording._INTERNAL_TRIGGER.search(hit), (pattern.pattern, hit)
+            assert wording._may_hold_internal(hit), (pattern.pattern, hit)
+    assert all(prefix[-1].isupper() for prefix in wording._ROW_PREFIXES.split("|"))  # what _ROW_ID_HINT relies on
+
+
+NAMES = st.sampled_from(["agent", "get", "items", "keys", "values", "copy", "__len__", "__class__", "missing", "drug", "pop"])
+OBJECTS = st.one_of(st.dictionaries(NAMES, st.integers(0, 3), max_size=4), st.builds(OrderedDict, st.dictionaries(NAMES, st.integers(0, 3), max_size=3)),
+                    st.just(SimpleNamespace(agent="x", get=1)), st.lists(st.integers(), max_size=2), st.none(), st.text(max_size=2))
+
+
+@SETTINGS
+@given(OBJECTS, NAMES)
+def test_the_card_environment_reads_attributes_as_jinja_does(obj: object, name: str) -> None:
+    """Templates' `f.name` on a facts dict takes a short way (cards/text.py); the answer is Jinja's."""
+    ours, theirs = text.environment(), jinja2.Environment(undefined=jinja2.StrictUndefined)
+    got, expected = ours.getattr(obj, name), theirs.getattr(obj, name)
+    if isinstance(expected, jinja2.Undefined):
+        assert isinstance(got, jinja2.StrictUndefined) and str(got._undefined_hint or "") == str(expected._undefined_hint or "")
+        assert (got._undefined_obj, got._undefined_name) == (expected._undefined_obj, expected._undefined_name)
+    else:
+        assert got == expected and type(got) is type(expected)
