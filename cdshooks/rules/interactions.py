@@ -22,6 +22,7 @@ from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.interactions import Match, interaction_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize
+from ._percall import given_with
 from ._stratify import latest_within
 from .registry import RuleSettings, rule
 from .verdict import Amount, RowRef, Verdict
@@ -79,7 +80,7 @@ def _condition(cond: str, m: Match, agent_order: MedicationOrder, ctx: PatientCo
     if cond == "asparaginase-given-before-vincristine":
         day = agent_order.authored_on or ctx.order_date
         since = day - _ONE_DAY  # 0 <= (day - given).days <= 1, date arithmetic once
-        given = [a for a in ctx.administrations if since <= a.date <= day and not members.isdisjoint(a.drug_ids)]
+        given = [a for a in given_with(ctx, members) if since <= a.date <= day]
         if given:
             return True, f"{given[0].drug_ids[0]} administered {given[0].date} ({given[0].ref}), within 24 h before vincristine", \
                 {"cond": cond, "holds": True, "drug": given[0].drug_ids[0], "day": given[0].date}
