@@ -54,7 +54,7 @@ def parse_json_object(raw: bytes, *, max_bytes: int, what: str = "request body")
         raise MalformedJson(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedJson(f"{what} must be a JSON object, got {type(body).__name__}")
-    if deeper_than(body, MAX_JSON_DEPTH):  # = json_depth(body) > MAX_JSON_DEPTH, at C speed (jsondepth.py)
+    if deeper_than(raw, body, MAX_JSON_DEPTH):  # = json_depth(body) > MAX_JSON_DEPTH, on the raw bytes at C speed (jsondepth.py)
         raise MalformedJson(f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels")
     return body
 

@@ -1,32 +1,83 @@
-"""`jsondepth.deeper_than` (read off orjson's indented rendering) answers exactly what the
-reference walk `envelope.json_depth` answers, on generated JSON and at the request limit."""
+"""`jsondepth.deeper_than` (read off the raw bytes) answers exactly what the reference walk
+`envelope.json_depth` answers on the parsed value: on generated JSON written in several ways
+(escapes, indentation, brackets and quotes inside strings, duplicate member names) and at the
+request limit."""
 
 from __future__ import annotations
+
+import json
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdshooks.protocol.envelope import MAX_JSON_DEPTH, json_depth, parse_json_object
-from cdshooks.protocol.jsondepth import deeper_than
 from cdshooks.errors import MalformedJson
+from cdshooks.protocol.envelope import MAX_JSON_DEPTH, json_depth, parse_json_object
+from cdshooks.protocol.jsondepth import deeper_than, text_depth
 
-# Names and strings that look like indentation or structure once rendered.
-TRICKY = st.sampled_from(["", "a", '"', '": ', "\n  ", "{}", "[]", "\\", 'x": {}', "\u2028", "  [", "é"])
+# Names and strings that look like structure, escapes or string ends once written.
+TRICKY = st.sampled_from(["", "a", '"', '": ', "\n  ", "{}", "[]", "\\", '\\"', "\\\\", '"\\', 'x": {}', "\u2028",
+                          "  [", "]", "}", "[iU]", '"]', '["', "é", "\t"])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**64 - 1), st.floats(allow_nan=False, allow_infinity=False),
                     TRICKY, st.text(max_size=5))
 JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                      st.dictionaries(st.one_of(TRICKY, st.text(max_size=4)), inner, max_size=3)),
                     max_leaves=40)
+# The same value written the ways a client may write it.
+WRITERS = [
+    orjson.dumps,
+    lambda v: orjson.dumps(v, option=orjson.OPT_INDENT_2),
+    lambda v: json.dumps(v).encode(),  # ASCII only: \uXXXX escapes
+    lambda v: json.dumps(v, ensure_ascii=False, indent="\t", separators=(" ,\r\n", " : ")).encode("utf-8"),
+]
+SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 
-@settings(max_examples=400, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-@given(JSON)
-def test_agrees_with_the_walk_on_generated_json(value):
+def _verdicts_agree(raw: bytes) -> None:
+    value = orjson.loads(raw)
     depth = json_depth(value)
-    for limit in range(1, 9):
-        assert deeper_than(value, limit) == (depth > limit), (limit, depth)
+    for limit in range(0, 9):
+        assert deeper_than(raw, value, limit) == (depth > limit), (limit, depth, raw)
+
+
+@SETTINGS
+@given(JSON, st.sampled_from(range(len(WRITERS))))
+def test_agrees_with_the_walk_on_generated_json(value, writer):
+    raw = WRITERS[writer](value)
+    _verdicts_agree(raw)
+    assert text_depth(raw, 64) == json_depth(value)  # no duplicate names: the text is exactly as deep
+
+
+def _write_with_duplicates(draw, value) -> bytes:
+    """`value` as JSON text in which objects may first hold a member that a later member of the same
+    name overrides (the parse keeps the last): the text nests deeper than the parsed value."""
+    if isinstance(value, list):
+        return b"[" + b",".join(_write_with_duplicates(draw, v) for v in value) + b"]"
+    if isinstance(value, dict):
+        members = []
+        for name, member in value.items():
+            key = orjson.dumps(name)
+            if draw(st.booleans()):
+                members.append(key + b":" + orjson.dumps(draw(JSON)))  # overridden below
+            members.append(key + b":" + _write_with_duplicates(draw, member))
+        return b"{" + b",".join(members) + b"}"
+    return orjson.dumps(value)
+
+
+@SETTINGS
+@given(st.data())
+def test_agrees_with_the_walk_when_names_repeat(data):
+    value = data.draw(st.dictionaries(st.text(max_size=2), JSON, min_size=1, max_size=3))
+    raw = _write_with_duplicates(data.draw, value)
+    assert orjson.loads(raw) == value
+    _verdicts_agree(raw)
+
+
+def test_a_discarded_duplicate_too_deep_is_not_refused():
+    raw = b'{"a": ' + b"[" * 80 + b"]" * 80 + b', "a": 1}'
+    assert text_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH
+    assert parse_json_object(raw, max_bytes=10**7) == {"a": 1}
 
 
 def _nested(levels, innermost):
@@ -36,19 +87,21 @@ def _nested(levels, innermost):
     return value
 
 
-@pytest.mark.parametrize("innermost", [1, "s", {}, [], {"a": 1}, [None]])
+@pytest.mark.parametrize("innermost", [1, "s", "]]", "[[", {}, [], {"a": 1}, [None]])
 @pytest.mark.parametrize("levels", [MAX_JSON_DEPTH - 2, MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1])
 def test_agrees_at_the_request_limit(levels, innermost):
-    value = {"hook": "order-sign", "context": _nested(levels, innermost)}
-    assert deeper_than(value, MAX_JSON_DEPTH) == (json_depth(value) > MAX_JSON_DEPTH)
+    raw = orjson.dumps({"hook": "order-sign", "context": _nested(levels, innermost)})
+    value = orjson.loads(raw)
+    assert deeper_than(raw, value, MAX_JSON_DEPTH) == (json_depth(value) > MAX_JSON_DEPTH)
 
 
-def test_what_orjson_will_not_render_is_walked():
-    too_deep_for_orjson = _nested(400, 1)
-    assert deeper_than(too_deep_for_orjson, MAX_JSON_DEPTH) and json_depth(too_deep_for_orjson) > MAX_JSON_DEPTH
-    big = {"n": [2**70]}  # orjson parses big integers as floats; a caller may still pass one
-    assert deeper_than(big, 1) and not deeper_than(big, 2)
-    assert not deeper_than("scalar", 1) and not deeper_than({}, 1) and deeper_than({"a": {}}, 1)
+def test_strings_cannot_hide_nesting():
+    # closing brackets in one string and opening ones in a later one around a deep value
+    deep = _nested(MAX_JSON_DEPTH + 1, 1)
+    raw = orjson.dumps(["]" * 70, deep, "[" * 70])
+    assert deeper_than(raw, orjson.loads(raw), MAX_JSON_DEPTH)
+    assert text_depth(b'"[[[\\"]]]"', 5) == 0 and text_depth(b"7", 5) == 0
+    assert text_depth(b"[]", 5) == 1 and text_depth(b' { "a" : [ { } ] } ', 5) == 3
 
 
 def test_a_body_one_level_too_deep_is_refused_and_one_at_the_limit_is_not():
