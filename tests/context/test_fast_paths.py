@@ -9,12 +9,14 @@ accepts and orjson writes as null).
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cdshooks.context.fhir import as_sent, entries, raw_entries
+from cdshooks.context.fhir import as_sent, entries, is_object, raw_entries
 from cdshooks.context.medications import ReadMemo, plain_administration, read_administration
 from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
 from cdshooks.knowledge.codes import SNOMED, codes_view
@@ -116,3 +118,25 @@ def test_observations_read_in_one_scan_equal_the_general_readers(kb, data):
     assert list(reading.labs.series) == list(read_labs(others_c, codes, ORDER, UPPER).series)  # key order too
     assert reading.weights == body_series("weight", body_c + others_c, codes, UPPER)
     assert reading.heights == body_series("height", body_c + others_c, codes, UPPER)
+
+
+# -- is_object: isinstance(value, Mapping) without the abc machinery ----------------------------
+
+class _Frozen(Mapping):  # a Mapping that is not a dict, as a caller (not JSON) may pass
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@given(value=st.one_of(VALUE, st.builds(_Frozen, st.dictionaries(st.text(max_size=3), json_value, max_size=2)),
+                       st.builds(MappingProxyType, st.dictionaries(st.text(max_size=3), json_value, max_size=2))))
+def test_is_object_answers_what_isinstance_mapping_answers(value):
+    assert is_object(value) == isinstance(value, Mapping)
