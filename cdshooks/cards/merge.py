@@ -10,7 +10,7 @@ summary, naming each of them, stays under 140 characters; otherwise each keeps i
 from __future__ import annotations
 
 from ..rules.finding import SEVERITY_RANK, Finding
-from .text import ELLIPSIS, SUMMARY_LIMIT, patient_block, render_text, body, soft_note
+from .text import ELLIPSIS, SUMMARY_LIMIT, body, patient_block, soft_note
 
 
 
@@ -23,23 +23,24 @@ def merge_missing_data(findings: list[Finding]) -> list[Finding]:
         else:
             out.append(f)
     for orders, group in groups.items():
-        summary = _joined_summary(group) if len(group) > 1 else None
+        texts = [_text(f) for f in group] if len(group) > 1 else []
+        summary = _joined_summary(group, [t[0] for t in texts]) if texts else None
         if summary is None:
             out.extend(group)
             continue
-        out.append(_merged(group, orders, summary))
+        out.append(_merged(group, orders, summary, [t[1] for t in texts]))
     out.sort(key=lambda f: SEVERITY_RANK[f.indicator])  # stable: the engine's order within a severity
     return out
 
 
-def _summary(f: Finding) -> str:
-    return render_text(f)[0] if f.message else f.summary
+def _text(f: Finding) -> tuple[str, str]:
+    """(summary, detail) of one member: its template rendered once, for the decision and the card."""
+    return body(f) if f.message else (f.summary, f.detail)
 
 
-def _joined_summary(group: list[Finding]) -> str | None:
+def _joined_summary(group: list[Finding], texts: list[str]) -> str | None:
     """'Drug: a; b' naming every problem, when that fits; None when it does not (keep separate cards)."""
     drugs = {f.drug for f in group}
-    texts = [_summary(f) for f in group]
     if any(t.endswith(ELLIPSIS) for t in texts):
         return None  # a clipped summary already does not name its whole problem
     lead_drug = group[0].drug if len(drugs) == 1 and group[0].drug else None
@@ -55,9 +56,8 @@ def _joined_summary(group: list[Finding]) -> str | None:
     return joined if len(joined) <= SUMMARY_LIMIT else None
 
 
-def _merged(group: list[Finding], orders: tuple[str, ...], summary: str) -> Finding:
+def _merged(group: list[Finding], orders: tuple[str, ...], summary: str, details: list[str]) -> Finding:
     worst = min(group, key=lambda f: SEVERITY_RANK[f.indicator])
-    details = [body(f)[1] if f.message else f.detail for f in group]
     patient = next((f.patient for f in group if f.patient is not None), None)
     detail = "\n\n---\n\n".join(details)
     if patient is not None:

@@ -7,7 +7,7 @@ source.label names the service and knowledge version; source.topic is a Coding i
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any, Callable, Iterable, Mapping
 
 from ..knowledge.references import Reference
@@ -34,8 +34,17 @@ TOPIC_DISPLAY = {
 }
 
 
+# The variant nibble of an RFC 4122 UUID is 10xx: its two low bits stay random.
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
 def new_uuid() -> str:
-    return str(uuid.uuid4())
+    """A random UUID (version 4, RFC 4122 variant) as `str(uuid.uuid4())` writes it.
+
+    Written from 16 random bytes without building a `uuid.UUID` (a third of the cost; eleven per
+    response): the same 122 random bits, version and variant bits set the same way."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _coding(c: Coding) -> dict[str, str]:

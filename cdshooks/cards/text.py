@@ -103,9 +103,29 @@ def pct(value: Any) -> str:
     return f"{num(abs(float(value)))}%" if isinstance(value, (int, float)) else str(value)
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _CardEnvironment(jinja2.Environment):
+    """Jinja's environment with a short way to `f.name` on a facts dict.
+
+    Jinja reads `x.name` as the attribute first, then the item; for a dict that costs a raised
+    AttributeError per lookup (hundreds per response). A name a dict has no attribute for goes
+    straight to the item here, with the same answer (an undefined when the key is missing); method
+    names (`f.get`, `f.items`) still reach the method."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _CardEnvironment(
         loader=jinja2.PackageLoader("cdshooks.cards", "templates"),
         autoescape=False,  # Markdown, not HTML: the client renders it (the sandbox with raw HTML off)
         undefined=jinja2.StrictUndefined,  # a fact a template names but the rule did not give fails the test

@@ -11,6 +11,7 @@ internal references, renames program keys, drops repeated patient lines, and wri
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 # Program keys of labs and findings -> the names clinicians write (knowledge/data/codes.json keys).
@@ -34,7 +35,8 @@ _SOURCE_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:Sources?|Rule|Cap|Dose r
 _PATIENT_LINE = re.compile(r"^\s*-\s*(Age|Weight|Height|BSA)\b")
 # clinical-rules.md row ids (RA-11, SP-06, DDI-13, NCI-3-age ...) and our own issue numbers: provenance
 # for auditors (extension.all-cds.citation keeps them), not words for a prescriber.
-ROW_ID = re.compile(r"\b(?:DDI|SP|RA|NCI|CUM|MON|VER|IT|PF|TLS|HDMTX|LVEF|INO|CRS)-\d+[A-Za-z]?(?:[-.][A-Za-z0-9]+)*\b")
+_ROW_PREFIXES = "DDI|SP|RA|NCI|CUM|MON|VER|IT|PF|TLS|HDMTX|LVEF|INO|CRS"
+ROW_ID = re.compile(r"\b(?:" + _ROW_PREFIXES + r")-\d+[A-Za-z]?(?:[-.][A-Za-z0-9]+)*\b")
 _ISSUE_REF = re.compile(r"\s*\(issue \d+[^)]*\)|[;,]\s*issue \d+(?: items? [\d, and]+)?")
 _INTERNAL = [
     _ISSUE_REF,
@@ -49,18 +51,44 @@ _INTERNAL = [
 
 def clinician_text(text: str) -> str:
     """Lab keys renamed, resource ids and internal document references removed."""
-    text = _RESOURCE_REF.sub("", text)
-    text = _BARE_RESOURCE_REF.sub("this order", text)
-    text = _KEY_TOKEN.sub(lambda m: LAB_NAMES.get(m.group(1), m.group(1).replace("_", " ")), text)
+    if "/" in text:  # every resource id has one
+        text = _RESOURCE_REF.sub("", text)
+        text = _BARE_RESOURCE_REF.sub("this order", text)
+    if "_" in text or "/" in text:  # a program key is snake_case or crcl/egfr
+        text = _KEY_TOKEN.sub(_lab_name, text)
     return text
 
 
+def _lab_name(m: re.Match[str]) -> str:
+    return LAB_NAMES.get(m.group(1), m.group(1).replace("_", " "))
+
+
+# A NECESSARY condition of every pattern in _INTERNAL: each match of one of them contains one of
+# these words, or a row id's "<capital>-<digit>" (every _ROW_PREFIXES entry ends in a capital).
+# When none is in the text no pattern matches, every sub is a no-op, and the seven scans are skipped
+# (they ran on nearly every text before: the tidy guard below admits any "-").
+_INTERNAL_WORDS = ("issue ", "clinical-rules", "shared/", ".md", ".json", "§")
+_ROW_ID_HINT = re.compile(r"-\d(?<=[A-Z]-\d)")  # starts with a literal: a fast scan
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([;,.)])")
+# "Punctuation after white space" found by four literal-led scans (faster than one \s-led scan):
+# _SPACE_BEFORE_PUNCT changes a text exactly when one of them matches.
+_PUNCT_AFTER_SPACE = tuple(re.compile(re.escape(c) + r"(?<=\s" + re.escape(c) + ")") for c in ";,.)")
+
+
+def _may_hold_internal(text: str) -> bool:
+    return any(word in text for word in _INTERNAL_WORDS) or _ROW_ID_HINT.search(text) is not None
+
+
 def _drop_internal(text: str) -> str:
-    if not any(k in text for k in ("§", ".json", ".md", "clinical-rules", "shared/", "-", "issue")):
+    # The historic guard (it decides whether the clean-up runs); "clinical-rules" contains "-".
+    if not ("-" in text or "§" in text or ".json" in text or ".md" in text or "shared/" in text or "issue" in text):
         return text
-    for pattern in _INTERNAL:
-        text = pattern.sub("", text)
-    return re.sub(r"\s+([;,.)])", r"\1", text)
+    if _may_hold_internal(text):
+        for pattern in _INTERNAL:
+            text = pattern.sub("", text)
+    if any(p.search(text) for p in _PUNCT_AFTER_SPACE):
+        text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    return text
 
 
 def scrub(text: str) -> str:
@@ -68,6 +96,12 @@ def scrub(text: str) -> str:
     return _drop_internal(text)
 
 
+# Citations and reference links are knowledge text (rows' citations, documents' titles and URLs: a
+# finite set, never patient data), so their public wording is computed once per distinct text.
+_CITATION_CACHE = 1024
+
+
+@lru_cache(maxsize=_CITATION_CACHE)
 def public_citation(citation: str) -> str:
     """A citation as a clinician may read it: internal file names and section signs removed."""
     text = _drop_internal(citation)
@@ -99,6 +133,11 @@ def clean_detail(detail: str) -> str:
 
 def sources_section(citation: str, links: Iterable[tuple[str, str]]) -> str:
     """'**Sources:** [Title](url); …' then the rule's citation in public words."""
+    return _sources_section(citation, tuple(links))
+
+
+@lru_cache(maxsize=_CITATION_CACHE)
+def _sources_section(citation: str, links: tuple[tuple[str, str], ...]) -> str:
     parts = [f"[{title}]({url})" for title, url in links]
     cited = public_citation(citation)
     lines = []

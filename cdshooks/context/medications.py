@@ -338,11 +338,16 @@ class ReadMemo:
 
 
 def _content_key(value: Any) -> bytes | None:
-    """The JSON bytes of `value`, or None when it is not plain JSON (then nothing is shared)."""
+    """The JSON bytes of `value`, or None when it is not plain JSON (then nothing is shared).
+
+    None too when the bytes hold a null anywhere: orjson writes NaN and Infinity as null, so a
+    `code: NaN` (which `route_of` spells "system|nan") and a `code: null` would share one key.
+    A null is never valid FHIR, so this costs nothing on what an EHR sends."""
     try:
-        return orjson.dumps(value)
+        key = orjson.dumps(value)
     except TypeError:
         return None
+    return None if b"null" in key else key
 
 
 def included_medications(*bundles: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

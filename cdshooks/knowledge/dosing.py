@@ -12,7 +12,7 @@ evaluated three-valued: a missing patient value never matches, it becomes a `mis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..units import UnitError, dimension
@@ -151,23 +151,41 @@ class DosingView:
     radiation_facts: tuple[str, ...]
     cardiotoxic_drugs: tuple[str, ...] = ()
 
+    # Rows by drug, in file order, built once (knowledge is immutable after load): the rules ask
+    # these per order and drug on every request; each answer equals the filter it replaces.
+    _by_drug: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        tables = {"dose": self.dose_rules, "limit": self.label_limits, "route": self.route_rules, "note": self.route_notes,
+                  "schedule": self.schedule_rules, "cumulative": self.cumulative_rules}
+        by_drug: dict[str, dict[str, tuple[Any, ...]]] = {}
+        for name, rows in tables.items():
+            grouped: dict[str, list[Any]] = {}
+            for r in rows:
+                grouped.setdefault(r.drug, []).append(r)
+            by_drug[name] = {d: tuple(rs) for d, rs in grouped.items()}
+        object.__setattr__(self, "_by_drug", by_drug)
+
+    def _rows(self, table: str, drug: str) -> tuple[Any, ...]:
+        return self._by_drug[table].get(drug, ())
+
     def doses_for(self, drug: str) -> tuple[DoseRule, ...]:
-        return tuple(r for r in self.dose_rules if r.drug == drug)
+        return self._rows("dose", drug)
 
     def limits_for(self, drug: str) -> tuple[LabelLimit, ...]:
-        return tuple(r for r in self.label_limits if r.drug == drug)
+        return self._rows("limit", drug)
 
     def route_for(self, drug: str) -> RouteRule | None:
-        return next((r for r in self.route_rules if r.drug == drug), None)
+        return next(iter(self._rows("route", drug)), None)
 
     def route_notes_for(self, drug: str) -> tuple[RouteNote, ...]:
-        return tuple(r for r in self.route_notes if r.drug == drug)
+        return self._rows("note", drug)
 
     def schedules_for(self, drug: str) -> tuple[ScheduleRule, ...]:
-        return tuple(r for r in self.schedule_rules if r.drug == drug)
+        return self._rows("schedule", drug)
 
     def cumulative_for(self, drug: str) -> tuple[CumulativeRule, ...]:
-        return tuple(r for r in self.cumulative_rules if r.drug == drug)
+        return self._rows("cumulative", drug)
 
 
 def per_unit(amount_unit: str, basis: str) -> str:

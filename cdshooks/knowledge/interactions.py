@@ -8,6 +8,7 @@ to a row id, a class id and their citations (and their verified/unverified statu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from . import Knowledge, cross_check
@@ -55,7 +56,7 @@ class InteractionRule:
     status: str
     default_enabled: bool
 
-    @property
+    @cached_property
     def rule_id(self) -> str:
         return f"interaction.{self.id}"
 
@@ -76,15 +77,40 @@ class InteractionKnowledge:
     classes: Mapping[str, DrugClass]
     rules: tuple[InteractionRule, ...]
     sources: Mapping[str, str]
+    # Built once from the rows above (knowledge is immutable after load): every (agent, other)
+    # pair that matches at least one rule, with its matches in rule order, and each rule's members.
+    _index: Mapping[tuple[str, str], tuple[Match, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _members: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    agents: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # every rule's agents
 
-    def members(self, rule: InteractionRule) -> frozenset[str]:
+    def __post_init__(self) -> None:
+        members = {rule.id: self._union(rule) for rule in self.rules}
+        index: dict[tuple[str, str], tuple[Match, ...]] = {}
+        for pair in dict.fromkeys((agent, other) for rule in self.rules for agent in sorted(rule.agents)
+                                  for other in sorted(members[rule.id])):
+            index[pair] = tuple(self.scan(*pair))
+        object.__setattr__(self, "_members", members)
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "agents", frozenset(agent for rule in self.rules for agent in rule.agents))
+
+    def _union(self, rule: InteractionRule) -> frozenset[str]:
         out = set(rule.drugs)
         for cid in rule.classes:
             out |= self.classes[cid].members
         return frozenset(out)
 
-    def matches(self, agent: str, other: str) -> list[Match]:
-        """Rules where `agent` is the ALL agent and `other` an interacting drug (one direction)."""
+    def members(self, rule: InteractionRule) -> frozenset[str]:
+        """Every drug the rule names or reaches through its classes."""
+        found = self._members.get(rule.id)
+        return found if found is not None else self._union(rule)
+
+    def matches(self, agent: str, other: str) -> tuple[Match, ...]:
+        """Rules where `agent` is the ALL agent and `other` an interacting drug (one direction),
+        in rule order: the precomputed answer of `scan` (a pair absent from the index matches nothing)."""
+        return self._index.get((agent, other), ())
+
+    def scan(self, agent: str, other: str) -> list[Match]:
+        """The linear scan over every rule that defines `matches` (kept as its reference)."""
         found: list[Match] = []
         for rule in self.rules:
             if agent not in rule.agents:

@@ -10,6 +10,7 @@ The cards layer turns them into `source.url` and `links`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
 from . import Knowledge, cross_check
@@ -33,12 +34,20 @@ class ReferenceIndex:
     rule_refs: Mapping[str, tuple[str, ...]]  # rule row id -> its source keys
     cited_as: tuple[tuple[str, Reference], ...] = ()  # phrase in a citation -> document
 
+    def __post_init__(self) -> None:
+        # Rule ids, row ids and citations are knowledge text (no patient data), a finite set: each
+        # card of a response asks again, so the answer is kept per index (bounded).
+        object.__setattr__(self, "_for_rule", lru_cache(maxsize=2048)(self._find))
+
     def for_rule(self, rule_id: str, rule_row: str | None = None, citation: str = "") -> tuple[Reference, ...]:
         """The documents behind a rule, labels first; () when its row cites none we can open.
 
         From the row's source keys when it has them; otherwise (interaction and population rows
         cite in words) from the document names its citation text uses ("Besponsa label §12.2").
         """
+        return self._for_rule(rule_id, rule_row, citation)  # type: ignore[attr-defined]
+
+    def _find(self, rule_id: str, rule_row: str | None, citation: str) -> tuple[Reference, ...]:
         keys = self._row_refs(rule_row) if rule_row else ()
         keys = keys or self._row_refs(rule_id)
         found: dict[str, Reference] = {}

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from ..context.model import MedicationOrder, PatientContext
 from ..context.units import UnitError, convert, is_count
+from ._percall import memoized
 from .verdict import Amount
 
 HIGH_DOSE_MTX_MG_M2 = 500.0  # clinical-rules.md DDI-01: high-dose methotrexate >= 500 mg/m2
@@ -124,6 +125,7 @@ def doses_per_day(order: MedicationOrder) -> tuple[float, str]:
     return 1.0, ""
 
 
+@memoized  # asked per interacting pair and per population row of the same order: once per call
 def is_high_dose_methotrexate(order: MedicationOrder, ctx: PatientContext) -> tuple[bool | None, str]:
     """True/False with the computation, or None with the reason when it cannot be told (older text form)."""
     high, facts = high_dose_methotrexate(order, ctx)

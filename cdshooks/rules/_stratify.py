@@ -17,6 +17,7 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.monitoring import monitoring_view
 from ..knowledge.risk import RiskKnowledge, Threshold, format_number, risk_view
+from ._percall import given_with
 
 POSITIVE = frozenset({"positive", "present", "detected", "pos", "yes"})
 NEGATIVE = frozenset({"negative", "absent", "not-detected", "undetectable", "neg", "no"})
@@ -144,7 +145,7 @@ class NciResult:
 def first_cytoreductive_day(ctx: PatientContext, kb: Knowledge) -> date | None:
     """Date of the first recorded administration of a cytoreductive agent (monitoring.json class)."""
     members = monitoring_view(kb).members("cytoreductive")
-    days = [a.date for a in ctx.administrations if members.intersection(a.drug_ids) and a.status not in ("entered-in-error", "not-done")]
+    days = [a.date for a in given_with(ctx, members) if a.status not in ("entered-in-error", "not-done")]
     return min(days) if days else None
 
 

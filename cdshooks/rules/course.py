@@ -19,6 +19,7 @@ from ..knowledge import Knowledge
 from ..knowledge.dosing import DoseRule, dosing_view
 from ._dose_common import order_day
 from ._stratify import in_scope
+from ._percall import given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 
@@ -77,8 +78,8 @@ def _judge(ctx: PatientContext, order: MedicationOrder, drug: str, row: DoseRule
     start = day - timedelta(days=days - 1)
     lines: list[dict[str, Any]] = []  # each counted dose: {kind, date?, display?, given (Amount), value, count, total}
     total = 0.0
-    for adm in sorted(ctx.administrations, key=lambda a: a.date):
-        if drug not in adm.drug_ids or adm.status in _DONE or not (start <= adm.date <= day):
+    for adm in sorted(given_with(ctx, (drug,)), key=lambda a: a.date):  # stable: same order as sorting all
+        if adm.status in _DONE or not (start <= adm.date <= day):
             continue
         value = _per(ctx, adm.dose, unit)
         if value is None:

@@ -26,6 +26,7 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import CumulativeRule, DosingView, dosing_view
 from ._dose_common import missing_data_verdict, missing_items, patient_values
+from ._percall import given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 
@@ -102,7 +103,7 @@ def _planned(order: MedicationOrder) -> int:
 def _sum(ctx: PatientContext, order: MedicationOrder, counted: dict[str, float], unit: str) -> _Total | None:
     """Prior + this order in `unit`; None when this order's own dose cannot be read."""
     prior, unreadable, doses = 0.0, [], []
-    for adm in sorted(ctx.administrations, key=lambda a: a.date):
+    for adm in sorted(given_with(ctx, counted), key=lambda a: a.date):  # stable: same order as sorting all
         drug = next((d for d in adm.drug_ids if d in counted), None)
         if drug is None or adm.status in _DONE:
             continue
@@ -131,8 +132,8 @@ def _cardiotoxic(ctx: PatientContext, view: DosingView) -> dict[str, Any] | None
     """Previous or concomitant cardiotoxic therapy (cumulative.json cardiotoxic_drugs, the label's
     'e.g. cyclophosphamide'): a past administration, an active medication or a draft order."""
     wanted = set(view.cardiotoxic_drugs)
-    for a in ctx.administrations:
-        if wanted.intersection(a.drug_ids) and a.status not in _DONE:
+    for a in given_with(ctx, wanted):
+        if a.status not in _DONE:
             return {"drugs": sorted(wanted.intersection(a.drug_ids)), "how": "given", "date": a.date}
     for m in ctx.all_medications():
         if wanted.intersection(m.drug_ids):
@@ -187,7 +188,7 @@ def _equivalence(ctx: PatientContext, order: MedicationOrder, drug: str, view: D
         return
     if set(eq.counted) <= set(row.counted):
         return  # the drug's own (label) row already counts every anthracycline: one card per finding
-    used = {d for a in ctx.administrations if a.status not in _DONE for d in a.drug_ids if d in eq.counted} | {drug}
+    used = {d for a in given_with(ctx, eq.counted) if a.status not in _DONE for d in a.drug_ids if d in eq.counted} | {drug}
     if len(used) < 2:
         return  # one anthracycline only: the verified single-drug limit already applies
     lower = _radiation(ctx, view) or _cardiotoxic(ctx, view) is not None

@@ -15,17 +15,20 @@ Wording: cards/templates/interaction.md.j2 (condition facts are rendered there, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Iterator, Mapping
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.interactions import Match, interaction_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize
+from ._percall import given_with
 from ._stratify import latest_within
 from .registry import RuleSettings, rule
 from .verdict import Amount, RowRef, Verdict
 
 _RANK = {"suppress": -1, "info": 0, "warning": 1, "critical": 2}
+_ONE_DAY = timedelta(days=1)
 @dataclass(frozen=True)
 class _Hit:
     match: Match
@@ -76,7 +79,8 @@ def _condition(cond: str, m: Match, agent_order: MedicationOrder, ctx: PatientCo
         return _dose_not_reduced(m, agent_order, ctx)
     if cond == "asparaginase-given-before-vincristine":
         day = agent_order.authored_on or ctx.order_date
-        given = [a for a in ctx.administrations if set(a.drug_ids) & members and 0 <= (day - a.date).days <= 1]
+        since = day - _ONE_DAY  # 0 <= (day - given).days <= 1, date arithmetic once
+        given = [a for a in given_with(ctx, members) if since <= a.date <= day]
         if given:
             return True, f"{given[0].drug_ids[0]} administered {given[0].date} ({given[0].ref}), within 24 h before vincristine", \
                 {"cond": cond, "holds": True, "drug": given[0].drug_ids[0], "day": given[0].date}
@@ -120,12 +124,17 @@ def _evaluate(m: Match, agent_order: MedicationOrder, ctx: PatientContext, membe
 
 
 def _pairs(ctx: PatientContext) -> Iterator[tuple[MedicationOrder, MedicationOrder]]:
-    seen: set[frozenset[str]] = set()
+    """Each unordered pair of refs once (target first); an order never pairs with itself."""
+    seen: set[tuple[str, str]] = set()
     others = ctx.all_medications()
     for target in ctx.targets:
+        ref = target.ref
         for other in others:
-            key = frozenset((target.ref, other.ref))
-            if other.ref == target.ref or key in seen:
+            oref = other.ref
+            if oref == ref:
+                continue
+            key = (ref, oref) if ref < oref else (oref, ref)
+            if key in seen:
                 continue
             seen.add(key)
             yield target, other
@@ -137,13 +146,16 @@ def drug_interactions(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
     if not ctx.targets or "interactions" not in kb.tables:
         return
     ik = interaction_knowledge(kb)
+    agents = ik.agents
     verdicts: dict[tuple[str, tuple[str, ...], str], Verdict] = {}
     for a, b in _pairs(ctx):
         hits: list[_Hit] = []
         for first, second in ((a, b), (b, a)):
             for da in first.drug_ids:
+                if da not in agents:
+                    continue
                 for db in second.drug_ids:
-                    for m in ik.matches(da, db):
+                    for m in ik.matches(da, db):  # precomputed: () for most pairs
                         if m.rule.rule_id in settings.disabled_rules:
                             continue
                         if not settings.soft_rule_enabled(m.rule.rule_id, default=m.rule.default_enabled):

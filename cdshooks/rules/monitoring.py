@@ -15,6 +15,7 @@ from ..knowledge import Knowledge
 from ..knowledge.monitoring import monitoring_view
 from ..knowledge.regimen import Check
 from ._stratify import in_scope, lab_fact, lab_input, latest_within, subject_orders, value_in, with_drugs
+from ._percall import given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, RowRef, Verdict
 
@@ -53,7 +54,7 @@ def _tls_start(ctx: PatientContext, orders: tuple[MedicationOrder, ...], cytored
     starting = [o for o in orders if any(d in cytoreductive and _starts_cytoreduction(d, o.route.kind if o.route else None, skip) for d in o.drug_ids)]
     if not starting:
         return False
-    given = [a.date for a in ctx.administrations
+    given = [a.date for a in given_with(ctx, cytoreductive)
              if any(d in cytoreductive and _starts_cytoreduction(d, a.route.kind if a.route else None, skip) for d in a.drug_ids)]
     if ctx.phase is None:
         return not given
@@ -151,7 +152,7 @@ def inotuzumab_liver(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
         check = mv.check("monitoring.inotuzumab.vod")
         yield _verdict(check, "ino-vod", orders, "inotuzumab-ozogamicin")
     check = mv.check("monitoring.inotuzumab.hsct-cycles")
-    prior = sum(1 for a in ctx.administrations if "inotuzumab-ozogamicin" in a.drug_ids and a.date < ctx.order_date)
+    prior = sum(1 for a in given_with(ctx, ("inotuzumab-ozogamicin",)) if a.date < ctx.order_date)
     cycle = prior // check.params["doses_per_cycle"] + 1
     if ctx.has_fact("hsct-planned") and cycle > check.params["max_cycles_if_hsct"]:
         yield _verdict(check, "ino-hsct-cycles", orders, "inotuzumab-ozogamicin",

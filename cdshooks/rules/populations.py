@@ -20,6 +20,7 @@ from ..knowledge import Knowledge
 from ..knowledge.populations import (ROW_TYPES, AgeRow, DownSyndromeRow, FactRow, HbvRow, InfantRow, LabBand, LabRow, LvefRow,
                                      NeurotoxicityRow, PopulationRow, ReproductiveRow, population_knowledge)
 from ._order_doses import is_high_dose_methotrexate, normalize, scaled_resource
+from ._percall import given_with
 from ._status import Status, status_evidence
 from ._stratify import in_scope
 from .finding import ActionSpec, SuggestionSpec
@@ -99,8 +100,8 @@ def _prior_therapy(ctx: PatientContext, drugs: tuple[str, ...]) -> dict[str, Any
     if not drugs:
         return None
     wanted = set(drugs)
-    for a in ctx.administrations:
-        if wanted.intersection(a.drug_ids) and a.date <= ctx.order_date and a.status not in ("entered-in-error", "not-done"):
+    for a in given_with(ctx, wanted):
+        if a.date <= ctx.order_date and a.status not in ("entered-in-error", "not-done"):
             return {"drugs": list(a.drug_ids), "day": a.date, "what": "administration"}
     for m in ctx.active_medications:
         if wanted.intersection(m.drug_ids):
@@ -346,8 +347,9 @@ def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
         items.setdefault(order.ref, set()).add(item)
         shown.setdefault(order.ref, []).extend(what["gaps"])
 
+    ordered = {d for o in ctx.targets for d in o.drug_ids}  # every evaluator speaks only of these (`_targets`)
     for row in population_knowledge(kb).rows:
-        if row.family != "population" or not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
+        if row.family != "population" or ordered.isdisjoint(row.drugs) or not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
             continue
         yield from _EVALUATORS[type(row)](ctx, row, settings, missing, kb)
     for ref, reasons in gaps.items():

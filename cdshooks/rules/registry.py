@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from ._percall import per_call
 from .finding import SEVERITY_RANK, Finding
 from .patient import patient_facts, patient_inputs
 from .verdict import Verdict
@@ -122,16 +123,17 @@ def run_rules(
 
     findings: list[Finding] = []
     seen: set[tuple[str, tuple[str, ...], str | None]] = set()
-    for spec in registered_rules(families):
-        for found in spec.fn(ctx, kb, settings) or ():
-            finding = stamp(found, ctx) if isinstance(found, Verdict) else found
-            key = (finding.rule_id, finding.orders, finding.drug)
-            if key in seen:
-                continue
-            seen.add(key)
-            findings.append(finding)
-    for step in _POST_STEPS:
-        findings = step(findings, ctx, kb, settings)
+    with per_call():  # indexes of this patient's record the rules share; dropped when the call ends
+        for spec in registered_rules(families):
+            for found in spec.fn(ctx, kb, settings) or ():
+                finding = stamp(found, ctx) if isinstance(found, Verdict) else found
+                key = (finding.rule_id, finding.orders, finding.drug)
+                if key in seen:
+                    continue
+                seen.add(key)
+                findings.append(finding)
+        for step in _POST_STEPS:
+            findings = step(findings, ctx, kb, settings)
     outcome = apply_policy(findings, settings.policy, settings.disabled_rules)
     if silenced is not None:
         silenced.extend(outcome.silenced)

@@ -19,6 +19,7 @@ from ..knowledge import Knowledge
 from ..knowledge.dosing import ScheduleRule, dosing_view
 from ._dose_common import interval_days, missing_data_verdict, order_day, text_only_sig
 from .finding import ActionSpec, SuggestionSpec
+from ._percall import given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 
@@ -43,7 +44,7 @@ def schedule_pattern(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
 
 
 def _past_days(ctx: PatientContext, drug: str, day: date) -> list[date]:
-    return sorted({a.date for a in ctx.administrations if drug in a.drug_ids and a.status not in _DONE and a.date <= day}, reverse=True)
+    return sorted({a.date for a in given_with(ctx, (drug,)) if a.status not in _DONE and a.date <= day}, reverse=True)
 
 
 def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Verdict]:

@@ -31,6 +31,7 @@ from ..knowledge.drugs import drugs_view
 from ..knowledge.verification import RowMeta, verification_view
 from ._dose_common import missing_data_verdict, missing_items, patient_values
 from ._order_doses import normalize
+from ._percall import given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 from ..units import UnitError, convert
@@ -137,8 +138,8 @@ def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleS
 
 def _last_given(ctx: PatientContext, drug: str, before: date, route: str | None) -> Administration | None:
     """The newest administration of `drug` before `before` (same route when both are known)."""
-    for a in ctx.administrations:  # newest first
-        if drug not in a.drug_ids or (a.status or "completed") in _NOT_GIVEN or a.date >= before:
+    for a in given_with(ctx, (drug,)):  # newest first
+        if (a.status or "completed") in _NOT_GIVEN or a.date >= before:
             continue
         a_route = a.route.kind if a.route else None
         if route and a_route and route != a_route:

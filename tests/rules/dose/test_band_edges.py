@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import med, patient, run
+from support.dose_orders import med, patient, run
 
 from cdshooks.knowledge.dosing import dosing_view
 from cdshooks.rules.dose import dose_for_patient

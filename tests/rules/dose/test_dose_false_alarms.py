@@ -4,7 +4,7 @@ topic dose, dose-limit, route, schedule (nor missing-data / cumulative-dose for 
 from __future__ import annotations
 
 import pytest
-from conftest import med, patient
+from support.dose_orders import med, patient
 
 from cdshooks.rules.registry import RuleSettings, iter_findings, run_rules
 from cdshooks.rules.cumulative import cumulative_anthracycline

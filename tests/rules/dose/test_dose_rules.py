@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ORDER_DATE, med, only, patient, run
+from support.dose_orders import ORDER_DATE, med, only, patient, run
 
 from cdshooks.cards.overrides import reasons_for
 from cdshooks.context.model import DataGap

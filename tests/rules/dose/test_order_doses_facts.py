@@ -4,7 +4,7 @@ the dose template writes as one line of arithmetic; the older `how` text stays t
 from __future__ import annotations
 
 import pytest
-from conftest import med, patient
+from support.dose_orders import med, patient
 
 from cdshooks.cards.text import environment
 from cdshooks.rules._order_doses import high_dose_methotrexate, is_high_dose_methotrexate, normalize

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import ORDER_DATE, given, med, only, patient, run
+from support.dose_orders import ORDER_DATE, given, med, only, patient, run
 
 from cdshooks.context.model import Route
 from cdshooks.rules.registry import RuleSettings

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from conftest import ORDER_DATE, given, med, only, patient, run
+from support.dose_orders import ORDER_DATE, given, med, only, patient, run
 
 from cdshooks.context.model import Route
 from cdshooks.rules.registry import RuleSettings

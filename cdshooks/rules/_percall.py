@@ -1,0 +1,77 @@
+"""Per-call memo for one `run_rules` call, and the record indexes several rules share through it.
+
+Why: a chart two years into therapy carries hundreds of administrations; eight rules each scanned
+all of them for their few drugs on every request. `run_rules` opens one memo for its call
+(`per_call()`); a helper below builds its index on first use and every later rule of the same call
+reads it. The memo is dropped when the call ends, so nothing about a patient outlives the request
+(knowledge-only indexes live on the knowledge views instead). Outside `run_rules` (a test running
+one rule) the helpers compute directly and answer the same. A memo entry holds its argument, so
+an id cannot be reused by another object while the call runs. The leading underscore keeps the
+registry from importing this module as a rule family.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context.model import Administration, PatientContext
+
+T = TypeVar("T")
+_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("cdshooks_rules_memo", default=None)
+
+
+@contextmanager
+def per_call() -> Iterator[None]:
+    """One memo for the rules of one call (per thread and per call, never shared)."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def memoized(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn(*objects)`, pure in its arguments (the context, an order), computed once per call and
+    per argument identity (not equality: two equal orders are two orders)."""
+
+    @wraps(fn)
+    def once(*args: Any) -> T:
+        memo = _MEMO.get()
+        if memo is None:
+            return fn(*args)
+        key = (fn, *map(id, args))
+        hit = memo.get(key)
+        if hit is not None and all(x is y for x, y in zip(hit[0], args)):
+            return hit[1]  # type: ignore[no-any-return]
+        value = fn(*args)
+        memo[key] = (args, value)
+        return value
+
+    return once
+
+
+@memoized
+def _positions(ctx: "PatientContext") -> dict[str, tuple[int, ...]]:
+    """Drug id -> positions in ctx.administrations (ascending) of the administrations naming it."""
+    found: dict[str, list[int]] = {}
+    for i, a in enumerate(ctx.administrations):
+        for drug in dict.fromkeys(a.drug_ids):
+            found.setdefault(drug, []).append(i)
+    return {drug: tuple(ps) for drug, ps in found.items()}
+
+
+def given_with(ctx: "PatientContext", drugs: Iterable[str]) -> tuple["Administration", ...]:
+    """The administrations naming any of `drugs`, in ctx.administrations order (newest first):
+    exactly `[a for a in ctx.administrations if set(a.drug_ids) & set(drugs)]`."""
+    positions = _positions(ctx)
+    hits = [positions[d] for d in dict.fromkeys(drugs) if d in positions]
+    if not hits:
+        return ()
+    admins = ctx.administrations
+    if len(hits) == 1:
+        return tuple(admins[i] for i in hits[0])
+    return tuple(admins[i] for i in sorted(set().union(*hits)))

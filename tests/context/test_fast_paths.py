@@ -1,0 +1,118 @@
+"""Fast paths of the context readers give exactly what the general readers give, on any JSON.
+
+Each reader that reads a resource as sent, or shares a reading between resources of equal content,
+is held here to the general path (every resource conformed by `entries`, each read alone) on
+resources spoiled at random paths with any JSON value (and NaN / Infinity, which Python's json
+accepts and orjson writes as null).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from cdshooks.context.fhir import as_sent, entries, raw_entries
+from cdshooks.context.medications import ReadMemo, plain_administration, read_administration
+from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
+from cdshooks.knowledge.codes import SNOMED, codes_view
+from cdshooks.knowledge.drugs import drugs_view
+from ctx_fhirdata import LOINC, UCUM, bundle, obs, qty, rx
+from support.mutation import json_value, paths, put
+
+ORDER = UPPER = date(2024, 3, 10)
+ODD = st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300, -0.0, 2**70, "", " ", "null", None,
+                       "2024-03-05", "mg", "kg", UCUM, LOINC, SNOMED, "29463-7", "6690-2", "47625008", "final", "completed"])
+VALUE = st.one_of(ODD, json_value)
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+# resourceType spoiled to a type `read.conform` knows, or to no type at all: the general readers
+# (the references here) are defined over conformed resources of the types they read
+RESOURCE_TYPE = st.sampled_from([5, None, [], {}, "Patient", "Observation", "MedicationAdministration", "MedicationRequest"])
+
+
+@st.composite
+def spoiled(draw: st.DrawFn, bases: list[dict[str, Any]], n: int = 3) -> list[dict[str, Any]]:
+    """Copies of `bases`, each with up to `n` paths (below the resource) set to any value."""
+    out = []
+    for base in bases:
+        resource = copy.deepcopy(base)
+        for _ in range(draw(st.integers(0, n))):
+            where = draw(st.sampled_from([p for p in paths(resource) if p]))
+            put(resource, where, copy.deepcopy(draw(RESOURCE_TYPE if where == ("resourceType",) else VALUE)))
+        out.append(resource)
+    return out
+
+
+def _entries(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return entries(bundle(*resources))
+
+
+# -- administrations: as sent + one memo of (drug, route, dose) per distinct content ---------------
+
+IV = {"coding": [{"system": SNOMED, "code": "47625008", "display": "Intravenous route"}]}
+ADMINS = [
+    {"resourceType": "MedicationAdministration", "id": f"a{n}", "status": "completed", "effectiveDateTime": f"2024-03-0{n}",
+     "medicationCodeableConcept": rx(code), "dosage": {"route": IV, "dose": qty(dose, unit)}}
+    for n, (code, dose, unit) in enumerate([("11202", 1.5, "mg"), ("11202", 1.5, "mg"), ("11202", 2, "mL"),
+                                            ("103", 50, "mg"), ("103", 1, "{tbl}")], start=1)
+]
+
+
+@FAST
+@given(data=st.data())
+def test_administrations_through_the_memo_equal_each_read_alone(kb, data):
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    admins = data.draw(spoiled(ADMINS + ADMINS[:2]))
+    memo = ReadMemo()
+    fast = [read_administration(r, drugs, codes, {}, memo) for r in as_sent(raw_entries(bundle(*admins)), plain_administration)]
+    alone = [read_administration(r, drugs, codes, {}) for r in _entries(admins)]
+    assert fast == alone
+
+
+def test_memo_never_shares_between_nan_and_null(kb):
+    """orjson writes NaN as null: a route code NaN is spelled 'system|nan', a null one is absent."""
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    base = ADMINS[0]
+    nan = copy.deepcopy(base)
+    nan["dosage"]["route"] = {"coding": [{"system": SNOMED, "code": float("nan")}]}
+    null = copy.deepcopy(base)
+    null["dosage"]["route"] = {"coding": [{"system": SNOMED, "code": None}]}
+    for first, second in ((nan, null), (null, nan)):
+        memo = ReadMemo()
+        got = [read_administration(r, drugs, codes, {}, memo) for r in (first, second)]
+        assert got == [read_administration(r, drugs, codes, {}) for r in (first, second)]
+    assert read_administration(nan, drugs, codes, {}).route != read_administration(null, drugs, codes, {}).route
+
+
+# -- observations: one scan, plain labs read as sent ----------------------------------------------
+
+LABS = [
+    obs("wbc", "6690-2", qty(3.1, "10*3/uL"), "2024-03-04"),
+    obs("wbc2", "6690-2", qty(2.9, "10*3/uL"), "2024-03-01T08:00:00Z"),
+    obs("bili", "1975-2", qty(17.1, "umol/L"), "2024-03-04", referenceRange=[{"high": qty(20, "umol/L")}]),
+    obs("mrd", None, qty(0.01, "%"), "2024-03-02", text="MRD day 29 flow cytometry"),
+    obs("w-in-labs", "29463-7", qty(29.5, "kg"), "2024-03-05"),
+]
+BODY = [obs("w", "29463-7", qty(30, "kg"), "2024-03-06"), obs("h", "8302-2", qty(130, "cm"), "2024-03-06"),
+        obs("w-old", "29463-7", qty(31, "kg"), "2024-01-06")]
+
+
+@FAST
+@given(data=st.data())
+def test_observations_read_in_one_scan_equal_the_general_readers(kb, data):
+    codes = codes_view(kb)
+    body, others = data.draw(spoiled(BODY)), data.draw(spoiled(LABS))
+    reading = read_observations(raw_entries(bundle(*body)), raw_entries(bundle(*others)), codes, ORDER, UPPER)
+    body_c, others_c = _entries(body), _entries(others)
+    weight = body_measurement("weight", body_c + others_c, codes, ORDER, UPPER)
+    height = body_measurement("height", body_c + others_c, codes, ORDER, UPPER)
+    assert (reading.weight, reading.height) == (weight[0], height[0])
+    assert reading.gaps == tuple(weight[1] + height[1])
+    assert reading.labs == read_labs(others_c, codes, ORDER, UPPER)
+    assert list(reading.labs.series) == list(read_labs(others_c, codes, ORDER, UPPER).series)  # key order too
+    assert reading.weights == body_series("weight", body_c + others_c, codes, UPPER)
+    assert reading.heights == body_series("height", body_c + others_c, codes, UPPER)
