@@ -15,7 +15,7 @@ from typing import Any
 
 from ..knowledge.drugs import DrugTable
 from ..knowledge.products import DoseForm, Product, Strength
-from .fhir import concept_texts, number, ref, ucum_code
+from .fhir import concept_texts, is_object, number, ref, ucum_code
 from .model import Dose, Quantity
 from .units import UnitError, conversion_factor, convert, is_count
 
@@ -24,12 +24,12 @@ from .units import UnitError, conversion_factor, convert, is_count
 
 def _medication_strength(med: Mapping[str, Any], ingredients: Sequence[Mapping[str, Any]], form: DoseForm | None) -> Strength | None:
     """Medication.ingredient[0].strength (a Ratio) as mg (ug, g, IU) per unit of use or per mL."""
-    active = [i for i in ingredients if i.get("isActive") is not False and isinstance(i.get("strength"), Mapping)]
+    active = [i for i in ingredients if i.get("isActive") is not False and is_object(i.get("strength"))]
     if len(active) != 1:
         return None
     ratio = active[0]["strength"]
-    num = ratio.get("numerator") if isinstance(ratio.get("numerator"), Mapping) else {}
-    den = ratio.get("denominator") if isinstance(ratio.get("denominator"), Mapping) else {}
+    num = ratio.get("numerator") if is_object(ratio.get("numerator")) else {}
+    den = ratio.get("denominator") if is_object(ratio.get("denominator")) else {}
     value, per_value = number(num.get("value")), number(den.get("value")) if den else 1.0
     unit, _ = ucum_code(num) if num else (None, None)
     if value is None or not per_value or unit not in ("mg", "ug", "g", "[iU]") or value <= 0 or per_value <= 0:
@@ -82,7 +82,7 @@ def _count_code(q: Mapping[str, Any]) -> str | None:
 
 
 def quantity(q: Any, what: str, problems: list[str]) -> Quantity | None:
-    if not isinstance(q, Mapping):
+    if not is_object(q):
         return None
     value = number(q.get("value"))
     if value is None:
@@ -130,15 +130,15 @@ def _is_volume(unit: str) -> bool:
 
 
 def dose_of(dosage: Mapping[str, Any] | None, problems: list[str], product: Product | None = None) -> Dose | None:
-    if not isinstance(dosage, Mapping):
+    if not is_object(dosage):
         return None
     dar = dosage.get("doseAndRate") or []
-    if isinstance(dar, Mapping):
+    if is_object(dar):
         dar = [dar]
     if not isinstance(dar, list):
         dar = []
-    first = dar[0] if dar and isinstance(dar[0], Mapping) else {}
-    rng = first.get("doseRange") if isinstance(first.get("doseRange"), Mapping) else {}
+    first = dar[0] if dar and is_object(dar[0]) else {}
+    rng = first.get("doseRange") if is_object(first.get("doseRange")) else {}
     dose = Dose(
         quantity=derive_amount(quantity(first.get("doseQuantity"), "doseQuantity", problems), product, problems),
         low=derive_amount(quantity(rng.get("low"), "doseRange.low", problems), product, problems, "doseRange.low"),
@@ -155,7 +155,7 @@ def _max_per_period(ratio: Any, product: Product | None, problems: list[str]) ->
     """maxDosePerPeriod (a Ratio, e.g. 4 {tablet} / 1 d) as (amount, period in days)."""
     if isinstance(ratio, list):
         ratio = ratio[0] if ratio else None
-    if not isinstance(ratio, Mapping):
+    if not is_object(ratio):
         return None
     amount = derive_amount(quantity(ratio.get("numerator"), "maxDosePerPeriod.numerator", problems), product, problems, "maxDosePerPeriod")
     period = quantity(ratio.get("denominator"), "maxDosePerPeriod.denominator", problems)

@@ -85,13 +85,19 @@ def normalize(resource: Any, _type: str | None = None) -> Any:
     return resource if out is None else out
 
 
+def is_object(value: Any) -> bool:
+    """`isinstance(value, Mapping)`, answered without the abc machinery (a Python-level
+    `__instancecheck__`, ~5x a type check) for the dicts and Nones parsed JSON is made of."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+
+
 def as_list(value: Any) -> list[Any]:
     """A FHIR array element read defensively: a list as is, a single object as [object], else []."""
     if type(value) is list:
         return value
     if value is None:
         return []
-    if isinstance(value, Mapping):
+    if is_object(value):
         return [value]
     return value if isinstance(value, list) else []
 
@@ -182,12 +188,12 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
     """The resources `entries` would conform, neither conformed, normalized nor copied: for
     readers that check the elements they read themselves and `conform` only what is not clean
     (observations.py, `as_sent`). One list per Bundle, made once per request (builder)."""
-    if not isinstance(bundle, Mapping):
+    if not is_object(bundle):
         return []
     if bundle.get("resourceType") != "Bundle":
         return [bundle] if isinstance(bundle.get("resourceType"), str) else []
     raw = bundle.get("entry")
-    if isinstance(raw, Mapping):
+    if is_object(raw):
         raw = [raw]
     elif not isinstance(raw, list):
         return []  # entry: 1, "x", null, ... (as objects_of reads it)
@@ -243,14 +249,14 @@ def parse_partial_date(value: Any) -> tuple[int, int | None, int | None] | None:
 def codings(concept: Any) -> list[dict[str, Any]]:
     if type(concept) is dict and type(coding := concept.get("coding")) is list:  # as parsed JSON: fast path
         return [c for c in coding if type(c) is dict or isinstance(c, Mapping)]
-    if not isinstance(concept, Mapping):
+    if not is_object(concept):
         return []
-    return [c for c in as_list(concept.get("coding")) if isinstance(c, Mapping)]
+    return [c for c in as_list(concept.get("coding")) if is_object(c)]
 
 
 def concept_texts(concept: Any) -> list[str]:
     """CodeableConcept.text and every coding display, in that order."""
-    if not isinstance(concept, Mapping):
+    if not is_object(concept):
         return []
     texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
     texts += [c["display"] for c in codings(concept) if isinstance(c.get("display"), str)]
@@ -306,6 +312,6 @@ def iter_text(*items: Any) -> Iterator[str]:
 
 
 __all__ = [
-    "UCUM", "UnitError", "normalize", "as_list", "validate", "entries", "conformed", "as_sent", "raw_entries", "ref", "iso_day", "parse_date", "parse_partial_date",
+    "UCUM", "UnitError", "normalize", "is_object", "as_list", "validate", "entries", "conformed", "as_sent", "raw_entries", "ref", "iso_day", "parse_date", "parse_partial_date",
     "codings", "concept_texts", "number", "ucum_code", "quantity_original",
 ]

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Iterator, Mapping  # not typing's: isinsta
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
 from .fhir import as_list, codings, concept_texts, iso_day, number, parse_date, quantity_original, ref, ucum_code
 from .model import ClinicalFact, DataGap, LabResult
-from .read import MAX_MAGNITUDE
 from .units import UnitError, conversion_factor, convert
 
 USABLE_STATUS = frozenset({"final", "amended", "corrected"})
@@ -150,35 +150,15 @@ def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: fl
 Plain = tuple[str, date, str, str, "int | float", float, float, str, str]
 
 
-def plain_quantity(obs: dict[str, Any], lab: LabCode, when: date) -> Plain | None:
-    """What `_quantity_result` would build from a plain quantity lab, or None for anything else
-    (a reference range, a value that is not a plain finite number, a comparator, unit fields that
-    are not strings, a unit that does not convert), which then takes the general path.
-
-    Why: it runs once per lab on a two-year chart, straight-line, and keeps only what the
-    `LabResult` is made of; `build_plain` makes it when a rule reads the key (`LabSeries`). The
-    result is exactly the general path's (tests/context/test_read_once.py)."""
-    qty, rid = obs.get("valueQuantity"), obs.get("id", "?")
-    if type(qty) is not dict or type(rid) is not str or "referenceRange" in obs or qty.get("comparator") is not None:
-        return None
-    value = qty.get("value")
-    if not ((type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):
-        return None
-    system, code, text = qty.get("system"), qty.get("code"), qty.get("unit")
-    if not ((system is None or type(system) is str) and (code is None or type(code) is str) and (text is None or type(text) is str)):
-        return None
-    unit, molar_mass = lab.canonical_unit or "", lab.molar_mass
-    factor = _plain_factor(system, code, text, unit, molar_mass)
-    if factor is None:
-        return None
-    return (lab.key, when, obs.get("resourceType", "Resource"), rid, value, factor[0], factor[1], unit, code or text or "")
-
-
 def build_plain(plain: Plain) -> LabResult:
-    """The LabResult `_quantity_result` makes, from what `plain_quantity` kept (`convert`'s arithmetic)."""
+    """The LabResult `_quantity_result` makes, from what `observations.read_observations` kept of
+    a plain quantity lab (`convert`'s arithmetic)."""
     key, when, rtype, rid, value, num, den, unit, sent_unit = plain
     converted = float(value * num) if den == 1.0 else float(value / den) if num == 1.0 else float(value * num / den)
     return LabResult(key, when, f"{rtype}/{rid}", converted, unit, None, None, None, f"{value} {sent_unit}".strip())
+
+
+_plain_date = itemgetter(1)
 
 
 def _date(item: "LabResult | Plain") -> date:
@@ -282,13 +262,37 @@ def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order
 
 def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None, Plain | None]], codes: CodeTable,
                    order_date: date) -> LabReading:
-    """Usable Observations (resource, date, matched lab code or None, `plain_quantity` or None),
+    """Usable Observations (resource, date, matched lab code or None, its `Plain` or None),
     in reading order -> the lab series, facts and gaps."""
-    results: dict[str, list[LabResult | Plain]] = {}
-    facts: list[ClinicalFact] = []
-    gaps: list[DataGap] = []
-    windows: dict[str, int] = {}
+    collector = LabCollector(codes)
+    add = collector.add
     for obs, when, lab, plain in items:
+        add(obs, when, lab, plain)
+    return collector.reading(order_date)
+
+
+class LabCollector:
+    """The lab series, facts, gaps and freshness windows of usable Observations, added one by one
+    in reading order (`add`), then finished into a LabReading (`reading`).
+
+    Why a collector: `observations.read_observations` adds a plain quantity lab straight to
+    `results` and `windows` inside its one scan of the chart (what `add` does with it, without a
+    call and a tuple per Observation), and every other one through `add`, so both kinds keep
+    their reading order (the order of keys, gaps and windows) exactly as `read_lab_items` gives it.
+    """
+
+    __slots__ = ("codes", "results", "facts", "gaps", "windows")
+
+    def __init__(self, codes: CodeTable) -> None:
+        self.codes = codes
+        self.results: dict[str, list[LabResult | Plain]] = {}
+        self.facts: list[ClinicalFact] = []
+        self.gaps: list[DataGap] = []
+        self.windows: dict[str, int] = {}
+
+    def add(self, obs: Mapping[str, Any], when: date, lab: LabCode | None, plain: Plain | None) -> None:
+        """One usable Observation: its date, matched lab code (or None) and `Plain` (or None)."""
+        codes, results, gaps, windows = self.codes, self.results, self.gaps, self.windows
         found: list[LabResult] = []
         if lab is not None and lab.key not in BODY_KEYS:
             windows[lab.key] = lab.window_days
@@ -301,7 +305,7 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
                     results[lab.key].append(result)
                 else:
                     results[lab.key] = [result]
-                continue
+                return
             elif lab.value_type == "genotype":
                 found += _pgx(obs, codes, when)
             elif lab.value_type == "finding" and isinstance(obs.get("valueQuantity"), Mapping) and lab.canonical_unit:
@@ -313,7 +317,7 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
                 if value:
                     found.append(LabResult(lab.key, when, ref(obs), code_value=value, value_source="answer" if answers_for else "text"))
                     if lab.key == "pregnancy_status" and value == "positive":
-                        facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
+                        self.facts.append(ClinicalFact("pregnant", ref(obs), f"{LOINC}|{lab.code}", recorded=when))
         elif lab is None:
             text_found, text_gaps = _text_lab(obs, codes, when, windows)
             found += text_found
@@ -322,15 +326,21 @@ def read_lab_items(items: Iterable[tuple[Mapping[str, Any], date, LabCode | None
             if lab is not None:
                 windows.setdefault(r.key, lab.window_days)  # derived keys (tpmt_phenotype) share the code's window
             results.setdefault(r.key, []).append(r)
-    for key, entries in results.items():
-        newest = max(map(_date, entries))
-        window = windows.get(key, codes.freshness["default_lab"])
-        # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
-        # markers and serologies do not go stale. Rules that need a recent value apply their own
-        # window (populations `_fresh_lab`, monitoring `latest_within`); the gap records staleness.
-        if (order_date - newest).days > window:
-            gaps.append(DataGap(f"lab:{key}", f"no {key} within {window} days before {order_date.isoformat()}", since=newest))
-    return LabReading(LabSeries(results), tuple(facts), tuple(gaps))
+
+    def reading(self, order_date: date) -> LabReading:
+        """The series, facts and gaps, with a staleness gap for each key whose newest result is
+        older than its window."""
+        gaps, windows, default = self.gaps, self.windows, self.codes.freshness["default_lab"]
+        for key, entries in self.results.items():
+            # newest date: of Plain tuples (index 1) without a call each, else of any entry
+            newest = max(entries, key=_plain_date)[1] if all(type(e) is tuple for e in entries) else max(map(_date, entries))
+            window = windows.get(key, default)
+            # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
+            # markers and serologies do not go stale. Rules that need a recent value apply their own
+            # window (populations `_fresh_lab`, monitoring `latest_within`); the gap records staleness.
+            if (order_date - newest).days > window:
+                gaps.append(DataGap(f"lab:{key}", f"no {key} within {window} days before {order_date.isoformat()}", since=newest))
+        return LabReading(LabSeries(self.results), tuple(self.facts), tuple(gaps))
 
 
 def _text_lab(obs: Mapping[str, Any], codes: CodeTable, when: date,

@@ -35,8 +35,8 @@ from ..knowledge.drugs import RXNORM, DrugTable
 from ..knowledge.products import Product
 from .conformant import concept_ok, quantity_ok, str_ok
 from .doses import derive_amount, dose_of, product_of, quantity
-from .fhir import codings, concept_texts, number, parse_date, ref, validate
-from .model import Administration, MedicationOrder, Route, Timing
+from .fhir import codings, concept_texts, is_object, number, parse_date, ref, validate
+from .model import Administration, MedicationOrder, Quantity, Route, Timing
 from .read import MALFORMED
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
@@ -58,17 +58,17 @@ def _items(value: Any) -> list[Any]:
     """A FHIR 0..* element as a list: a single object wrapped, any other JSON kind empty (never raises)."""
     if isinstance(value, list):
         return value
-    return [value] if isinstance(value, Mapping) else []
+    return [value] if is_object(value) else []
 
 
 def _index_medications(resources: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {f"Medication/{r.get('id')}": r for r in resources if isinstance(r, Mapping) and r.get("resourceType") == "Medication"}
+    return {f"Medication/{r.get('id')}": r for r in resources if is_object(r) and r.get("resourceType") == "Medication"}
 
 
 def medication_reference(resource: Mapping[str, Any]) -> str | None:
     """'Medication/x' (or '#x' for a contained one) the order points at, if any."""
     reference = resource.get("medicationReference")
-    target = reference.get("reference") if isinstance(reference, Mapping) else None
+    target = reference.get("reference") if is_object(reference) else None
     if not isinstance(target, str) or not target.strip():
         return None
     if target.startswith("#"):
@@ -85,7 +85,7 @@ def _medication(resource: Mapping[str, Any], included: Mapping[str, Mapping[str,
         return None
     if target.startswith("#"):
         for contained in _items(resource.get("contained")):
-            if isinstance(contained, Mapping) and contained.get("resourceType") == "Medication" and contained.get("id") == target[1:]:
+            if is_object(contained) and contained.get("resourceType") == "Medication" and contained.get("id") == target[1:]:
                 return contained
         return None
     return included.get(target)
@@ -105,7 +105,7 @@ def _rxnorm(concept: Any, drugs: DrugTable, kind: str) -> tuple[tuple[str, ...],
 
 def _reference_display(resource: Mapping[str, Any]) -> list[str]:
     reference = resource.get("medicationReference")
-    display = reference.get("display") if isinstance(reference, Mapping) else None
+    display = reference.get("display") if is_object(reference) else None
     return [display] if isinstance(display, str) and display.strip() else []
 
 
@@ -117,7 +117,7 @@ def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[st
     unresolved = target if target and med is None else None
     concepts = [concept] + ([med.get("code")] if med else [])
     texts = [t for c in concepts for t in concept_texts(c)] + _reference_display(resource)
-    ingredients = [i for i in _items(med.get("ingredient")) if isinstance(i, Mapping)] if med else []
+    ingredients = [i for i in _items(med.get("ingredient")) if is_object(i)] if med else []
     ingredient_concepts = [i.get("itemCodeableConcept") for i in ingredients]
     texts += [t for c in ingredient_concepts for t in concept_texts(c)]
     display = texts[0] if texts else "(unnamed medication)"
@@ -163,7 +163,7 @@ def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[st
 # -- route, timing ----------------------------------------------------------------------
 
 def route_of(concept: Any, codes: CodeTable) -> Route | None:
-    if not isinstance(concept, Mapping):
+    if not is_object(concept):
         return None
     kinds: list[str] = []
     sent: str | None = None
@@ -183,17 +183,12 @@ def route_of(concept: Any, codes: CodeTable) -> Route | None:
 
 
 def timing_of(timing: Any) -> Timing | None:
-    if not isinstance(timing, Mapping):
+    if not is_object(timing):
         return None
-    rep = timing.get("repeat") if isinstance(timing.get("repeat"), Mapping) else {}
-    bounds = rep.get("boundsPeriod") if isinstance(rep.get("boundsPeriod"), Mapping) else {}
-    code = timing.get("code") if isinstance(timing.get("code"), Mapping) else {}
+    rep = timing.get("repeat") if is_object(timing.get("repeat")) else {}
+    bounds = rep.get("boundsPeriod") if is_object(rep.get("boundsPeriod")) else {}
+    code = timing.get("code") if is_object(timing.get("code")) else {}
     code_value = next((c.get("code") for c in codings(code) if c.get("code")), None) or code.get("text")
-
-    def _int(v: Any) -> int | None:
-        n = number(v)
-        return int(n) if n is not None else None
-
     return Timing(
         frequency=_int(rep.get("frequency")), period=number(rep.get("period")), period_unit=rep.get("periodUnit"),
         count=_int(rep.get("count")), duration=number(rep.get("duration")), duration_unit=rep.get("durationUnit"),
@@ -203,10 +198,15 @@ def timing_of(timing: Any) -> Timing | None:
     )
 
 
+def _int(value: Any) -> int | None:
+    n = number(value)
+    return int(n) if n is not None else None
+
+
 def _first_dosage(value: Any) -> Mapping[str, Any] | None:
-    if isinstance(value, Mapping):
+    if is_object(value):
         return value
-    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+    if isinstance(value, list) and value and is_object(value[0]):
         return value[0]
     return None
 
@@ -224,7 +224,7 @@ def implied_route(product: Product | None) -> Route | None:
 
 
 def _as_needed(dosage: Mapping[str, Any]) -> bool:
-    return dosage.get("asNeededBoolean") is True or isinstance(dosage.get("asNeededCodeableConcept"), Mapping)
+    return dosage.get("asNeededBoolean") is True or is_object(dosage.get("asNeededCodeableConcept"))
 
 
 def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
@@ -268,19 +268,29 @@ def read_administration(resource: Mapping[str, Any], drugs: DrugTable, codes: Co
     """A given dose (completed / in-progress) of a known drug, dated; else None."""
     if resource.get("status") not in GIVEN:
         return None
-    period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), Mapping) else {}
+    period = resource.get("effectivePeriod") if is_object(resource.get("effectivePeriod")) else {}
     when = parse_date(resource.get("effectiveDateTime")) or parse_date(period.get("start"))
-    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
-    if when is None or not ident.drug_ids:
+    if when is None:
         return None
-    dosage = resource.get("dosage") if isinstance(resource.get("dosage"), Mapping) else {}
-    problems: list[str] = []
+    dosage = resource.get("dosage") if is_object(resource.get("dosage")) else {}
+    ident, route, dose = memo.given(resource, dosage, drugs, codes, included) if memo is not None else \
+        _given(resource, dosage, drugs, codes, included, None)
+    if not ident.drug_ids:
+        return None
+    return Administration(ref=ref(resource), drug_ids=ident.drug_ids, date=when, dose=dose, route=route,
+                          status=resource.get("status"))
+
+
+def _given(resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
+           included: Mapping[str, Mapping[str, Any]], memo: "ReadMemo | None") -> tuple[Identification, Route | None, Quantity | None]:
+    """(identification, route, dose) of an administration: what it gives, apart from its date."""
+    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
+    if not ident.drug_ids:
+        return ident, None, None
+    problems: list[str] = []  # an administration carries no problems: a dose it cannot read is simply absent
     route = memo.route(dosage.get("route"), codes) if memo is not None else route_of(dosage.get("route"), codes)
-    return Administration(
-        ref=ref(resource), drug_ids=ident.drug_ids, date=when,
-        dose=derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems),
-        route=route or implied_route(ident.product), status=resource.get("status"),
-    )
+    dose = derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems)
+    return ident, route or implied_route(ident.product), dose
 
 
 def plain_administration(resource: Any) -> bool:
@@ -313,6 +323,21 @@ class ReadMemo:
     def __init__(self) -> None:
         self._idents: dict[bytes, Identification] = {}
         self._routes: dict[bytes, Route | None] = {}
+        self._given: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
+
+    def given(self, resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
+              included: Mapping[str, Mapping[str, Any]]) -> tuple[Identification, Route | None, Quantity | None]:
+        """`_given(resource, dosage, ...)`: once per distinct medicationCodeableConcept, route and
+        dose (everything it reads), for resources without a medicationReference."""
+        if "medicationReference" in resource:
+            return _given(resource, dosage, drugs, codes, included, self)
+        key = _parts_key(resource.get("medicationCodeableConcept"), dosage.get("route"), dosage.get("dose"))
+        if key is None:
+            return _given(resource, dosage, drugs, codes, included, self)
+        found = self._given.get(key)
+        if found is None:
+            found = self._given[key] = _given(resource, dosage, drugs, codes, included, self)
+        return found
 
     def identify(self, resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
         """`identify(resource, ...)`, shared by resources that name their drug only by
@@ -348,6 +373,21 @@ def _content_key(value: Any) -> bytes | None:
     except TypeError:
         return None
     return None if b"null" in key else key
+
+
+def _parts_key(*parts: Any) -> bytes | None:
+    """One key for several values (each absent, or as `_content_key`), None if one cannot have a key.
+    (JSON bytes never hold a raw NUL, so the joined key is unambiguous.)"""
+    keys = []
+    for part in parts:
+        if part is None:
+            keys.append(b"")
+        else:
+            key = _content_key(part)
+            if key is None:
+                return None
+            keys.append(key)
+    return b"\0".join(keys)
 
 
 def included_medications(*bundles: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

@@ -94,6 +94,7 @@ class Bsa:
     height: Measurement
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class ClinicalFact:
     """A diagnosis or finding from a Condition or Observation, keyed by knowledge key."""
@@ -127,6 +128,7 @@ class Route:
     parenteral: bool = False  # no route sent, the dose form is an injection: IV, IM, SC or IT - not which
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class Timing:
     frequency: int | None = None
@@ -153,6 +155,7 @@ class Timing:
         return self.period * per_day / self.frequency
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class Dose:
     """One dose as ordered. `quantity` is doseQuantity, or `low`/`high` from doseRange."""
@@ -169,6 +172,7 @@ class Dose:
         return self.quantity or self.high or self.low
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class MedicationOrder:
     """A MedicationRequest/MedicationStatement resolved to drug ids of the knowledge base."""

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..knowledge.codes import CodeTable
+from ..knowledge.codes import LOINC, CodeTable, LabCode
 from .fhir import normalize, number, quantity_original, ref, validate
 from .labs import (  # noqa: F401  (read_labs, LabReading, effective_date: re-exported for readers of this module)
-    BODY_KEYS, USABLE_STATUS, LabReading, effective_date, iso_day, match_lab, plain_quantity, read_lab_items, read_labs,
+    BODY_KEYS, USABLE_STATUS, LabCollector, LabReading, _plain_factor, effective_date, match_lab, read_lab_items, read_labs,
     unit_of,
 )
 from .model import Bsa, DataGap, Measurement
-from .conformant import concept_ok, items_ok, quantity_ok, str_ok
-from .read import conform, problems_of
+from .conformant import concept_ok, conformant, items_ok, quantity_ok, str_ok
+from .read import MAX_MAGNITUDE, conform, problems_of
 from .units import UnitError, convert
 
 PLAUSIBLE = {"weight": (0.3, 400.0, "kg"), "height": (20.0, 250.0, "cm")}
@@ -88,7 +88,7 @@ def pick_measurement(
         if (order_date - when).days > window:
             stale = stale or when
             break
-        if validate(normalize(obs if problems_of(obs) else conform(obs) or {})):  # what `entries` validates
+        if validate(normalize(obs if problems_of(obs) or conformant(obs) else conform(obs) or {})):  # what `entries` validates
             gaps.append(DataGap(item, f"{source} not used: invalid FHIR Observation", source=source))
             continue
         return read, gaps
@@ -168,48 +168,102 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     """
     weights: list[tuple[date, Mapping[str, Any]]] = []
     heights: list[tuple[date, Mapping[str, Any]]] = []
-    lab_items: list = []  # (resource, date, LabCode | None, Plain | None), in reading order
+    collector = LabCollector(codes)
+    add, results, windows = collector.add, collector.results, collector.windows
+    factor_of, fromisoformat, labs_by_code = _plain_factor, date.fromisoformat, codes.labs
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
+            lab: LabCode | None = None
+            when: date | None = None
             if type(sent) is dict:
                 # Status, date and code read as sent decide exactly as they would after `conform`
                 # (a value of the wrong kind would be dropped there and decide "not usable" here).
                 status = sent.get("status")
                 if type(status) is not str or status not in USABLE_STATUS or type(sent.get("resourceType")) is not str:
                     continue
-                when = iso_day(sent.get("effectiveDateTime"))
+                day = sent.get("effectiveDateTime")
+                if type(day) is str and len(day) >= 10 and day[4] == "-" and day[7] == "-":  # `iso_day`, inline
+                    try:
+                        when = fromisoformat(day[:10])
+                    except ValueError:
+                        pass
                 if when is not None:
                     if when > upper:
                         continue
-                    lab = match_lab(sent, codes)
-                    if is_lab_key and lab is not None and lab.value_type == "quantity" and lab.key not in BODY_KEYS:
-                        plain = plain_quantity(sent, lab, when)
-                        if plain is not None:  # read as sent: nothing it reads needs conforming
-                            lab_items.append((sent, when, lab, plain))
+                    concept = sent.get("code")
+                    if type(concept) is dict and type(coding := concept.get("coding")) is list and len(coding) == 1 \
+                            and type(first := coding[0]) is dict:  # one coding: `match_lab`, inline
+                        code = first.get("code") if first.get("system") == LOINC else None
+                        lab = labs_by_code.get(code.strip()) if code and isinstance(code, str) else None
+                    else:
+                        lab = match_lab(sent, codes)
+                    if lab is not None and lab.key in BODY_KEYS:
+                        if _body_clean(sent):  # status, date and code as read above: the same as sent
+                            (weights if lab.key == "weight" else heights).append((when, sent))
                             continue
-            obs = sent if clean_observation(sent) else conform(sent)
-            if obs is None:
-                continue
-            if obs.get("status") not in USABLE_STATUS:
-                continue
-            when = effective_date(obs)
-            if when is None or when > upper:
-                continue
-            lab = match_lab(obs, codes)
+                    elif is_lab_key and lab is not None and lab.value_type == "quantity":
+                        # A plain quantity lab: what `_quantity_result` would build, with no gap, kept as
+                        # its `Plain` tuple (built into a LabResult when a rule reads the key: LabSeries).
+                        # Anything else - a reference range, a value that is not a plain finite number,
+                        # a comparator, unit fields that are not strings, a unit that does not convert -
+                        # takes the general path below (tests/context/test_read_once.py, test_fast_paths.py).
+                        qty, rid = sent.get("valueQuantity"), sent.get("id", "?")
+                        if type(qty) is dict and type(rid) is str and "referenceRange" not in sent and qty.get("comparator") is None:
+                            value, system, code, text = qty.get("value"), qty.get("system"), qty.get("code"), qty.get("unit")
+                            if ((type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
+                                    and (system is None or type(system) is str) and (code is None or type(code) is str)
+                                    and (text is None or type(text) is str)):
+                                unit = lab.canonical_unit or ""
+                                factor = factor_of(system, code, text, unit, lab.molar_mass)
+                                if factor is not None:
+                                    # what `collector.add(sent, when, lab, plain)` does with it, inline
+                                    key = lab.key
+                                    plain = (key, when, sent["resourceType"], rid, value, factor[0], factor[1], unit,
+                                             code or text or "")
+                                    windows[key] = lab.window_days
+                                    series = results.get(key)
+                                    if series is None:
+                                        results[key] = [plain]
+                                    else:
+                                        series.append(plain)
+                                    continue
+            if when is not None and clean_observation(sent):
+                obs: Mapping[str, Any] = sent  # status, date and code as read above (the same as sent)
+            else:
+                fixed = conform(sent) if when is not None or not clean_observation(sent) else sent
+                if fixed is None:
+                    continue
+                obs = fixed
+                if obs.get("status") not in USABLE_STATUS:
+                    continue
+                when = effective_date(obs)
+                if when is None or when > upper:
+                    continue
+                lab = match_lab(obs, codes)
             key = lab.key if lab is not None else None
             if key == "weight":
                 weights.append((when, obs))
             elif key == "height":
                 heights.append((when, obs))
             elif is_lab_key:
-                lab_items.append((obs, when, lab, None))
-    weights.sort(key=lambda c: c[0], reverse=True)
-    heights.sort(key=lambda c: c[0], reverse=True)
+                add(obs, when, lab, None)
+    weights.sort(key=_first, reverse=True)
+    heights.sort(key=_first, reverse=True)
     weight, wgaps = pick_measurement("weight", weights, codes, order_date)
     height, hgaps = pick_measurement("height", heights, codes, order_date)
-    labs = read_lab_items(lab_items, codes, order_date)
     return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
-                              tuple(wgaps + hgaps), labs)
+                              tuple(wgaps + hgaps), collector.reading(order_date))
+
+
+def _body_clean(obs: dict[str, Any]) -> bool:
+    """True when a weight or height Observation whose status, date and code are already of their
+    JSON kind can be read as sent: what `_read_body` reads (id, valueQuantity) is too. The one
+    picked is validated from its conformed copy (`pick_measurement`), as `entries` gives it."""
+    return (type(obs.get("id")) is str or "id" not in obs) and quantity_ok(obs.get("valueQuantity"))
+
+
+def _first(candidate: tuple[date, Mapping[str, Any]]) -> date:
+    return candidate[0]
 
 
 def mosteller(weight: Measurement, height: Measurement) -> Bsa:

@@ -20,7 +20,8 @@ def _twin(cls):
     return dataclasses.dataclass(frozen=True)(type(cls.__name__, (), ns))
 
 
-@pytest.mark.parametrize("cls", [model.Quantity, model.Measurement, model.LabResult, model.DataGap, model.Route, model.Administration])
+@pytest.mark.parametrize("cls", [model.Quantity, model.Measurement, model.LabResult, model.DataGap, model.Route, model.Administration,
+                                 model.Timing, model.Dose, model.MedicationOrder, model.ClinicalFact])
 def test_decorated_models_build_the_same_objects(cls):
     assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
     ref = _twin(cls)
