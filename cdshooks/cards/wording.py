@@ -71,8 +71,8 @@ _INTERNAL_WORDS = ("issue ", "clinical-rules", "shared/", ".md", ".json", "§")
 _ROW_ID_HINT = re.compile(r"-\d(?<=[A-Z]-\d)")  # starts with a literal: a fast scan
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([;,.)])")
 # "Punctuation after white space" found by four literal-led scans (faster than one \s-led scan):
-# _SPACE_BEFORE_PUNCT changes a text exactly when one of them matches.
-_PUNCT_AFTER_SPACE = tuple(re.compile(re.escape(c) + r"(?<=\s" + re.escape(c) + ")") for c in ";,.)")
+# _SPACE_BEFORE_PUNCT changes a text exactly when one of them matches (these four are search functions).
+_SEMICOLON, _COMMA, _STOP, _PAREN = (re.compile(re.escape(c) + r"(?<=\s" + re.escape(c) + ")").search for c in ";,.)")
 
 
 def _may_hold_internal(text: str) -> bool:
@@ -86,7 +86,7 @@ def _drop_internal(text: str) -> str:
     if _may_hold_internal(text):
         for pattern in _INTERNAL:
             text = pattern.sub("", text)
-    if any(p.search(text) for p in _PUNCT_AFTER_SPACE):
+    if _SEMICOLON(text) or _COMMA(text) or _STOP(text) or _PAREN(text):
         text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     return text
 

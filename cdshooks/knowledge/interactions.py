@@ -82,6 +82,7 @@ class InteractionKnowledge:
     _index: Mapping[tuple[str, str], tuple[Match, ...]] = field(default_factory=dict, compare=False, repr=False)
     _members: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
     agents: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # every rule's agents
+    partners: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)  # agent -> others it matches
 
     def __post_init__(self) -> None:
         members = {rule.id: self._union(rule) for rule in self.rules}
@@ -92,6 +93,11 @@ class InteractionKnowledge:
         object.__setattr__(self, "_members", members)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "agents", frozenset(agent for rule in self.rules for agent in rule.agents))
+        partners: dict[str, set[str]] = {}
+        for (agent, other), found in index.items():
+            if found:
+                partners.setdefault(agent, set()).add(other)
+        object.__setattr__(self, "partners", {agent: frozenset(others) for agent, others in partners.items()})
 
     def _union(self, rule: InteractionRule) -> frozenset[str]:
         out = set(rule.drugs)

@@ -103,7 +103,31 @@ def service_route(service_id: str) -> Response:
     for card in result.cards:
         metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
     metrics.REQUESTS.labels("service", service.id, "200").inc()
-    return json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
+    response = json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
+    _free_after_sending(response, hook_request, result)
+    return response
+
+
+class _Held:
+    """The call's parsed body and result, released when the server closes the response.
+
+    Why: freeing a 600-resource body's ~50,000 objects costs ~1.2 ms of CPU, and Python frees a
+    view's locals when it returns, before the answer is written. Held here, they are freed in
+    `close()`, which the WSGI server calls once the body is sent (PEP 3333), so the EHR does not
+    wait for it; the CPU is the same. Nothing outlives the request: `close()` always runs, and if
+    it did not the objects would go with the response."""
+
+    __slots__ = ("objects",)
+
+    def __init__(self, objects: tuple[Any, ...]) -> None:
+        self.objects: tuple[Any, ...] | None = objects
+
+    def release(self) -> None:
+        self.objects = None
+
+
+def _free_after_sending(response: Response, *objects: Any) -> None:
+    response.call_on_close(_Held(objects).release)
 
 
 @bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])

@@ -17,7 +17,7 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.monitoring import monitoring_view
 from ..knowledge.risk import RiskKnowledge, Threshold, format_number, risk_view
-from ._percall import given_with
+from ._percall import given_with, memoized
 
 POSITIVE = frozenset({"positive", "present", "detected", "pos", "yes"})
 NEGATIVE = frozenset({"negative", "absent", "not-detected", "undetectable", "neg", "no"})
@@ -100,6 +100,7 @@ def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple
     return tuple(o for o in orders if wanted.intersection(o.drug_ids))
 
 
+@memoized  # asked by most rows of most families (scope "ALL"): once per call
 def has_all_diagnosis(ctx: PatientContext, rk: RiskKnowledge) -> bool:
     return any(ctx.has_fact(key) for key in rk.diagnosis_facts)
 

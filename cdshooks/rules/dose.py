@@ -193,11 +193,11 @@ def _check_order(
         yield missing_data_verdict(order, drug, "missing-data.dose-amount", "dose", None, cite, {"unreadable": exc.args[0]},
                                    message="dose-unreadable")
         return
-    caps = [b.cap for b in (_branch(ctx, r, ordered) for r in candidates) if b is not None]
     factor, period_note = per_period(order, candidates)
     if factor > 1 and schedule_speaks(schedules, order, candidates):
         factor = 0.0  # more often than the rule's period: the critical schedule card is the one finding
     branches = [b for b in (_branch(ctx, r, ordered * factor) for r in candidates) if b is not None]
+    caps = [b.cap for b in branches]  # a branch's range and cap do not depend on the amount ordered
     best = min(branches, key=lambda b: (abs(b.pct), not b.row.verified))
     if caps and all(c is not None for c in caps) and round(ordered, 6) > round(max(caps), 6):  # type: ignore[type-var]
         yield _cap_finding(ctx, order, drug, replace(best, ordered=ordered), q, order_basis, settings)

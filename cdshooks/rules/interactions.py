@@ -146,9 +146,13 @@ def drug_interactions(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
     if not ctx.targets or "interactions" not in kb.tables:
         return
     ik = interaction_knowledge(kb)
-    agents = ik.agents
+    agents, partners, nothing = ik.agents, ik.partners, frozenset[str]()
+    # what each order's agents interact with: a pair neither of whose orders reaches the other has no match
+    reach = {id(o): nothing.union(*(partners.get(d, nothing) for d in o.drug_ids)) for o in (*ctx.targets, *ctx.all_medications())}
     verdicts: dict[tuple[str, tuple[str, ...], str], Verdict] = {}
     for a, b in _pairs(ctx):
+        if reach[id(a)].isdisjoint(b.drug_ids) and reach[id(b)].isdisjoint(a.drug_ids):
+            continue
         hits: list[_Hit] = []
         for first, second in ((a, b), (b, a)):
             for da in first.drug_ids:

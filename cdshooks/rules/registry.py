@@ -98,13 +98,22 @@ def rule(family: str) -> Callable[[RuleFn], RuleFn]:
     return register
 
 
+_ORDERED: dict[tuple[tuple[int, ...], frozenset[str] | None], tuple[RuleSpec, ...]] = {}
+
+
 def registered_rules(families: Iterable[str] | None = None) -> list[RuleSpec]:
     _import_families()
-    wanted = None if families is None else set(families)
-    # A fixed order (family as listed in FAMILIES, then module and name), not the order modules
-    # happened to be imported in: which finding leads a merged missing-data card follows from it.
-    ordered = sorted(_REGISTRY, key=lambda r: (FAMILIES.index(r.family), r.name))
-    return [r for r in ordered if wanted is None or r.family in wanted]
+    wanted = None if families is None else frozenset(families)
+    key = (tuple(map(id, _REGISTRY)), wanted)  # the registry as it is now (specs are kept alive by it)
+    found = _ORDERED.get(key)
+    if found is None:
+        # A fixed order (family as listed in FAMILIES, then module and name), not the order modules
+        # happened to be imported in: which finding leads a merged missing-data card follows from it.
+        ordered = sorted(_REGISTRY, key=lambda r: (FAMILIES.index(r.family), r.name))
+        if len(_ORDERED) > 64:  # only tests re-register; keep the memo small
+            _ORDERED.clear()
+        found = _ORDERED[key] = tuple(r for r in ordered if wanted is None or r.family in wanted)
+    return list(found)
 
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 from ..context.model import Administration, MedicationOrder, Measurement, PatientContext
@@ -56,13 +57,24 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(v)
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def _words(text: str) -> str:
-    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+    return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
+@lru_cache(maxsize=512)
+def _term_words(term: str) -> str:
+    """`_words` of a knowledge term (verification.json push/preserved terms): the same few strings
+    on every request. Never called with order text (patient data is not remembered)."""
+    return _words(term)
 
 
 def _has_term(text: str, terms: Iterable[str]) -> str | None:
+    """The first knowledge term whose words appear, in order, among the words of `text`."""
     haystack = _words(text)
-    return next((t for t in terms if _words(t) in haystack), None)
+    return next((t for t in terms if _term_words(t) in haystack), None)
 
 
 def _text_verdict(row: Any, order: MedicationOrder, drug: str, message: str, term: str, inputs: dict[str, Any]) -> Verdict:

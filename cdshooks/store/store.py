@@ -29,6 +29,7 @@ from .audit_writer import AuditWriter
 from .analytics import NONE, Answer, Issued, rate_rows
 from .guard import FileIdentity, ping, transaction
 from .identity import Caller
+from .prepared import PreparedInsert
 from .rfc3339 import parse_rfc3339
 from .tables import card_audit, feedback, seen_jti
 
@@ -38,6 +39,8 @@ PURGE_EVERY_CLAIMS = 256  # expired jti rows are deleted every this many claims 
 PURGE_EVERY_SECONDS = 60.0  # ... or on the first claim this long after the last purge
 # Advisory lock id that serialises concurrent `migrate()` calls on PostgreSQL (arbitrary constant).
 _PG_MIGRATE_LOCK = 0x616C6C636473
+# Every column an audit row supplies (all but the autoincrement id), in one prebuilt INSERT.
+AUDIT_COLUMNS = tuple(c.name for c in card_audit.columns if c.name != "id")
 
 
 def utcnow() -> datetime:
@@ -107,6 +110,7 @@ class Store:
         sqlite_path = parsed.database if backend == "sqlite" and parsed.database not in (None, "", ":memory:") else None
         self._file = FileIdentity(Path(sqlite_path).resolve() if sqlite_path else None)
         self._claims = 0
+        self._audit_insert = PreparedInsert.for_table(card_audit, self._engine.dialect, AUDIT_COLUMNS)
         self._writer: AuditWriter | None = None
         self._last_purge = time.monotonic()
         self.purge_every_seconds = PURGE_EVERY_SECONDS
@@ -218,23 +222,14 @@ class Store:
         rows = [dict(common, card_uuid=None, rule_id=r, topic=t, indicator=i, policy_action="silent") for r, t, i in silenced]
         for card in cards:
             ext = _dig(card, "extension", "all-cds")
-            rows.append(
-                dict(
-                    hook_instance=hook_instance,
-                    service_id=service_id,
-                    card_uuid=_str_or_none(card.get("uuid")),
-                    rule_id=_str_or_none(ext.get("ruleId")),
-                    indicator=_str_or_none(card.get("indicator")),
-                    topic=_str_or_none(_dig(card, "source", "topic").get("code")),
-                    knowledge_version=knowledge_version,
-                    issuer=caller.iss,
-                    tenant=caller.tenant,
-                    patient_hash=hashed,
-                    recorded_at=now,
-                    policy_version=policy_version,
-                    policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
-                )
-            )
+            rows.append(dict(
+                common,
+                card_uuid=_str_or_none(card.get("uuid")),
+                rule_id=_str_or_none(ext.get("ruleId")),
+                indicator=_str_or_none(card.get("indicator")),
+                topic=_str_or_none(_dig(card, "source", "topic").get("code")),
+                policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
+            ))
         if self._writer is None:
             self._insert_audit(rows)
             return
@@ -245,7 +240,7 @@ class Store:
 
     def _insert_audit(self, rows: list[dict]) -> None:
         with self._tx('the audit rows') as conn:
-            conn.execute(card_audit.insert(), rows)
+            self._audit_insert.execute(conn, rows)
 
     def write_audit_in_background(self) -> AuditWriter:
         """From now on `record_cards` hands its rows to a background writer (audit_writer.py says
@@ -390,8 +385,8 @@ class Store:
 
 def _dig(obj: Any, *keys: str) -> Mapping[str, Any]:
     for key in keys:
-        obj = obj.get(key) if isinstance(obj, Mapping) else None
-    return obj if isinstance(obj, Mapping) else {}
+        obj = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None  # dict first: typing's check is slow
+    return obj if type(obj) is dict or isinstance(obj, Mapping) else {}
 
 
 def _str_or_none(value: Any) -> str | None:

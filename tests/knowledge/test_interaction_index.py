@@ -46,6 +46,12 @@ def test_agents_are_every_rules_agents() -> None:
     assert IK.agents == frozenset(a for r in IK.rules for a in r.agents)
 
 
+def test_partners_are_exactly_the_others_an_agent_matches() -> None:
+    for agent in DRUG_IDS:
+        assert IK.partners.get(agent, frozenset()) == {o for o in DRUG_IDS if IK.scan(agent, o)}, agent
+    assert set(IK.partners) == IK.agents  # every agent interacts with something
+
+
 def test_a_match_keeps_its_via_and_verification() -> None:
     """Spot check on a row with a class: methotrexate + ibuprofen goes through the NSAID class."""
     found = IK.matches("methotrexate", "ibuprofen")
