@@ -227,10 +227,11 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                                     else:
                                         series.append(plain)
                                     continue
-            if when is not None and clean_observation(sent):
+            clean = clean_observation(sent)
+            if when is not None and clean:
                 obs: Mapping[str, Any] = sent  # status, date and code as read above (the same as sent)
             else:
-                fixed = conform(sent) if when is not None or not clean_observation(sent) else sent
+                fixed = sent if clean else conform(sent)
                 if fixed is None:
                     continue
                 obs = fixed
