@@ -19,7 +19,7 @@ from typing import Any
 
 from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
-from ..knowledge.drugs import drugs_view
+from ..knowledge.drugs import drugs_view, padded_words
 from ..knowledge.regimen_templates import template_library
 from .fhir import as_sent, codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .medications import (
@@ -118,7 +118,7 @@ def read_phase(careplans: Sequence[Mapping[str, Any]], codes: CodeTable) -> tupl
 
     plans = [cp for cp in careplans if cp.get("resourceType") == "CarePlan" and cp.get("status") in (None, "active", "on-hold")]
     for cp in sorted(plans, key=start, reverse=True):
-        text = " " + " ".join(re.findall(r"[a-z0-9]+", careplan_text(cp).lower())) + " "
+        text = padded_words(careplan_text(cp))
         for phase, patterns in codes.phases:
             if any(f" {' '.join(re.findall(r'[a-z0-9]+', p))} " in text for p in patterns):
                 return phase, ref(cp)

@@ -11,7 +11,6 @@ once (tests/context/test_read_once.py, tests/context/test_lab_series.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping  # not typing's: isinstance on those is ~5x slower
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
+from ..knowledge.drugs import padded_words
 from .fhir import as_list, codings, concept_texts, iso_day, number, parse_date, quantity_original, ref, ucum_code
 from .model import ClinicalFact, DataGap, LabResult
 from .units import UnitError, conversion_factor, convert
@@ -237,14 +237,10 @@ def _pgx(obs: Mapping[str, Any], codes: CodeTable, when: date) -> list[LabResult
     return out
 
 
-def _words(text: str) -> str:
-    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
-
-
 @lru_cache(maxsize=256)
 def _phrase(pattern: str) -> str:
-    """A knowledge pattern as the words `_words` makes of a text, padded (once per pattern)."""
-    return f" {_words(pattern).strip()} "
+    """A knowledge pattern as `padded_words` writes a text (once per pattern)."""
+    return f" {padded_words(pattern).strip()} "
 
 
 def read_labs(observations: Iterable[Mapping[str, Any]], codes: CodeTable, order_date: date, upper: date) -> LabReading:
@@ -346,7 +342,7 @@ class LabCollector:
 def _text_lab(obs: Mapping[str, Any], codes: CodeTable, when: date,
               windows: dict[str, int]) -> tuple[list[LabResult], list[DataGap]]:
     """Results with no LOINC (MRD), identified by the Observation's code text."""
-    text = _words(" ".join(concept_texts(obs.get("code"))))
+    text = padded_words(" ".join(concept_texts(obs.get("code"))))
     out: list[LabResult] = []
     gaps: list[DataGap] = []
     for tl in codes.text_labs:

@@ -32,6 +32,12 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text.lower()))
 
 
+def padded_words(text: str) -> str:
+    """`words` joined by single spaces and padded, ' hyper cvad course 3 ': a phrase is found
+    in a text as a whole-word substring of this."""
+    return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
 @dataclass(frozen=True)
 class DrugCode:
     code: str

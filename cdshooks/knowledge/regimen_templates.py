@@ -19,7 +19,6 @@ template id (so a card's rule id leads to its row), days fit the course length.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -31,6 +30,7 @@ from ..errors import KnowledgeError
 from . import Knowledge, cross_check
 from .bands import Bands, bands as _bands
 from .dosing import per_unit
+from .drugs import padded_words
 
 SCHEMA_NAME = "regimen-template"
 TABLE = "regimen_templates"
@@ -148,7 +148,7 @@ def days_text(days: Iterable[int]) -> str:
 
 def tokens(text: str) -> str:
     """Lower-case words joined by single spaces, padded: ' hyper cvad course 3 '."""
-    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+    return padded_words(text)
 
 
 # -- reading and validating files -------------------------------------------------------------

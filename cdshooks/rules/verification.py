@@ -19,7 +19,6 @@ Rules (family, rule id):
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
@@ -28,7 +27,7 @@ from ..context.model import Administration, MedicationOrder, Measurement, Patien
 from ..context.observations import measurement_on_or_before, mosteller
 from ..knowledge import Knowledge
 from ..knowledge.dosing import dosing_view
-from ..knowledge.drugs import drugs_view
+from ..knowledge.drugs import drugs_view, padded_words
 from ..knowledge.verification import RowMeta, verification_view
 from ._dose_common import missing_data_verdict, missing_items, patient_values
 from ._order_doses import normalize
@@ -57,23 +56,16 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(v)
 
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def _words(text: str) -> str:
-    return " " + " ".join(_WORD.findall(text.lower())) + " "
-
-
 @lru_cache(maxsize=512)
 def _term_words(term: str) -> str:
-    """`_words` of a knowledge term (verification.json push/preserved terms): the same few strings
+    """`padded_words` of a knowledge term (verification.json push/preserved terms): the same few strings
     on every request. Never called with order text (patient data is not remembered)."""
-    return _words(term)
+    return padded_words(term)
 
 
 def _has_term(text: str, terms: Iterable[str]) -> str | None:
     """The first knowledge term whose words appear, in order, among the words of `text`."""
-    haystack = _words(text)
+    haystack = padded_words(text)
     return next((t for t in terms if _term_words(t) in haystack), None)
 
 
@@ -138,7 +130,7 @@ def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleS
     for order, drug, row in _intrathecal_rows(ctx, verification_view(kb).preservative_free, settings):
         product = " ".join(_texts(order.resource.get("medicationCodeableConcept"))) + " " + order.display
         product += " " + " ".join(_texts(order.resource.get("contained")))
-        if "preservative free" in _words(product) or "preservative-free" in product.lower():
+        if "preservative free" in padded_words(product) or "preservative-free" in product.lower():
             continue
         term = _has_term(product, row.preserved_terms)
         if term is None:
