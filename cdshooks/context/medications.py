@@ -170,7 +170,7 @@ def route_of(concept: Any, codes: CodeTable) -> Route | None:
     for c in codings(concept):
         system, code = c.get("system"), c.get("code")
         sent = sent or (f"{system}|{code}" if code else None)
-        if system == SNOMED and code in codes.routes:
+        if system == SNOMED and isinstance(code, str) and code in codes.routes:  # a code of another JSON kind matches nothing
             kinds.append(codes.routes[code])
         elif system != SNOMED and isinstance(code, str) and code.strip().lower() in codes.route_text:
             kinds.append(codes.route_text[code.strip().lower()])

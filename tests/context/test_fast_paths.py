@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cdshooks.context.fhir import as_sent, entries, is_object, raw_entries
-from cdshooks.context.medications import ReadMemo, plain_administration, read_administration
+from cdshooks.context.medications import ReadMemo, plain_administration, read_administration, route_of
 from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
 from cdshooks.knowledge.codes import SNOMED, codes_view
 from cdshooks.knowledge.drugs import drugs_view
@@ -140,3 +140,13 @@ class _Frozen(Mapping):  # a Mapping that is not a dict, as a caller (not JSON) 
                        st.builds(MappingProxyType, st.dictionaries(st.text(max_size=3), json_value, max_size=2))))
 def test_is_object_answers_what_isinstance_mapping_answers(value):
     assert is_object(value) == isinstance(value, Mapping)
+
+
+def test_a_route_code_of_another_json_kind_matches_nothing(kb):
+    """Found by the hypothesis test above: a SNOMED route coding whose code is a list (unhashable)
+    raised TypeError in `route_of` for a caller that reads a resource without conforming it."""
+    codes = codes_view(kb)
+    for code in ([], ["47625008"], {"x": 1}):
+        route = route_of({"coding": [{"system": SNOMED, "code": code, "display": "Intravenous route"}]}, codes)
+        assert route is not None and route.kind is None  # only a string code is looked up: not recognized, never an exception
+        assert route.text == "Intravenous route"
