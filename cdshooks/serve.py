@@ -150,7 +150,7 @@ def gunicorn_options(
     }
     threads = _threads() if threads is None else threads
     if threads > 1:
-        options.update(worker_class="gthread", threads=threads)
+        options.update(worker_class=_balancing_thread_worker_class(), threads=threads)
     return options
 
 
@@ -225,6 +225,39 @@ def _draining_worker_class() -> type:
                 listener.close()
 
     return DrainingSyncWorker
+
+
+# A gthread worker that already holds connections waits this long per connection held (at most
+# ACCEPT_DELAY_MAX_SECONDS) before it accepts another, so a worker holding fewer takes it first.
+ACCEPT_DELAY_PER_CONNECTION_SECONDS = 0.002
+ACCEPT_DELAY_MAX_SECONDS = 0.008
+
+
+def _balancing_thread_worker_class() -> type:
+    """gunicorn's gthread worker, but one already holding connections lets an idler worker accept.
+
+    Why: every worker polls the one shared listening socket and the first awake accepts, and a
+    keep-alive connection then stays with the worker that accepted it. Measured (bench/README.md,
+    round 5): four keep-alive clients opening together often all landed on one of two workers,
+    which then ran four calls under one GIL while the other worker and its core sat idle
+    (34 req/s instead of ~70). Here a worker holding k connections (in flight or kept alive)
+    sleeps k x 2 ms (at most 8 ms) before accepting: the kernel wakes every worker polling the
+    socket, so one holding fewer accepts first and this one's accept then finds nothing
+    (EAGAIN, which gunicorn ignores). With one worker, or none held, it accepts at once. The
+    sleep releases the GIL, so this worker's calls in flight run meanwhile.
+    """
+    import time
+
+    from gunicorn.workers.gthread import ThreadWorker
+
+    class BalancingThreadWorker(ThreadWorker):  # type: ignore[misc]
+        def accept(self, server: Any, listener: Any) -> None:
+            held = self.nr_conns
+            if held and self.cfg.workers > 1:
+                time.sleep(min(held * ACCEPT_DELAY_PER_CONNECTION_SECONDS, ACCEPT_DELAY_MAX_SECONDS))
+            super().accept(server, listener)
+
+    return BalancingThreadWorker
 
 
 def _worker_exit(server: Any, worker: Any) -> None:
