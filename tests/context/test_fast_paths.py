@@ -142,6 +142,11 @@ LABS = [
     obs("bili", "1975-2", qty(17.1, "umol/L"), "2024-03-04", referenceRange=[{"high": qty(20, "umol/L")}]),
     obs("mrd", None, qty(0.01, "%"), "2024-03-02", text="MRD day 29 flow cytometry"),
     obs("w-in-labs", "29463-7", qty(29.5, "kg"), "2024-03-05"),
+    # as EHRs send them: every Quantity field present (read in one call), and a period instead of a dateTime
+    obs("plt", "777-3", qty(210, "10*3/uL", unit="10*3/uL"), "2024-03-04T06:00:00Z"),
+    obs("plt2", "777-3", qty(190.5, "10*9/L", unit="10*3/uL"), "2024-03-03T06:00:00Z"),
+    {k: v for k, v in obs("anc", "751-8", qty(1.2, "10*3/uL", unit="10*3/uL"), "").items() if k != "effectiveDateTime"}
+    | {"effectivePeriod": {"start": "2024-03-02T06:00:00Z"}},
 ]
 BODY = [obs("w", "29463-7", qty(30, "kg"), "2024-03-06"), obs("h", "8302-2", qty(130, "cm"), "2024-03-06"),
         obs("w-old", "29463-7", qty(31, "kg"), "2024-01-06")]
