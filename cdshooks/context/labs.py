@@ -195,6 +195,27 @@ class LabSeries(Mapping[str, tuple[LabResult, ...]]):
             return found
         return self[key] if key in self._entries else default
 
+    def newest(self, key: str, since: date | None = None, on: date | None = None) -> LabResult | None:
+        """The first result of `self.get(key)` (newest first) dated from `since` to `on` (inclusive,
+        each bound optional), or None; builds only that result when the key was not read yet.
+
+        Why: most rules ask for the newest value (`PatientContext.lab`, `rules._stratify.latest_within`);
+        building a whole two-year series for it cost a third of `run_rules`. The series is sorted
+        newest first with ties in reading order, so this is the latest date in range, first read."""
+        found = self._series.get(key)
+        if found is not None:
+            for lab in found:
+                if (on is None or lab.date <= on) and (since is None or since <= lab.date):
+                    return lab
+            return None
+        best: "LabResult | Plain | None" = None
+        best_date: date | None = None
+        for item in self._entries.get(key) or ():
+            day = item[1] if type(item) is tuple else item.date  # type: ignore[union-attr]
+            if (on is None or day <= on) and (since is None or since <= day) and (best_date is None or day > best_date):
+                best, best_date = item, day
+        return build_plain(best) if type(best) is tuple else best  # type: ignore[arg-type,return-value]
+
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 

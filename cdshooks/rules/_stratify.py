@@ -75,8 +75,12 @@ def lab_fact(lab: LabResult, value: float | None = None, unit: str | None = None
 def latest_within(ctx: PatientContext, key: str, days: int, *, on: date | None = None) -> LabResult | None:
     """Newest result of `key` dated within `days` days before (or on) `on` (default: order date)."""
     on = on or ctx.order_date
+    since = on - timedelta(days=days)
+    newest = getattr(ctx.labs, "newest", None)  # a LabSeries builds only the result it returns
+    if newest is not None:
+        return newest(key, since, on)  # type: ignore[no-any-return]
     for lab in ctx.labs.get(key) or ():
-        if on - timedelta(days=days) <= lab.date <= on:
+        if since <= lab.date <= on:
             return lab
     return None
 
