@@ -48,7 +48,10 @@ def test_newest_is_the_first_of_the_built_series_in_range(entries, since, on, pr
         if prebuilt:
             lazy.get(key)
         expected = _reference(built.get(key) or (), since, on)
-        assert lazy.newest(key, since, on) == expected
+        first = lazy.newest(key, since, on)
+        assert first == expected
+        lazy.get(key)  # asked again after the series is built: the same answer, the same object
+        assert lazy.newest(key, since, on) is first
         assert lazy.newest(key) == (built[key][0] if key in built else None)
 
 
