@@ -10,6 +10,7 @@ resource; the two give the same administrations (tests/context/test_fast_paths.p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping  # not typing's: isinstance on those is ~5x slower
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -98,12 +99,7 @@ class ReadMemo(OrderMemo):
         the same bytes conform to the same three elements: orjson writes NaN and Infinity as null,
         and `conform` drops a null, a NaN and an Infinity alike wherever `_given` reads (a string,
         number or object element); where it keeps them (elements it does not judge) nothing is read."""
-        parts = (resource.get("medicationCodeableConcept"), dosage.get("route"), dosage.get("dose")) if dosage is not None \
-            else (resource.get("medicationCodeableConcept"), None, None)
-        try:
-            key = orjson.dumps(parts)
-        except TypeError:  # not plain JSON (a caller's value): read alone
-            key = None
+        key = _sent_key(resource, dosage)
         found = self._as_sent.get(key) if key is not None else None
         if found is None:
             fixed = resource if plain_administration(resource) else normalize(conform(resource) or {})
@@ -141,6 +137,17 @@ class ReadMemo(OrderMemo):
         return found
 
 
+def _sent_key(resource: dict[str, Any], dosage: dict[str, Any] | None) -> bytes | None:
+    """The `ReadMemo.given_as_sent` key: the JSON bytes of the sent medicationCodeableConcept,
+    dosage.route and dosage.dose; None when one is not plain JSON (a caller's value: read alone)."""
+    parts = (resource.get("medicationCodeableConcept"), dosage.get("route"), dosage.get("dose")) if dosage is not None \
+        else (resource.get("medicationCodeableConcept"), None, None)
+    try:
+        return orjson.dumps(parts)
+    except TypeError:
+        return None
+
+
 def _parts_key(*parts: Any) -> bytes | None:
     """One key for several values (each absent, or as `_content_key`), None if one cannot have a key.
     (JSON bytes never hold a raw NUL, so the joined key is unambiguous.)"""
@@ -175,6 +182,7 @@ def read_administrations(resources: Iterable[Any], drugs: DrugTable, codes: Code
     and anything that is not a plain dict take the general path.
     """
     memo = ReadMemo() if memo is None else memo
+    given, days = memo._as_sent, {}  # what given_as_sent remembers, read inline; "YYYY-MM-DD..." -> date
     out: list[Administration] = []
     for r in resources:
         if type(r) is not dict or "medicationReference" in r:
@@ -187,7 +195,13 @@ def read_administrations(resources: Iterable[Any], drugs: DrugTable, codes: Code
         status = r.get("status")
         if type(status) is not str or status not in GIVEN or r.get("resourceType") != "MedicationAdministration":
             continue
-        when = parse_date(r.get("effectiveDateTime"))
+        day = r.get("effectiveDateTime")
+        if type(day) is str:  # parse_date reads a string's first 10 characters only: each day parsed once
+            when = days.get(head := day[:10])
+            if when is None and (when := parse_date(head)) is not None:
+                days[head] = when
+        else:
+            when = None  # parse_date(anything but a string) is None
         if when is None:
             period = r.get("effectivePeriod")
             if type(period) is not dict or (when := parse_date(period.get("start"))) is None:
@@ -195,7 +209,9 @@ def read_administrations(resources: Iterable[Any], drugs: DrugTable, codes: Code
         dosage = r.get("dosage")
         if type(dosage) is not dict:
             dosage = None
-        ident, route, dose = memo.given_as_sent(r, dosage, drugs, codes, included)
+        key = _sent_key(r, dosage)
+        found = given.get(key) if key is not None else None
+        ident, route, dose = found if found is not None else memo.given_as_sent(r, dosage, drugs, codes, included)
         if ident.drug_ids:
             rid = r.get("id")
             out.append(Administration(f"MedicationAdministration/{rid if type(rid) is str else '?'}",
@@ -204,5 +220,4 @@ def read_administrations(resources: Iterable[Any], drugs: DrugTable, codes: Code
     return tuple(out)
 
 
-def _date(a: Administration) -> Any:
-    return a.date
+_date = attrgetter("date")

@@ -29,10 +29,34 @@ def conformant(resource: Any) -> bool:
     """True when `read.conform(resource) == resource` and it records no problem."""
     if type(resource) is not dict or type(resource.get("resourceType")) is not str or MALFORMED in resource:
         return False
-    return _element(resource, resource["resourceType"], 0)
+    return _element(resource, resource["resourceType"], 0, _NO_KEYS)
 
 
-def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
+def settled(resource: Any, list_keys: frozenset[str], top_list_keys: frozenset[str]) -> bool:
+    """`conformant(resource)`, and no object in it holds an object under one of `list_keys`
+    (`top_list_keys` for the resource's own members): what `fhir.normalize` would wrap in a list.
+
+    Why: every resource `conform` keeps as sent is then normalized, a second walk of all of it
+    that almost never changes anything; this answers both in the one walk. May say False where
+    normalize would change nothing (a caller then conforms and normalizes, as before), never
+    True where it would change something (tests/context/test_conformant.py)."""
+    if type(resource) is not dict or type(resource.get("resourceType")) is not str or MALFORMED in resource:
+        return False
+    return _flat(resource, top_list_keys) and _element(resource, resource["resourceType"], 0, list_keys)
+
+
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+def _flat(obj: Mapping[str, Any], list_keys: frozenset[str]) -> bool:
+    """No member of `obj` named in `list_keys` is an object."""
+    for key, value in obj.items():
+        if type(value) is dict and key in list_keys:
+            return False
+    return True
+
+
+def _element(obj: Mapping[str, Any], dtype: str, depth: int, list_keys: frozenset[str]) -> bool:
     """Every member of an object of datatype `dtype` at `depth` keeps its value (as `conform`'s
     `element`: kinds from SCHEMA, nothing null, nothing deeper than MAX_DEPTH). Leaves, by far
     the most values, are judged inline, without a call each."""
@@ -50,7 +74,7 @@ def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
         if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
             if t is int or t is float or t is bool:
                 continue
-            if not _unjudged((value,), depth):  # an object or array (a null, or a non-JSON value, is dropped)
+            if not _unjudged((value,), depth, list_keys):  # an object or array (a null, or a non-JSON value, is dropped)
                 return False
         elif kind is N:
             if not ((t is int or t is float) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):  # finite and plausible
@@ -72,23 +96,25 @@ def _element(obj: Mapping[str, Any], dtype: str, depth: int) -> bool:
                         return False
             else:
                 for item in value:
-                    if type(item) is not dict or not _object(item, sub, depth + 1):
+                    if type(item) is not dict or not _object(item, sub, depth + 1, list_keys):
                         return False
-        elif t is not dict or not _object(value, kind[1], depth):
+        elif t is not dict or not _object(value, kind[1], depth, list_keys):
             return False
     return True
 
 
-def _object(value: dict[str, Any], dtype: str, depth: int) -> bool:
+def _object(value: dict[str, Any], dtype: str, depth: int, list_keys: frozenset[str]) -> bool:
+    if list_keys and not _flat(value, list_keys):
+        return False
     if dtype == RESOURCE:  # a contained resource: its own resourceType picks its table
         rtype = value.get("resourceType")
         if type(rtype) is not str:
             return False
         dtype = rtype
-    return _element(value, dtype, depth)
+    return _element(value, dtype, depth, list_keys)
 
 
-def _unjudged(values: Any, depth: int) -> bool:
+def _unjudged(values: Any, depth: int, list_keys: frozenset[str]) -> bool:
     """Every value of an element we do not read is kept as sent: no null, nothing deeper than
     MAX_DEPTH (`depth` is theirs)."""
     if depth > MAX_DEPTH:
@@ -98,10 +124,10 @@ def _unjudged(values: Any, depth: int) -> bool:
         if t is str or t is int or t is float or t is bool:
             continue
         if t is dict:
-            if not _unjudged(v.values(), depth + 1):
+            if (list_keys and not _flat(v, list_keys)) or not _unjudged(v.values(), depth + 1, list_keys):
                 return False
         elif t is list:
-            if not _unjudged(v, depth + 1):
+            if not _unjudged(v, depth + 1, list_keys):
                 return False
         else:
             return False

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .conformant import conformant
+from .conformant import conformant, settled
 from .memo import validation_memo
 from .read import conform, objects_of, problems_of, without_marker
 from .units import UnitError, is_valid
@@ -161,7 +161,7 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
 
 def conformed(resources: Iterable[Any]) -> list[dict[str, Any]]:
     """Each resource (as `raw_entries` lists them) conformed and normalized, as `entries` gives them."""
-    return [normalize(fixed) for resource in resources if (fixed := _conformed(resource)) is not None]
+    return [fixed for resource in resources if (fixed := _ready(resource)) is not None]
 
 
 def as_sent(resources: Iterable[Any], plain: Callable[[Any], bool]) -> list[Mapping[str, Any]]:
@@ -174,9 +174,22 @@ def as_sent(resources: Iterable[Any], plain: Callable[[Any], bool]) -> list[Mapp
     for resource in resources:
         if plain(resource):
             out.append(resource)
-        elif (fixed := _conformed(resource)) is not None:
-            out.append(normalize(fixed))
+        elif (fixed := _ready(resource)) is not None:
+            out.append(fixed)
     return out
+
+
+_TOP_LIST_KEYS = {rtype: LIST_ELEMENTS - {key for t, key in _NOT_LIST_IN if t == rtype} for rtype, _ in _NOT_LIST_IN}
+
+
+def _ready(resource: Any) -> Any:
+    """`normalize(conform(resource))` (None when conform gives None): the resource as sent when
+    `settled` says both would give it back unchanged (one walk), else conformed and normalized."""
+    if type(resource) is dict and type(rtype := resource.get("resourceType")) is str \
+            and settled(resource, LIST_ELEMENTS, _TOP_LIST_KEYS.get(rtype, LIST_ELEMENTS)):
+        return resource
+    fixed = _conformed(resource)
+    return normalize(fixed) if fixed is not None else None
 
 
 def _conformed(resource: Any) -> Any:

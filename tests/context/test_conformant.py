@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdshooks.context.conformant import conformant
+from cdshooks.context.fhir import _ready, conformed, normalize
 from cdshooks.context.read import MALFORMED, conform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +118,49 @@ def test_exactly_conform_verdict_on_numbers(number):
         {"resourceType": "Patient", "id": "p", "deceasedBoolean": number},
     ):
         assert conformant(resource) == _exact(resource)
+
+
+# -- settled: conformant and already normalized, in one walk (fhir.conformed keeps it as sent) ------
+
+def _reference(resource):
+    fixed = conform(resource)
+    return normalize(fixed) if fixed is not None else None
+
+
+def _settled_agrees(resource):
+    ready = _ready(resource)
+    assert ready == _reference(resource)
+    if ready is resource:  # kept as sent: conform and normalize would both have given it back
+        assert MALFORMED not in conform(resource) and normalize(resource) is resource
+    return ready is resource
+
+
+def test_settled_is_sound_and_useful_on_every_fixture_and_bench_resource():
+    results = [_settled_agrees(r) for r in _fixture_resources()]
+    assert sum(results) > 0.9 * len(results)
+
+
+@pytest.mark.parametrize("resource,kept", [
+    ({"resourceType": "MedicationAdministration", "id": "a", "dosage": {"dose": {"value": 1, "code": "mg"}}}, True),
+    ({"resourceType": "MedicationStatement", "id": "s", "category": {"text": "inpatient"}}, False),  # normalize wraps it
+    ({"resourceType": "MedicationStatement", "id": "s", "dosage": {"text": "x"}}, False),  # conform wraps it
+    ({"resourceType": "Observation", "id": "o", "extension": {"url": "u"}}, False),  # unjudged: normalize wraps it
+    ({"resourceType": "Observation", "id": "o", "x": [{"y": {"coding": {"code": "c"}}}]}, False),  # deep, unjudged
+    ({"resourceType": "Observation", "id": "o", "code": {"coding": [{"code": "c", "extension": {"url": "u"}}]}}, False),
+    ({"resourceType": "CarePlan", "id": "c", "contained": [{"resourceType": "MedicationAdministration", "id": "m",
+                                                             "dosage": {"text": "x"}}]}, True),
+    ({"resourceType": "CarePlan", "id": "c", "contained": [{"resourceType": "MedicationAdministration", "id": "m",
+                                                             "category": {"text": "x"}}]}, False),  # normalize wraps it
+    ({"resourceType": "Observation", "id": "o", "code": {"coding": [{"code": "c"}]}, "extension": [{"url": "u"}]}, True),
+])
+def test_settled_only_where_normalize_changes_nothing(resource, kept):
+    assert _settled_agrees(resource) is kept
+    assert conformed([resource]) == [_reference(resource)]
+
+
+@pytest.mark.parametrize("where,value", SPOILERS)
+def test_settled_agrees_on_spoiled_resources(where, value):
+    for base in list(_fixture_resources())[:60]:
+        resource = copy.deepcopy(base)
+        resource[where] = copy.deepcopy(value)
+        _settled_agrees(resource)

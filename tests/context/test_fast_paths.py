@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cdshooks.context.fhir import as_sent, entries, is_object, raw_entries
+from cdshooks.context.fhir import as_sent, entries, is_object, parse_date, raw_entries
 from cdshooks.context.administrations import ReadMemo, plain_administration, read_administration, read_administrations
 from cdshooks.context.medications import OrderMemo, read_order, route_of
 from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
@@ -253,3 +253,11 @@ def test_raw_entries_lists_the_resources_the_defensive_reading_lists(entry):
     got = raw_entries({"resourceType": "Bundle", "entry": entry})
     want = _raw_entries_reference(entry)
     assert len(got) == len(want) and all(a is b for a, b in zip(got, want))
+
+
+@given(text=st.one_of(st.text(max_size=14), st.from_regex(r"\A\d{4}(-\d{2}(-\d{2})?)?.{0,16}\Z"),
+                      st.dates().map(lambda d: d.isoformat() + "T08:00:00Z")))
+def test_parse_date_reads_only_the_first_ten_characters(text):
+    """read_administrations parses each day once per call, keyed by a date string's first ten
+    characters: that is all parse_date reads."""
+    assert parse_date(text) == parse_date(text[:10])
