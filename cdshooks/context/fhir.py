@@ -197,6 +197,9 @@ def _conformed(resource: Any) -> Any:
     return resource if conformant(resource) else conform(resource)
 
 
+_DICTS = {dict}
+
+
 def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
     """The resources `entries` would conform, neither conformed, normalized nor copied: for
     readers that check the elements they read themselves and `conform` only what is not clean
@@ -214,7 +217,7 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
         resources = [e["resource"] for e in raw]
     except (KeyError, TypeError, IndexError):
         resources = None
-    if resources is not None and all(type(r) is dict for r in resources):
+    if resources is not None and (not resources or set(map(type, resources)) == _DICTS):  # every one a dict (C-level)
         return resources
     return [r for e in raw if (type(e) is dict or isinstance(e, Mapping))
             and (type(r := e.get("resource")) is dict or isinstance(r, Mapping))]

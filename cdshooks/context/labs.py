@@ -159,6 +159,7 @@ def build_plain(plain: Plain) -> LabResult:
 
 
 _plain_date = itemgetter(1)
+_PLAIN_ONLY = {tuple}  # the types of a key's entries when all are Plain tuples
 
 
 def _date(item: "LabResult | Plain") -> date:
@@ -370,7 +371,7 @@ class LabCollector:
         gaps, windows, default = self.gaps, self.windows, self.codes.freshness["default_lab"]
         for key, entries in self.results.items():
             # newest date: of Plain tuples (index 1) without a call each, else of any entry
-            newest = max(entries, key=_plain_date)[1] if all(type(e) is tuple for e in entries) else max(map(_date, entries))
+            newest = max(entries, key=_plain_date)[1] if set(map(type, entries)) == _PLAIN_ONLY else max(map(_date, entries))
             window = windows.get(key, default)
             # The whole history is kept: the risk group needs the diagnostic WBC, and genotypes, CD
             # markers and serologies do not go stale. Rules that need a recent value apply their own

@@ -76,8 +76,8 @@ def medication_reference(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _medication(resource: Mapping[str, Any], included: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    target = medication_reference(resource)
+def _medication(resource: Mapping[str, Any], included: Mapping[str, Mapping[str, Any]], target: str | None) -> Mapping[str, Any] | None:
+    """The Medication `target` (`medication_reference(resource)`) names: contained, or among `included`."""
     if target is None:
         return None
     if target.startswith("#"):
@@ -110,7 +110,7 @@ def identify(resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[st
     """Drug ids from everything the order carries, strongest evidence first (module docstring)."""
     concept = resource.get("medicationCodeableConcept")
     target = medication_reference(resource)
-    med = _medication(resource, included)
+    med = _medication(resource, included, target)
     unresolved = target if target and med is None else None
     concepts = [concept] + ([med.get("code")] if med else [])
     texts = [t for c in concepts for t in concept_texts(c)] + _reference_display(resource)

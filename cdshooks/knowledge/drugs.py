@@ -123,6 +123,7 @@ class DrugTable:
         self.dose_forms: tuple[DoseForm, ...] = dose_form_table(raw.get("dose_forms", ()))
         self._forms_by_name = {f.name: f for f in self.dose_forms}
         self._products: dict[str, DrugCode] = {c.code: c for d in self.drugs.values() for c in d.products}
+        self._product_of_row: dict[str, Product] = {}  # bounded by the knowledge base's product rows
 
     def _add_phrase(self, name: str, ids: tuple[str, ...]) -> None:
         phrase = words(name)
@@ -149,8 +150,11 @@ class DrugTable:
         row = self._products.get(code.strip())
         if row is None:
             return None
-        form = self._forms_by_name.get(row.dose_form or "")
-        return Product(row.strength, form, source=f"RxNorm {row.code} '{row.display}', knowledge base")
+        found = self._product_of_row.get(row.code)  # one frozen Product per knowledge row, made on first use
+        if found is None:
+            form = self._forms_by_name.get(row.dose_form or "")
+            found = self._product_of_row[row.code] = Product(row.strength, form, source=f"RxNorm {row.code} '{row.display}', knowledge base")
+        return found
 
     def dose_form(self, text: str | None) -> DoseForm | None:
         """The dose form a text names (RxNorm form name or EHR word such as 'tablet')."""
