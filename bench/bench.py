@@ -199,6 +199,18 @@ class Server:
                 pass
         return sorted(out)
 
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) its workers have used so far, all threads (audit writer included),
+        from /proc: what the calls cost the server, whatever else runs on the machine."""
+        ticks = 0
+        for pid in _children(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -401,11 +413,15 @@ def http_phase(args: argparse.Namespace, template: bytes, soak_template: bytes) 
             out[kind] = {"rss_kib_after_warmup": server.worker_rss_kib(), "closed": {}}
         for clients in (1, 4, 16):
             for kind, load in loads.items():
+                server_cpu, client_cpu = servers[kind].cpu_seconds(), time.process_time()
                 if clients == 16:
                     run, health = health_while(servers[kind].port, lambda: load.closed(16, args.calls, args.max_seconds))
                     out[kind]["health_during_16_clients"] = health
                 else:
                     run = load.closed(clients, args.calls, args.max_seconds)
+                if run["n"]:  # CPU per answered call: the server's workers, and this load generator
+                    run["server_cpu_ms_per_call"] = round((servers[kind].cpu_seconds() - server_cpu) * 1000 / run["n"], 2)
+                    run["client_cpu_ms_per_call"] = round((time.process_time() - client_cpu) * 1000 / run["n"], 2)
                 out[kind]["closed"][str(clients)] = run
         for kind, load in loads.items():
             out[kind]["open"] = load.open(args.rate, args.open_seconds)

@@ -33,7 +33,7 @@ def print_report(results: dict[str, Any]) -> None:
     ip = results.get("in_process")
     if ip:
         _print_in_process(ip)
-    _print_http(results.get("http"))
+    _print_http(results.get("http"), m["cpus"])
 
 
 def _print_in_process(ip: dict[str, Any]) -> None:
@@ -51,18 +51,32 @@ def _print_in_process(ip: dict[str, Any]) -> None:
           + "; ".join(f"{k} {v:.2f}" for k, v in ip["stages"].items()))
 
 
-def _print_http(http: dict[str, Any] | None) -> None:
+def _print_cpu_ceiling(kind: str, run: dict[str, Any], floor_run: dict[str, Any], cpus: int) -> None:
+    """What the measured CPU per call allows on this machine's cores, whatever the load was:
+    throughput on a CPU-bound closed loop cannot exceed cores / (server + load generator CPU)."""
+    parts = [run.get("server_cpu_ms_per_call"), run.get("client_cpu_ms_per_call"),
+             floor_run.get("server_cpu_ms_per_call"), floor_run.get("client_cpu_ms_per_call")]
+    if not all(isinstance(x, (int, float)) for x in parts) or not parts[0] + parts[1] or not parts[2] + parts[3]:
+        return
+    server, client, f_server, f_client = parts
+    print(f"{kind}: CPU per call at 16 clients: server {server:.1f} ms + load generator {client:.1f} ms (floor "
+          f"{f_server:.1f} + {f_client:.1f}); {cpus} cores cap it near {cpus * 1000 / (server + client):.0f} req/s "
+          f"(floor {cpus * 1000 / (f_server + f_client):.0f}), {(f_server + f_client) / (server + client):.0%} of the floor")
+
+
+def _print_http(http: dict[str, Any] | None, cpus: int) -> None:
     if not http:
         return
     kinds = http.get("kinds", ["floor", "service"])
     print(f"\nHTTP, gunicorn {http['workers']} workers, threads {http['threads']} (extra services: WxT), "
           f"order-sign {http['request_kib']} KiB")
-    print(f"{'':<34}{'n':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>8}")
+    print(f"{'':<34}{'n':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>8}   CPU ms/call: server, load generator")
     for clients in ("1", "4", "16"):
         for kind in kinds:
             run = http[kind]["closed"][clients]
             print(f"{kind + ' closed ' + clients + ' client(s)':<34}{run['n']:>6}{_f(run['p50_ms'])}{_f(run['p95_ms'])}"
-                  f"{_f(run['p99_ms'])}{_f(run['rps'])}")
+                  f"{_f(run['p99_ms'])}{_f(run['rps'])}{_f(run.get('server_cpu_ms_per_call'), 10)}"
+                  f"{_f(run.get('client_cpu_ms_per_call'))}")
     for kind in kinds:
         o = http[kind]["open"]
         print(f"{kind + ' open ' + format(o['rate'], 'g') + '/s':<34}{o['n']:>6}{_f(o['p50_ms'])}{_f(o['p95_ms'])}"
@@ -86,6 +100,7 @@ def _print_http(http: dict[str, Any] | None) -> None:
         print(f"{kind}: throughput vs floor: " + ", ".join(
             f"{c} clients {svc['closed'][c]['rps'] / floor['closed'][c]['rps']:.0%}" for c in ("1", "4", "16")
             if floor["closed"][c]["rps"]) + f" (target >= {TARGET_RPS_VS_FLOOR:.0%})")
+        _print_cpu_ceiling(kind, svc["closed"]["16"], floor["closed"]["16"], cpus)
         o = svc["open"]
         held = o["achieved_rps"] >= 0.98 * o["rate"] and not o["late"] and not o.get("unsent")
         print(f"{kind}: open loop {o['rate']:g}/s {'sustained' if held else 'NOT sustained'} "

@@ -150,7 +150,7 @@ def gunicorn_options(
     }
     threads = _threads() if threads is None else threads
     if threads > 1:
-        options.update(worker_class="gthread", threads=threads)
+        options.update(worker_class=_balancing_thread_worker_class(), threads=threads)
     return options
 
 
@@ -168,7 +168,45 @@ def _load_app() -> Any:
 
     app = create_app(audit_in_background=True)  # in each worker (no preload): its objects are then frozen there
     tune_for_serving(app)
+    app.wsgi_app = _length_body_reads(app.wsgi_app)
     return app
+
+
+def _length_body_reads(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """`wsgi_app` with a Content-Length request body read straight from gunicorn's LengthReader.
+
+    Why: gunicorn's `Body.read(n)` gathers the body 1 KiB at a time, each step re-buffering the
+    rest of the 8 KiB chunk it came from; a 356 KiB order-sign cost ~1.2 ms of CPU that way and
+    ~0.25 ms read from the reader directly (bench/README.md, round 5). Only a body gunicorn
+    frames by Content-Length, not yet read from, is swapped; chunked bodies and anything
+    unrecognised (another server, another gunicorn) keep their own stream. The reader is the
+    same object gunicorn drains after the response, so keep-alive framing is unchanged.
+    """
+    from gunicorn.http.body import Body, LengthReader
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        stream = environ.get("wsgi.input")
+        if type(stream) is Body and type(getattr(stream, "reader", None)) is LengthReader and stream.buf.tell() == 0:
+            environ["wsgi.input"] = _LengthBody(stream)
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
+class _LengthBody:
+    """`read` from the body's LengthReader in one call; anything else from gunicorn's Body."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._reader = body.reader
+
+    def read(self, size: int | None = -1) -> bytes:
+        remaining = self._reader.length
+        wanted = remaining if size is None or size < 0 else min(size, remaining)
+        return self._reader.read(wanted) if wanted else b""
+
+    def __getattr__(self, name: str) -> Any:  # readline, iteration: the same reader underneath
+        return getattr(self._body, name)
 
 
 def run_gunicorn(
@@ -225,6 +263,39 @@ def _draining_worker_class() -> type:
                 listener.close()
 
     return DrainingSyncWorker
+
+
+# A gthread worker that already holds connections waits this long per connection held (at most
+# ACCEPT_DELAY_MAX_SECONDS) before it accepts another, so a worker holding fewer takes it first.
+ACCEPT_DELAY_PER_CONNECTION_SECONDS = 0.002
+ACCEPT_DELAY_MAX_SECONDS = 0.008
+
+
+def _balancing_thread_worker_class() -> type:
+    """gunicorn's gthread worker, but one already holding connections lets an idler worker accept.
+
+    Why: every worker polls the one shared listening socket and the first awake accepts, and a
+    keep-alive connection then stays with the worker that accepted it. Measured (bench/README.md,
+    round 5): four keep-alive clients opening together often all landed on one of two workers,
+    which then ran four calls under one GIL while the other worker and its core sat idle
+    (34 req/s instead of ~70). Here a worker holding k connections (in flight or kept alive)
+    sleeps k x 2 ms (at most 8 ms) before accepting: the kernel wakes every worker polling the
+    socket, so one holding fewer accepts first and this one's accept then finds nothing
+    (EAGAIN, which gunicorn ignores). With one worker, or none held, it accepts at once. The
+    sleep releases the GIL, so this worker's calls in flight run meanwhile.
+    """
+    import time
+
+    from gunicorn.workers.gthread import ThreadWorker
+
+    class BalancingThreadWorker(ThreadWorker):  # type: ignore[misc]
+        def accept(self, server: Any, listener: Any) -> None:
+            held = self.nr_conns
+            if held and self.cfg.workers > 1:
+                time.sleep(min(held * ACCEPT_DELAY_PER_CONNECTION_SECONDS, ACCEPT_DELAY_MAX_SECONDS))
+            super().accept(server, listener)
+
+    return BalancingThreadWorker
 
 
 def _worker_exit(server: Any, worker: Any) -> None:

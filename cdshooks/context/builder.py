@@ -21,11 +21,9 @@ from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view, padded_words
 from ..knowledge.regimen_templates import template_library
-from .fhir import as_sent, codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
-from .medications import (
-    INACTIVE_REQUEST, INACTIVE_STATEMENT, ReadMemo, included_medications, order_date_of, plain_administration, read_administration,
-    read_order,
-)
+from .fhir import codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
+from .administrations import read_administrations
+from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import mosteller, read_observations
 from .plan import read_plan
@@ -158,7 +156,6 @@ def build_context(
     drafts_raw = entries(draft_orders) if draft_orders else []
     requests = _resources("medicationRequests")
     statements = _resources("medicationStatements")
-    admins_raw = as_sent(sent.get("medicationAdministrations", ()), plain_administration)
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
     # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in sent.values()))
@@ -189,14 +186,7 @@ def build_context(
         order = read_order(r, drugs, codes, included, is_draft=False)
         if order.drug_ids:
             active.append(order)
-    memo = ReadMemo()
-    administrations = tuple(
-        sorted(
-            (a for a in (read_administration(r, drugs, codes, included, memo) for r in admins_raw
-                         if r.get("resourceType") == "MedicationAdministration") if a),
-            key=lambda a: a.date, reverse=True,
-        )
-    )
+    administrations = read_administrations(sent.get("medicationAdministrations", ()), drugs, codes, included)
 
     # patient and age
     patients = [p for p in _resources("patient") if p.get("resourceType") == "Patient"]

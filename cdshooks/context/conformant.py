@@ -111,7 +111,7 @@ def _unjudged(values: Any, depth: int) -> bool:
 # -- one element at a time: for readers that check only what they read ---------------------------
 # Each says whether an element a reader reads is already of its FHIR JSON kind, so reading it as
 # sent gives what reading it after `conform` gives (None, an absent element, reads the same both
-# ways). Readers with such a check: observations.clean_observation, medications.plain_administration.
+# ways). Readers with such a check: observations.clean_observation, administrations.plain_administration.
 
 def str_ok(value: Any) -> bool:
     return value is None or type(value) is str

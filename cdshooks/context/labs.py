@@ -11,7 +11,7 @@ once (tests/context/test_read_once.py, tests/context/test_lab_series.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping  # not typing's: isinstance on those is ~5x slower
+from collections.abc import Callable, Iterable, Iterator, Mapping  # not typing's: isinstance on those is ~5x slower
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -173,11 +173,12 @@ class LabSeries(Mapping[str, tuple[LabResult, ...]]):
     plain quantity labs; a key is turned into its tuple of results once, when it is first read.
     Belongs to one request's context, read by that request's thread."""
 
-    __slots__ = ("_entries", "_series")
+    __slots__ = ("_entries", "_series", "_newest")
 
     def __init__(self, entries: dict[str, list["LabResult | Plain"]]) -> None:
         self._entries = entries
         self._series: dict[str, tuple[LabResult, ...]] = {}
+        self._newest: dict[tuple[str, date | None, date | None], LabResult | None] = {}  # newest()'s answers
 
     def __getitem__(self, key: str) -> tuple[LabResult, ...]:
         found = self._series.get(key)
@@ -194,6 +195,46 @@ class LabSeries(Mapping[str, tuple[LabResult, ...]]):
         if found is not None:
             return found
         return self[key] if key in self._entries else default
+
+    def newest(self, key: str, since: date | None = None, on: date | None = None) -> LabResult | None:
+        """The first result of `self.get(key)` (newest first) dated from `since` to `on` (inclusive,
+        each bound optional), or None; builds only that result when the key was not read yet.
+
+        Why: most rules ask for the newest value (`PatientContext.lab`, `rules._stratify.latest_within`);
+        building a whole two-year series for it cost a third of `run_rules`. The series is sorted
+        newest first with ties in reading order, so this is the latest date in range, first read.
+        Asked again (several rows read the same creatinine), the same result is returned."""
+        asked = (key, since, on)
+        if asked in self._newest:
+            return self._newest[asked]
+        found = self._series.get(key)
+        if found is not None:
+            result = next((lab for lab in found if (on is None or lab.date <= on) and (since is None or since <= lab.date)), None)
+        else:
+            best: "LabResult | Plain | None" = None
+            best_date: date | None = None
+            for item in self._entries.get(key) or ():
+                day = item[1] if type(item) is tuple else item.date  # type: ignore[union-attr]
+                if (on is None or day <= on) and (since is None or since <= day) and (best_date is None or day > best_date):
+                    best, best_date = item, day
+            result = build_plain(best) if type(best) is tuple else best  # type: ignore[arg-type,assignment]
+        self._newest[asked] = result
+        return result
+
+    def oldest(self, key: str, test: "Callable[[date], bool]") -> LabResult | None:
+        """The first result of `sorted(self.get(key), key=date)` (oldest first, ties in reading order)
+        whose date passes `test`, or None; builds only that result when the key was not read yet
+        (the WBC at diagnosis is one result of a two-year series)."""
+        found = self._series.get(key)
+        if found is not None:
+            return next((lab for lab in sorted(found, key=_result_date) if test(lab.date)), None)
+        best: "LabResult | Plain | None" = None
+        best_date: date | None = None
+        for item in self._entries.get(key) or ():
+            day = item[1] if type(item) is tuple else item.date  # type: ignore[union-attr]
+            if (best_date is None or day < best_date) and test(day):
+                best, best_date = item, day
+        return build_plain(best) if type(best) is tuple else best  # type: ignore[arg-type,return-value]
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries

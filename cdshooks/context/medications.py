@@ -1,4 +1,4 @@
-"""MedicationRequest / MedicationStatement / MedicationAdministration -> drug ids, dose, route, timing.
+"""MedicationRequest / MedicationStatement -> drug ids, dose, route, timing (administrations: administrations.py).
 
 Identification order (the first that yields a known drug wins, and `identified_by` says which):
   1. an RxNorm ingredient code (IN/MIN) in medicationCodeableConcept or Medication.code
@@ -28,20 +28,15 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-import orjson
-
 from ..knowledge.codes import SNOMED, CodeTable
 from ..knowledge.drugs import RXNORM, DrugTable
 from ..knowledge.products import Product
-from .conformant import concept_ok, quantity_ok, str_ok
-from .doses import derive_amount, dose_of, product_of, quantity
+from .doses import dose_of, product_of
 from .fhir import codings, concept_texts, is_object, number, parse_date, ref, validate
-from .model import Administration, MedicationOrder, Quantity, Route, Timing
-from .read import MALFORMED
+from .model import MedicationOrder, Route, Timing
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
 INACTIVE_STATEMENT = frozenset({"completed", "entered-in-error", "stopped", "not-taken"})
-GIVEN = frozenset({"completed", "in-progress"})
 
 
 @dataclass(frozen=True)
@@ -261,133 +256,6 @@ def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
         unresolved_medication=ident.unresolved,
         has_dosage=dosage is not None,
     )
-
-
-def read_administration(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
-                        included: Mapping[str, Mapping[str, Any]], memo: "ReadMemo | None" = None) -> Administration | None:
-    """A given dose (completed / in-progress) of a known drug, dated; else None."""
-    if resource.get("status") not in GIVEN:
-        return None
-    period = resource.get("effectivePeriod") if is_object(resource.get("effectivePeriod")) else {}
-    when = parse_date(resource.get("effectiveDateTime")) or parse_date(period.get("start"))
-    if when is None:
-        return None
-    dosage = resource.get("dosage") if is_object(resource.get("dosage")) else {}
-    ident, route, dose = memo.given(resource, dosage, drugs, codes, included) if memo is not None else \
-        _given(resource, dosage, drugs, codes, included, None)
-    if not ident.drug_ids:
-        return None
-    return Administration(ref=ref(resource), drug_ids=ident.drug_ids, date=when, dose=dose, route=route,
-                          status=resource.get("status"))
-
-
-def _given(resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
-           included: Mapping[str, Mapping[str, Any]], memo: "ReadMemo | None") -> tuple[Identification, Route | None, Quantity | None]:
-    """(identification, route, dose) of an administration: what it gives, apart from its date."""
-    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
-    if not ident.drug_ids:
-        return ident, None, None
-    problems: list[str] = []  # an administration carries no problems: a dose it cannot read is simply absent
-    route = memo.route(dosage.get("route"), codes) if memo is not None else route_of(dosage.get("route"), codes)
-    dose = derive_amount(quantity(dosage.get("dose"), "dosage.dose", problems), ident.product, problems)
-    return ident, route or implied_route(ident.product), dose
-
-
-def plain_administration(resource: Any) -> bool:
-    """True when every element `read_administration` reads (with a ReadMemo or without) already
-    has its FHIR JSON kind, so reading the resource as sent gives what reading its conformed copy
-    gives (fhir.entries_as_sent). Why: a two-year chart carries hundreds of administrations,
-    and conforming each (a checked walk of every element) cost more than reading it. A
-    medicationReference (and so contained Medications) always takes the conformed path."""
-    if type(resource) is not dict or "medicationReference" in resource or MALFORMED in resource:
-        return False
-    g = resource.get
-    period, dosage = g("effectivePeriod"), g("dosage")
-    return (type(g("resourceType")) is str and (type(g("id")) is str or "id" not in resource) and str_ok(g("status"))
-            and str_ok(g("effectiveDateTime")) and (period is None or (type(period) is dict and str_ok(period.get("start"))))
-            and concept_ok(g("medicationCodeableConcept"))
-            and (dosage is None or (type(dosage) is dict and quantity_ok(dosage.get("dose")) and concept_ok(dosage.get("route")))))
-
-
-class ReadMemo:
-    """What one request's readers have already worked out, by the content it depends on.
-
-    Why: a two-year chart carries hundreds of administrations of a handful of drugs, each
-    spelling the same medicationCodeableConcept and route; identifying a drug (codes, names,
-    look-alike guard, product) and a route is pure in that content. Keyed by the JSON bytes of
-    the concept, so equal content shares an answer and different content never does. One per
-    request (build_context makes it): nothing outlives the request, nothing is shared between
-    requests. Results are immutable and handed out as they are.
-    """
-
-    def __init__(self) -> None:
-        self._idents: dict[bytes, Identification] = {}
-        self._routes: dict[bytes, Route | None] = {}
-        self._given: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
-
-    def given(self, resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
-              included: Mapping[str, Mapping[str, Any]]) -> tuple[Identification, Route | None, Quantity | None]:
-        """`_given(resource, dosage, ...)`: once per distinct medicationCodeableConcept, route and
-        dose (everything it reads), for resources without a medicationReference."""
-        if "medicationReference" in resource:
-            return _given(resource, dosage, drugs, codes, included, self)
-        key = _parts_key(resource.get("medicationCodeableConcept"), dosage.get("route"), dosage.get("dose"))
-        if key is None:
-            return _given(resource, dosage, drugs, codes, included, self)
-        found = self._given.get(key)
-        if found is None:
-            found = self._given[key] = _given(resource, dosage, drugs, codes, included, self)
-        return found
-
-    def identify(self, resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
-        """`identify(resource, ...)`, shared by resources that name their drug only by
-        medicationCodeableConcept (nothing else it reads is there)."""
-        if "medicationReference" in resource:
-            return identify(resource, drugs, included)
-        key = _content_key(resource.get("medicationCodeableConcept"))
-        if key is None:
-            return identify(resource, drugs, included)
-        found = self._idents.get(key)
-        if found is None:
-            found = self._idents[key] = identify(resource, drugs, included)
-        return found
-
-    def route(self, concept: Any, codes: CodeTable) -> Route | None:
-        """`route_of(concept, codes)`, once per distinct concept."""
-        key = _content_key(concept)
-        if key is None:
-            return route_of(concept, codes)
-        if key not in self._routes:
-            self._routes[key] = route_of(concept, codes)
-        return self._routes[key]
-
-
-def _content_key(value: Any) -> bytes | None:
-    """The JSON bytes of `value`, or None when it is not plain JSON (then nothing is shared).
-
-    None too when the bytes hold a null anywhere: orjson writes NaN and Infinity as null, so a
-    `code: NaN` (which `route_of` spells "system|nan") and a `code: null` would share one key.
-    A null is never valid FHIR, so this costs nothing on what an EHR sends."""
-    try:
-        key = orjson.dumps(value)
-    except TypeError:
-        return None
-    return None if b"null" in key else key
-
-
-def _parts_key(*parts: Any) -> bytes | None:
-    """One key for several values (each absent, or as `_content_key`), None if one cannot have a key.
-    (JSON bytes never hold a raw NUL, so the joined key is unambiguous.)"""
-    keys = []
-    for part in parts:
-        if part is None:
-            keys.append(b"")
-        else:
-            key = _content_key(part)
-            if key is None:
-                return None
-            keys.append(key)
-    return b"\0".join(keys)
 
 
 def included_medications(*bundles: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

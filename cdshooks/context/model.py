@@ -269,6 +269,9 @@ class PatientContext:
 
     # -- small readers the rules share ---------------------------------------------------
     def lab(self, key: str) -> LabResult | None:
+        newest = getattr(self.labs, "newest", None)  # a LabSeries builds only that result
+        if newest is not None:
+            return newest(key)  # type: ignore[no-any-return]
         series = self.labs.get(key) or ()
         return series[0] if series else None
 

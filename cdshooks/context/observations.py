@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
@@ -171,6 +172,7 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     collector = LabCollector(codes)
     add, results, windows = collector.add, collector.results, collector.windows
     factor_of, fromisoformat, labs_by_code = _plain_factor, date.fromisoformat, codes.labs
+    days: dict[str, date] = {}  # "YYYY-MM-DD" -> its date, for the days this chart's dates begin with
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
             lab: LabCode | None = None
@@ -178,22 +180,30 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
             if type(sent) is dict:
                 # Status, date and code read as sent decide exactly as they would after `conform`
                 # (a value of the wrong kind would be dropped there and decide "not usable" here).
-                status = sent.get("status")
-                if type(status) is not str or status not in USABLE_STATUS or type(sent.get("resourceType")) is not str:
+                try:  # the four elements in one call when all are present (almost always)
+                    status, rtype, day, concept = _top_fields(sent)
+                except KeyError:
+                    status, rtype, day, concept = sent.get("status"), sent.get("resourceType"), sent.get("effectiveDateTime"), sent.get("code")
+                if type(status) is not str or status not in USABLE_STATUS or type(rtype) is not str:
                     continue
-                day = sent.get("effectiveDateTime")
-                if type(day) is str and len(day) >= 10 and day[4] == "-" and day[7] == "-":  # `iso_day`, inline
-                    try:
-                        when = fromisoformat(day[:10])
-                    except ValueError:
-                        pass
+                if type(day) is str:  # `iso_day`, inline; a chart dates many results on one day: each day parsed once
+                    when = days.get(head := day[:10])
+                    if when is None and len(day) >= 10 and day[4] == "-" and day[7] == "-":
+                        try:
+                            when = days[head] = fromisoformat(head)
+                        except ValueError:
+                            pass
                 if when is not None:
                     if when > upper:
                         continue
-                    concept = sent.get("code")
                     if type(concept) is dict and type(coding := concept.get("coding")) is list and len(coding) == 1 \
                             and type(first := coding[0]) is dict:  # one coding: `match_lab`, inline
-                        code = first.get("code") if first.get("system") == LOINC else None
+                        try:
+                            system, code = _system_code(first)
+                        except KeyError:
+                            system, code = first.get("system"), first.get("code")
+                        if system != LOINC:
+                            code = None
                         lab = labs_by_code.get(code.strip()) if code and isinstance(code, str) else None
                     else:
                         lab = match_lab(sent, codes)
@@ -209,7 +219,10 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                         # takes the general path below (tests/context/test_read_once.py, test_fast_paths.py).
                         qty, rid = sent.get("valueQuantity"), sent.get("id", "?")
                         if type(qty) is dict and type(rid) is str and "referenceRange" not in sent and qty.get("comparator") is None:
-                            value, system, code, text = qty.get("value"), qty.get("system"), qty.get("code"), qty.get("unit")
+                            try:
+                                value, system, code, text = _quantity_fields(qty)
+                            except KeyError:
+                                value, system, code, text = qty.get("value"), qty.get("system"), qty.get("code"), qty.get("unit")
                             if ((type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
                                     and (system is None or type(system) is str) and (code is None or type(code) is str)
                                     and (text is None or type(text) is str)):
@@ -218,7 +231,7 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                                 if factor is not None:
                                     # what `collector.add(sent, when, lab, plain)` does with it, inline
                                     key = lab.key
-                                    plain = (key, when, sent["resourceType"], rid, value, factor[0], factor[1], unit,
+                                    plain = (key, when, rtype, rid, value, factor[0], factor[1], unit,
                                              code or text or "")
                                     windows[key] = lab.window_days
                                     series = results.get(key)
@@ -254,6 +267,12 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     height, hgaps = pick_measurement("height", heights, codes, order_date)
     return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
                               tuple(wgaps + hgaps), collector.reading(order_date))
+
+
+# Several elements read in one call (KeyError when one is absent: then read one by one with .get)
+_top_fields = itemgetter("status", "resourceType", "effectiveDateTime", "code")
+_system_code = itemgetter("system", "code")
+_quantity_fields = itemgetter("value", "system", "code", "unit")
 
 
 def _body_clean(obs: dict[str, Any]) -> bool:

@@ -83,6 +83,8 @@ class InteractionKnowledge:
     _members: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
     agents: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # every rule's agents
     partners: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)  # agent -> others it matches
+    # drug -> every drug it matches in either role (its partners, and the agents it is a partner of)
+    reach: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         members = {rule.id: self._union(rule) for rule in self.rules}
@@ -98,6 +100,12 @@ class InteractionKnowledge:
             if found:
                 partners.setdefault(agent, set()).add(other)
         object.__setattr__(self, "partners", {agent: frozenset(others) for agent, others in partners.items()})
+        reach: dict[str, set[str]] = {}
+        for agent, others in partners.items():
+            reach.setdefault(agent, set()).update(others)
+            for other in others:
+                reach.setdefault(other, set()).add(agent)
+        object.__setattr__(self, "reach", {drug: frozenset(found) for drug, found in reach.items()})
 
     def _union(self, rule: InteractionRule) -> frozenset[str]:
         out = set(rule.drugs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..context.model import LabResult, MedicationOrder, PatientContext
 from ..context.units import UnitError, convert
@@ -75,18 +75,26 @@ def lab_fact(lab: LabResult, value: float | None = None, unit: str | None = None
 def latest_within(ctx: PatientContext, key: str, days: int, *, on: date | None = None) -> LabResult | None:
     """Newest result of `key` dated within `days` days before (or on) `on` (default: order date)."""
     on = on or ctx.order_date
+    since = on - timedelta(days=days)
+    newest = getattr(ctx.labs, "newest", None)  # a LabSeries builds only the result it returns
+    if newest is not None:
+        return newest(key, since, on)  # type: ignore[no-any-return]
     for lab in ctx.labs.get(key) or ():
-        if on - timedelta(days=days) <= lab.date <= on:
+        if since <= lab.date <= on:
             return lab
     return None
+
+
+def oldest_lab(ctx: PatientContext, key: str, test: Callable[[date], bool]) -> LabResult | None:
+    """The first result of `key`, oldest first (ties in reading order), whose date passes `test`."""
+    oldest = getattr(ctx.labs, "oldest", None)  # a LabSeries builds only the result it returns
+    if oldest is not None:
+        return oldest(key, test)  # type: ignore[no-any-return]
+    return next((lab for lab in sorted(ctx.labs.get(key) or (), key=lambda lab: lab.date) if test(lab.date)), None)
 
 
 def first_on_or_after(ctx: PatientContext, key: str, start: date | None) -> LabResult | None:
-    series = sorted(ctx.labs.get(key) or (), key=lambda lab: lab.date)
-    for lab in series:
-        if start is None or lab.date >= start:
-            return lab
-    return None
+    return oldest_lab(ctx, key, lambda day: start is None or day >= start)
 
 
 def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
@@ -159,20 +167,25 @@ def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge, kb: Knowledge | None 
     before, after = rk.criterion("NCI-WBC-WINDOW-BEFORE"), rk.criterion("NCI-WBC-WINDOW")
     dx = ctx.diagnosis_date
     started = first_cytoreductive_day(ctx, kb) if kb is not None else None
-    series = sorted(ctx.labs.get("wbc") or (), key=lambda lab: lab.date)
-    window = [lab for lab in series if before.holds((dx - lab.date).days) and after.holds((lab.date - dx).days)]
-    pre = [lab for lab in window if started is None or lab.date <= started]
+
+    def in_window(day: date) -> bool:
+        return before.holds((dx - day).days) and after.holds((day - dx).days)
+
+    # the first WBC (oldest first) in the window and not after treatment started; only dates decide,
+    # so a lazy series builds just the one result used (tests/rules/risk/test_diagnostic_wbc.py)
+    pre = oldest_lab(ctx, "wbc", lambda day: in_window(day) and (started is None or day <= started))
     span = f"{format_number(before.value or 0)} days before to {format_number(after.value or 0)} days after the diagnosis date {dx.isoformat()}"
-    if not pre:
-        if window:
-            return window[0], None, (
+    if pre is None:
+        first = oldest_lab(ctx, "wbc", in_window)
+        if first is not None:
+            return first, None, (
                 f"every WBC from {span} is after the first cytoreductive administration ({started.isoformat() if started else '?'}): on treatment, not used"
             )
-        later = next((lab for lab in series if lab.date > dx), None)
+        later = oldest_lab(ctx, "wbc", lambda day: day > dx)
         if later is not None:
             return later, None, f"no WBC from {span}; the first after it is from {later.date.isoformat()} (likely on treatment, not used)"
         return None, None, f"no WBC recorded from {span}"
-    lab = pre[0]
+    lab = pre
     value = value_in(lab, "/uL")
     if value is None:
         return lab, None, f"the WBC of {lab.date.isoformat()} has no usable unit"

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
-from ..knowledge.interactions import Match, interaction_knowledge
+from ..knowledge.interactions import InteractionKnowledge, Match, interaction_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize
 from ._percall import given_with
 from ._stratify import latest_within
@@ -140,19 +140,55 @@ def _pairs(ctx: PatientContext) -> Iterator[tuple[MedicationOrder, MedicationOrd
             yield target, other
 
 
+def candidate_pairs_reference(ctx: PatientContext, ik: InteractionKnowledge) -> list[tuple[MedicationOrder, MedicationOrder]]:
+    """The pairs that can match a rule, in `_pairs` order: those where neither order's agents reach
+    the other's drugs are left out. The definition `candidate_pairs` is tested against."""
+    partners, nothing = ik.partners, frozenset[str]()
+    reach = {id(o): nothing.union(*(partners.get(d, nothing) for d in o.drug_ids)) for o in (*ctx.targets, *ctx.all_medications())}
+    return [(a, b) for a, b in _pairs(ctx) if not (reach[id(a)].isdisjoint(b.drug_ids) and reach[id(b)].isdisjoint(a.drug_ids))]
+
+
+def candidate_pairs(ctx: PatientContext, ik: InteractionKnowledge) -> Iterable[tuple[MedicationOrder, MedicationOrder]]:
+    """`candidate_pairs_reference`, without visiting the pairs that cannot match.
+
+    A pair can match when a drug of one order is in the symmetric `reach` of a drug of the other.
+    When every order has its own ref (the usual record), a pair left out cannot stand in `_pairs`'
+    seen-set for another pair, so only candidates are keyed; otherwise the reference answers."""
+    others = ctx.all_medications()
+    targets = ctx.targets
+    everyone = {id(o): o.ref for o in (*targets, *others)}
+    if len(set(everyone.values())) != len(everyone):
+        return candidate_pairs_reference(ctx, ik)
+    reach, nothing = ik.reach, frozenset[str]()
+    found: list[tuple[MedicationOrder, MedicationOrder]] = []
+    seen: set[tuple[str, str]] = set()
+    for target in targets:
+        near = nothing.union(*(reach.get(d, nothing) for d in target.drug_ids))
+        if not near:
+            continue
+        ref = target.ref
+        for other in others:
+            if near.isdisjoint(other.drug_ids):
+                continue
+            oref = other.ref
+            if oref == ref:
+                continue
+            key = (ref, oref) if ref < oref else (oref, ref)
+            if key not in seen:
+                seen.add(key)
+                found.append((target, other))
+    return found
+
+
 @rule("interaction")
 def drug_interactions(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     """One verdict per interacting pair (target order x other medication), merged across rules."""
     if not ctx.targets or "interactions" not in kb.tables:
         return
     ik = interaction_knowledge(kb)
-    agents, partners, nothing = ik.agents, ik.partners, frozenset[str]()
-    # what each order's agents interact with: a pair neither of whose orders reaches the other has no match
-    reach = {id(o): nothing.union(*(partners.get(d, nothing) for d in o.drug_ids)) for o in (*ctx.targets, *ctx.all_medications())}
+    agents = ik.agents
     verdicts: dict[tuple[str, tuple[str, ...], str], Verdict] = {}
-    for a, b in _pairs(ctx):
-        if reach[id(a)].isdisjoint(b.drug_ids) and reach[id(b)].isdisjoint(a.drug_ids):
-            continue
+    for a, b in candidate_pairs(ctx, ik):
         hits: list[_Hit] = []
         for first, second in ((a, b), (b, a)):
             for da in first.drug_ids:

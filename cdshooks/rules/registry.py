@@ -15,6 +15,7 @@ missing-data findings share one card - belongs to `cdshooks.cards`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -164,12 +165,25 @@ def stamp(verdict: Verdict, ctx: "PatientContext") -> Finding:
     inputs = {**patient_inputs(ctx), **verdict.inputs} if verdict.patient else dict(verdict.inputs)
     if rule_id != row.id:
         inputs.setdefault("rule_row", row.id)
-    return Finding(
-        rule_id=rule_id, topic=verdict.topic, indicator=indicator, citation=verdict.citation or row.citation,
-        orders=verdict.orders, inputs=inputs, drug=verdict.drug, suggestions=verdict.suggestions, links=verdict.links,
-        message=verdict.message, facts=verdict.facts, patient=patient_facts(ctx) if verdict.patient else None,
-        soft=soft, override=verdict.override,
-    )
+    finding = object.__new__(Finding)  # Finding(...) without its frozen __init__: see _FINDING_FIELDS
+    finding.__dict__.update({
+        "rule_id": rule_id, "topic": verdict.topic, "indicator": indicator, "summary": "", "detail": "",
+        "citation": verdict.citation or row.citation, "orders": verdict.orders, "inputs": inputs, "drug": verdict.drug,
+        "suggestions": verdict.suggestions, "override_reasons": (), "links": verdict.links, "message": verdict.message,
+        "facts": verdict.facts, "patient": patient_facts(ctx) if verdict.patient else None, "soft": soft, "override": verdict.override,
+    })
+    finding.__post_init__()
+    return finding
+
+
+# Why `stamp` fills the instance dict: a frozen dataclass `__init__` sets each of Finding's 17 fields
+# through `object.__setattr__` (~6 µs; a finding per verdict, tens per call). `stamp` writes every
+# field at once and validates with `__post_init__` as the constructor does; this guard (and
+# tests/rules/test_stamp_fields.py, against `Finding(...)`) keeps its field list that of Finding.
+_FINDING_FIELDS = ("rule_id", "topic", "indicator", "summary", "detail", "citation", "orders", "inputs", "drug", "suggestions",
+                   "override_reasons", "links", "message", "facts", "patient", "soft", "override")
+if _FINDING_FIELDS != tuple(f.name for f in dataclasses.fields(Finding)):  # pragma: no cover - a field added to Finding
+    raise TypeError("rules.registry.stamp: Finding's fields changed; update the fields stamp writes")
 
 
 _FAMILIES_IMPORTED: list[bool] = []

@@ -17,7 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cdshooks.context.fhir import as_sent, entries, is_object, raw_entries
-from cdshooks.context.medications import ReadMemo, plain_administration, read_administration, route_of
+from cdshooks.context.administrations import ReadMemo, plain_administration, read_administration, read_administrations
+from cdshooks.context.medications import route_of
 from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
 from cdshooks.knowledge.codes import SNOMED, codes_view
 from cdshooks.knowledge.drugs import drugs_view
@@ -75,6 +76,49 @@ def test_administrations_through_the_memo_equal_each_read_alone(kb, data):
     assert fast == alone
 
 
+REFERENCED = {"resourceType": "MedicationAdministration", "id": "ref1", "status": "in-progress",
+              "effectivePeriod": {"start": "2024-03-02T10:00:00Z"}, "medicationReference": {"reference": "#m1"},
+              "contained": [{"resourceType": "Medication", "id": "m1", "code": rx("11202")}],
+              "dosage": {"route": IV, "dose": qty(1.5, "mg")}}
+PERIOD = {"resourceType": "MedicationAdministration", "id": "p1", "status": "completed", "effectivePeriod": {"start": "2024-03-03"},
+          "medicationCodeableConcept": rx("103"), "dosage": {"dose": qty(50, "mg")}}
+
+
+def _each_alone(admins, drugs, codes):
+    """The general path: every resource conformed by `entries`, each read alone, newest first."""
+    read = [read_administration(r, drugs, codes, {}) for r in _entries(admins) if r.get("resourceType") == "MedicationAdministration"]
+    return tuple(sorted((a for a in read if a), key=lambda a: a.date, reverse=True))
+
+
+@FAST
+@given(data=st.data())
+def test_administrations_read_in_one_pass_as_sent_equal_each_read_alone(kb, data):
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    admins = data.draw(spoiled(ADMINS + ADMINS[:2] + [REFERENCED, PERIOD, PERIOD]))
+    assert read_administrations(raw_entries(bundle(*admins)), drugs, codes, {}) == _each_alone(admins, drugs, codes)
+
+
+def test_one_pass_never_shares_between_elements_conform_reads_differently(kb):
+    """The as-sent memo keys on the sent bytes: NaN and null (both written null) conform alike
+    where they are read; a string and a number, an object and an array, never share."""
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    variants = []
+    for route in ({"coding": [{"system": SNOMED, "code": float("nan")}]}, {"coding": [{"system": SNOMED, "code": None}]},
+                  {"coding": [{"system": SNOMED, "code": 47625008}]}, {"coding": [{"system": SNOMED, "code": "47625008"}]},
+                  {"coding": {"system": SNOMED, "code": "47625008"}}, [IV], None, float("inf")):
+        admin = copy.deepcopy(ADMINS[0])
+        admin["dosage"]["route"] = route
+        variants.append(admin)
+    for dose in (qty(float("nan"), "mg"), qty(None, "mg"), qty("1.5", "mg"), qty(1.5, "mg"), qty(1.5, ["mg"])):
+        admin = copy.deepcopy(ADMINS[0])
+        admin["dosage"]["dose"] = dose
+        variants.append(admin)
+    for n, admin in enumerate(variants):
+        admin["effectiveDateTime"] = f"2024-03-{n + 1:02d}"
+    for order in (variants, variants[::-1]):
+        assert read_administrations(raw_entries(bundle(*order)), drugs, codes, {}) == _each_alone(order, drugs, codes)
+
+
 def test_memo_never_shares_between_nan_and_null(kb):
     """orjson writes NaN as null: a route code NaN is spelled 'system|nan', a null one is absent."""
     drugs, codes = drugs_view(kb), codes_view(kb)
@@ -98,6 +142,11 @@ LABS = [
     obs("bili", "1975-2", qty(17.1, "umol/L"), "2024-03-04", referenceRange=[{"high": qty(20, "umol/L")}]),
     obs("mrd", None, qty(0.01, "%"), "2024-03-02", text="MRD day 29 flow cytometry"),
     obs("w-in-labs", "29463-7", qty(29.5, "kg"), "2024-03-05"),
+    # as EHRs send them: every Quantity field present (read in one call), and a period instead of a dateTime
+    obs("plt", "777-3", qty(210, "10*3/uL", unit="10*3/uL"), "2024-03-04T06:00:00Z"),
+    obs("plt2", "777-3", qty(190.5, "10*9/L", unit="10*3/uL"), "2024-03-03T06:00:00Z"),
+    {k: v for k, v in obs("anc", "751-8", qty(1.2, "10*3/uL", unit="10*3/uL"), "").items() if k != "effectiveDateTime"}
+    | {"effectivePeriod": {"start": "2024-03-02T06:00:00Z"}},
 ]
 BODY = [obs("w", "29463-7", qty(30, "kg"), "2024-03-06"), obs("h", "8302-2", qty(130, "cm"), "2024-03-06"),
         obs("w-old", "29463-7", qty(31, "kg"), "2024-01-06")]

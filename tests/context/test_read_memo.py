@@ -1,4 +1,4 @@
-"""The per-request reading memo (context.medications.ReadMemo): sharing an identification or a
+"""The per-request reading memo (context.administrations.ReadMemo): sharing an identification or a
 route between resources of equal content gives exactly what reading each alone gives, and no memo
 outlives the request that made it."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cdshooks.context.builder import build_context
 from cdshooks.context.fhir import entries
-from cdshooks.context.medications import ReadMemo, read_administration
+from cdshooks.context.administrations import ReadMemo, read_administration
 from cdshooks.knowledge.codes import SNOMED, codes_view
 from cdshooks.knowledge.drugs import drugs_view
 from ctx_fhirdata import RXNORM, bundle, qty, rx
@@ -95,7 +95,7 @@ def test_administrations_read_as_sent_equal_their_conformed_copies(kb):
     """plain_administration may only keep a resource as sent when reading it gives what reading
     the copy `entries` makes gives; every spoiled element takes the conformed path."""
     from cdshooks.context.fhir import as_sent, raw_entries
-    from cdshooks.context.medications import plain_administration
+    from cdshooks.context.administrations import plain_administration
 
     drugs, codes = drugs_view(kb), codes_view(kb)
     included = {"Medication/m1": {"resourceType": "Medication", "id": "m1", "code": rx("103")}}

@@ -70,3 +70,9 @@ drug = ids | near | st.text(min_size=0, max_size=12)
 @given(agent=drug, other=drug)
 def test_index_equals_scan_for_drawn_ids(agent: Any, other: Any) -> None:
     assert IK.matches(agent, other) == tuple(IK.scan(agent, other))
+
+
+def test_reach_is_every_drug_matched_in_either_role() -> None:
+    for drug in DRUG_IDS:
+        expected = {o for o in DRUG_IDS if IK.scan(drug, o) or IK.scan(o, drug)}
+        assert IK.reach.get(drug, frozenset()) == expected, drug
