@@ -26,7 +26,6 @@ from .auth import ANONYMOUS, Caller
 from .envelope import check_content_type, parse_json_object, read_hook_request
 from .feedback import handle_feedback
 from .runtime import Runtime, runtime
-from .wsgi_body import body_bytes
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds", __name__)
@@ -61,7 +60,7 @@ def read_body() -> dict[str, Any]:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body is {request.content_length} bytes; the limit is {limit}")
     check_content_type(request.headers.get("Content-Type"))
-    return parse_json_object(body_bytes(request), max_bytes=limit)
+    return parse_json_object(request.get_data(cache=False), max_bytes=limit)
 
 
 @bp.route("/cds-services", methods=["GET", "OPTIONS"])
