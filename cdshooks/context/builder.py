@@ -191,7 +191,7 @@ def build_context(
 
     # patient and age
     patients = [p for p in _resources("patient") if p.get("resourceType") == "Patient"]
-    patient = normalize(patients[0]) if patients else None
+    patient = patients[0] if patients else None  # conformed and normalized already
     if patient and validate(patient):
         gaps.append(DataGap("patient", "Patient resource is not valid FHIR; demographics read defensively", source=ref(patient)))
     birth, uncertain, why = birth_date_of(patient)

@@ -32,9 +32,9 @@ def conformant(resource: Any) -> bool:
     return _element(resource, resource["resourceType"], 0, _NO_KEYS)
 
 
-def settled(resource: Any, list_keys: frozenset[str], top_list_keys: frozenset[str]) -> bool:
-    """`conformant(resource)`, and no object in it holds an object under one of `list_keys`
-    (`top_list_keys` for the resource's own members): what `fhir.normalize` would wrap in a list.
+def settled(resource: Any, list_keys: frozenset[str]) -> bool:
+    """`conformant(resource)`, and no object in it holds an object under one of `list_keys`:
+    what `fhir.normalize` would wrap in a list.
 
     Why: every resource `conform` keeps as sent is then normalized, a second walk of all of it
     that almost never changes anything; this answers both in the one walk. May say False where
@@ -42,7 +42,7 @@ def settled(resource: Any, list_keys: frozenset[str], top_list_keys: frozenset[s
     True where it would change something (tests/context/test_conformant.py)."""
     if type(resource) is not dict or type(resource.get("resourceType")) is not str or MALFORMED in resource:
         return False
-    return _flat(resource, top_list_keys) and _element(resource, resource["resourceType"], 0, list_keys)
+    return _element(resource, resource["resourceType"], 0, list_keys)
 
 
 _NO_KEYS: frozenset[str] = frozenset()
@@ -71,6 +71,8 @@ def _element(obj: Mapping[str, Any], dtype: str, depth: int, list_keys: frozense
             if kind is None or kind is S:
                 continue
             return False  # a string where a number, boolean, object or array belongs
+        if t is dict and key in list_keys:
+            return False  # an object where normalize wants an array (settled only: conformant passes no keys)
         if kind is None:  # unjudged: kept as sent, only cut below MAX_DEPTH (and nulls dropped)
             if t is int or t is float or t is bool:
                 continue
@@ -104,8 +106,6 @@ def _element(obj: Mapping[str, Any], dtype: str, depth: int, list_keys: frozense
 
 
 def _object(value: dict[str, Any], dtype: str, depth: int, list_keys: frozenset[str]) -> bool:
-    if list_keys and not _flat(value, list_keys):
-        return False
     if dtype == RESOURCE:  # a contained resource: its own resourceType picks its table
         rtype = value.get("resourceType")
         if type(rtype) is not str:

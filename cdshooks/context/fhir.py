@@ -179,14 +179,10 @@ def as_sent(resources: Iterable[Any], plain: Callable[[Any], bool]) -> list[Mapp
     return out
 
 
-_TOP_LIST_KEYS = {rtype: LIST_ELEMENTS - {key for t, key in _NOT_LIST_IN if t == rtype} for rtype, _ in _NOT_LIST_IN}
-
-
 def _ready(resource: Any) -> Any:
     """`normalize(conform(resource))` (None when conform gives None): the resource as sent when
     `settled` says both would give it back unchanged (one walk), else conformed and normalized."""
-    if type(resource) is dict and type(rtype := resource.get("resourceType")) is str \
-            and settled(resource, LIST_ELEMENTS, _TOP_LIST_KEYS.get(rtype, LIST_ELEMENTS)):
+    if settled(resource, LIST_ELEMENTS):  # (an exception of _NOT_LIST_IN is conformed and normalized: sound)
         return resource
     fixed = _conformed(resource)
     return normalize(fixed) if fixed is not None else None
