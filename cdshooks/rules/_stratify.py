@@ -105,7 +105,7 @@ def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
 
 def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple[MedicationOrder, ...]:
     wanted = frozenset(drugs)
-    return tuple(o for o in orders if wanted.intersection(o.drug_ids))
+    return tuple([o for o in orders if not wanted.isdisjoint(o.drug_ids)])
 
 
 @memoized  # asked by most rows of most families (scope "ALL"): once per call
