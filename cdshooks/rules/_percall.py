@@ -45,8 +45,11 @@ def memoized(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(*args)
         key = (fn, *map(id, args))
         hit = memo.get(key)
-        if hit is not None and (hit[0][0] is args[0] if len(args) == 1 else all(x is y for x, y in zip(hit[0], args))):
-            return hit[1]  # type: ignore[no-any-return]
+        if hit is not None:
+            held, n = hit[0], len(args)  # the usual one or two arguments compared without a generator
+            if (held[0] is args[0] if n == 1 else held[0] is args[0] and held[1] is args[1] if n == 2
+                    else all(x is y for x, y in zip(held, args))):
+                return hit[1]  # type: ignore[no-any-return]
         value = fn(*args)
         memo[key] = (args, value)
         return value
