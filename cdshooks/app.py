@@ -119,13 +119,17 @@ def close_app(app: Any) -> None:
 
 
 def wsgi_app(**kwargs: Any) -> Flask:
-    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'` (GC tuned and audit written in
-    the background as under `cdshooks serve`; the writer is drained when the worker exits)."""
+    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'` (GC tuned, audit written in
+    the background and Content-Length bodies read in one pass as under `cdshooks serve`; the
+    writer is drained when the worker exits)."""
     import atexit
 
     from .gctune import tune_for_serving
 
+    from .protocol.wsgi_body import length_body_reads
+
     app = create_app(audit_in_background=True)
     atexit.register(close_app, app)
     tune_for_serving(app)
+    app.wsgi_app = length_body_reads(app.wsgi_app)  # the body read in one pass, as under `cdshooks serve`
     return app

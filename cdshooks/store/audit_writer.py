@@ -17,7 +17,11 @@ What "acknowledged" means here, and what is guaranteed:
   * `close()` (gunicorn's worker_exit after the SIGTERM drain, or process exit) commits every
     accepted row before returning; rows it still cannot write within its timeout are counted in
     a CRITICAL log line, never dropped silently. Only SIGKILL (no drain) can lose accepted rows,
-    at most the last few milliseconds' worth.
+    at most the last BATCH_WAIT_SECONDS (+ one commit) worth.
+  * group commit: the writer lets the first rows of a batch wait up to BATCH_WAIT_SECONDS for
+    the next calls' rows, so under load one commit (its fsync, the transaction set-up) carries
+    several calls: a 10-row commit cost ~0.8 ms of CPU, 40 rows ~1.2 ms. `flush()` and
+    `close()` end the wait at once; a retry after a failure does not wait.
   * reads that judge audit rows in this process (feedback's `card_issued`, the report) call
     `flush()` first, so they never miss a card this process has answered.
 """
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_PENDING_ROWS = 20_000  # ~2,000 calls' rows: a stalled store refuses calls (503) past this
 RETRY_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 10.0
+BATCH_WAIT_SECONDS = 0.025  # how long a batch's first rows wait for more (group commit)
+MAX_BATCH_ROWS = 1_000  # a batch this large is written at once
 
 
 class AuditWriter:
@@ -47,11 +53,15 @@ class AuditWriter:
         *,
         max_pending: int = MAX_PENDING_ROWS,
         retry_seconds: float = RETRY_SECONDS,
+        batch_wait: float = BATCH_WAIT_SECONDS,
     ) -> None:
         """`write(rows)` commits rows in one transaction or raises (Store._insert_audit)."""
         self._write = write
         self.max_pending = max_pending
         self.retry_seconds = retry_seconds
+        self.batch_wait = batch_wait
+        self._flushing = 0  # callers waiting in flush(): the batch is written without waiting for more
+        self.batches = 0  # transactions committed (bench and tests read it)
         self._cond = threading.Condition()
         self._pending: list[dict[str, Any]] = []
         self._in_flight = 0
@@ -73,8 +83,10 @@ class AuditWriter:
                 raise StoreUnavailable(f"store unavailable ({self._failure}); the audit rows not kept")
             if len(self._pending) + self._in_flight + len(rows) > self.max_pending:
                 raise StoreUnavailable("store unavailable (audit backlog full); the audit rows not kept")
+            was_empty = not self._pending
             self._pending.extend(rows)
-            self._cond.notify_all()
+            if was_empty or len(self._pending) >= MAX_BATCH_ROWS:
+                self._cond.notify_all()  # the writer waits for a first row, or for a full batch
 
     def problem(self) -> str | None:
         """Why accepted rows are not being committed (for readiness), or None."""
@@ -89,11 +101,16 @@ class AuditWriter:
         """Wait until every row accepted so far is committed; False if that did not happen in time."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    return False
-                self._cond.wait(left)
+            self._flushing += 1
+            self._cond.notify_all()  # a batch still gathering rows is written now
+            try:
+                while self._pending or self._in_flight:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._flushing -= 1
         return True
 
     def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> int:
@@ -117,6 +134,7 @@ class AuditWriter:
                     self._cond.wait()
                 if not self._pending:
                     return  # closing and nothing left
+                self._gather()
                 if self._closing and deadline is None:
                     deadline = time.monotonic() + CLOSE_TIMEOUT_SECONDS
                 batch, self._pending = self._pending, []
@@ -141,10 +159,21 @@ class AuditWriter:
             with self._cond:
                 self._in_flight = 0
                 self.committed += len(batch)
+                self.batches += 1
                 if self._failure is not None:
                     log.warning("audit: writes resumed (%d row(s) committed)", len(batch))
                     self._failure = None
                 self._cond.notify_all()
+
+    def _gather(self) -> None:
+        """With the lock held and rows pending: wait up to `batch_wait` for more rows (group
+        commit), unless closing, flushing, retrying after a failure, or the batch is full."""
+        until = time.monotonic() + self.batch_wait
+        while not (self._closing or self._flushing or self._failure is not None or len(self._pending) >= MAX_BATCH_ROWS):
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
 
 def _reason(exc: BaseException) -> str:

@@ -34,6 +34,10 @@ def test_wsgi_entry_point_tunes_the_gc(restore_gc, monkeypatch, tmp_path):
     gc.set_threshold(700, 10, 10)
     app = wsgi_app()
     assert app.test_client().get("/health").status_code == 200
+    from support.requests import order_sign_request
+
+    answer = app.test_client().post("/cds-services/all-order-sign", json=order_sign_request())  # not a gunicorn body: read as before
+    assert answer.status_code == 200 and answer.get_json()["cards"]
     assert gc.get_threshold() == SERVING_THRESHOLDS and gc.get_freeze_count() > 1000
 
 

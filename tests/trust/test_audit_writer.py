@@ -67,6 +67,29 @@ def test_accepted_rows_are_committed_and_reads_in_this_process_see_them(store: S
     assert _audited_uuids(database_url) == sorted(f"c{n}-{i}" for n in range(20) for i in range(3))
 
 
+def test_calls_close_together_share_one_commit(store: Store, database_url: str) -> None:
+    writer = store.write_audit_in_background()
+    writer.batch_wait = 0.5
+    for call in range(5):  # five calls' rows within microseconds: one transaction (group commit)
+        _record(store, f"h-{call}", _cards(f"g{call}", 2))
+    assert _wait(lambda: writer.committed == 10)
+    assert writer.batches == 1
+    store.close()
+    assert _audited_uuids(database_url) == sorted(f"g{n}-{i}" for n in range(5) for i in range(2))
+
+
+def test_flush_and_close_do_not_wait_for_more_rows(store: Store, database_url: str) -> None:
+    writer = store.write_audit_in_background()
+    writer.batch_wait = 30.0  # a batch gathering this long would fail both timings below
+    _record(store, "h-flushed", _cards("flushed", 2))
+    started = time.monotonic()
+    assert writer.flush(timeout=10) and writer.committed == 2
+    _record(store, "h-closed", _cards("closed", 1))
+    store.close()
+    assert time.monotonic() - started < 10
+    assert writer.committed == 3 and _audited_uuids(database_url) == ["closed-0", "flushed-0", "flushed-1"]
+
+
 def test_a_failing_audit_write_is_loud_refuses_calls_and_keeps_its_rows(
     store: Store, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
