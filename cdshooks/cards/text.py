@@ -18,10 +18,10 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 import jinja2
-from jinja2.runtime import Context, Macro
 
 from ..rules.finding import Finding
 from ..rules.verdict import Amount
+from .fastjinja import DICT_ATTRIBUTES, CardContext, plain_function
 from .wording import LAB_NAMES
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,6 @@ def pct(value: Any) -> str:
     return f"{num(abs(float(value)))}%" if isinstance(value, (int, float)) else str(value)
 
 
-_DICT_ATTRIBUTES = frozenset(dir(dict))
-
-
 class _CardEnvironment(jinja2.Environment):
     """Jinja's environment with a short way to `f.name` on a facts dict.
 
@@ -116,37 +113,12 @@ class _CardEnvironment(jinja2.Environment):
     names (`f.get`, `f.items`) still reach the method."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+        if type(obj) is dict and attribute not in DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
-
-
-class _CardContext(Context):
-    """Jinja's template context with a short way to call a plain macro from a template.
-
-    `{{ _state(o) }}` in a template goes through `Context.call` (which asks the macro how it wants
-    its context passed), then `Macro.__call__` (which maps keyword arguments, defaults, caller and
-    varargs, and marks the result safe when autoescaping): dozens of calls per response. A macro
-    called with exactly its positional arguments, no keyword, no caller, no varargs and no
-    autoescape gets from both exactly `macro._func(*args)`; every other call takes Jinja's path.
-    tests/cards/test_fast_macros.py renders every template message both ways."""
-
-    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's own signature
-        if type(__obj) is Macro and not kwargs and _plain_macro(__obj, len(args)) and not __self.eval_ctx.autoescape:
-            try:
-                return __obj._func(*args)
-            except StopIteration:  # as Context.call answers it
-                return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
-        return super().call(__obj, *args, **kwargs)
-
-
-def _plain_macro(macro: Macro, given: int) -> bool:
-    """True when `Macro.__call__` with `given` positional arguments (no keywords) adds nothing."""
-    return (given == macro._argument_count and not macro.caller and not macro.catch_kwargs and not macro.catch_varargs
-            and not macro._environment.is_async)
 
 
 @lru_cache(maxsize=1)
@@ -158,7 +130,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
     )
     env.filters.update(num=num, unit=unit, qty=qty, day=day, drug=drug, lab=lab, and_list=and_list, pct=pct)
-    env.context_class = _CardContext
+    env.context_class = CardContext
     return env
 
 
@@ -174,13 +146,10 @@ def _macro(topic: str, message: str, part: str) -> Any:
 @lru_cache(maxsize=None)
 def _renderer(topic: str, name: str, given: int) -> Any:
     """The function rendering macro `name` of a topic module from `given` positional arguments:
-    the macro's own compiled function when `Macro.__call__` would add nothing (as `_CardContext`),
-    else the macro; None when the topic has no such macro. Templates are knowledge-free code
-    loaded once, so the answer is kept per process."""
+    the macro's compiled function when its call is plain (cards/fastjinja.py), else the macro;
+    None when the topic has no such macro. Templates are loaded once: kept per process."""
     macro = getattr(_module(topic), name, None)
-    if type(macro) is Macro and _plain_macro(macro, given) and not macro._default_autoescape:
-        return macro._func
-    return macro
+    return plain_function(macro, given) or macro
 
 
 def has_message(topic: str, message: str) -> bool:

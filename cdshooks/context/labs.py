@@ -11,16 +11,16 @@ once (tests/context/test_read_once.py, tests/context/test_lab_series.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping  # not typing's: isinstance on those is ~5x slower
+from collections.abc import Iterable, Mapping  # not typing's: isinstance on those is ~5x slower
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
 from ..knowledge.codes import LOINC, CodeTable, LabCode
 from ..knowledge.drugs import padded_words
 from .fhir import as_list, codings, concept_texts, iso_day, number, parse_date, quantity_original, ref, ucum_code
+from .lab_series import LabSeries, Plain, _date, _plain_date, _result_date, build_plain  # noqa: F401 (re-exported)
 from .model import ClinicalFact, DataGap, LabResult
 from .units import UnitError, conversion_factor, convert
 
@@ -145,113 +145,7 @@ def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: fl
                      original=quantity_original(qty), **extra), None
 
 
-# A plain quantity lab as read when the context is built: what its LabResult is made of.
-# (key, date, resourceType, id, value as sent, factor numerator, denominator, unit, unit as sent)
-Plain = tuple[str, date, str, str, "int | float", float, float, str, str]
-
-
-def build_plain(plain: Plain) -> LabResult:
-    """The LabResult `_quantity_result` makes, from what `observations.read_observations` kept of
-    a plain quantity lab (`convert`'s arithmetic)."""
-    key, when, rtype, rid, value, num, den, unit, sent_unit = plain
-    converted = float(value * num) if den == 1.0 else float(value / den) if num == 1.0 else float(value * num / den)
-    return LabResult(key, when, f"{rtype}/{rid}", converted, unit, None, None, None, f"{value} {sent_unit}".strip())
-
-
-_plain_date = itemgetter(1)
 _PLAIN_ONLY = {tuple}  # the types of a key's entries when all are Plain tuples
-
-
-def _date(item: "LabResult | Plain") -> date:
-    return item[1] if type(item) is tuple else item.date
-
-
-class LabSeries(Mapping[str, tuple[LabResult, ...]]):
-    """Lab key -> results, newest first (ties in reading order), each key's built on first read.
-
-    A read-only mapping like the dict it stands for (iteration in reading order of first
-    appearance, equality by content). Entries are finished `LabResult`s or the `Plain` tuples of
-    plain quantity labs; a key is turned into its tuple of results once, when it is first read.
-    Belongs to one request's context, read by that request's thread."""
-
-    __slots__ = ("_entries", "_series", "_newest")
-
-    def __init__(self, entries: dict[str, list["LabResult | Plain"]]) -> None:
-        self._entries = entries
-        self._series: dict[str, tuple[LabResult, ...]] = {}
-        self._newest: dict[tuple[str, date | None, date | None], LabResult | None] = {}  # newest()'s answers
-
-    def __getitem__(self, key: str) -> tuple[LabResult, ...]:
-        found = self._series.get(key)
-        if found is None:
-            items = self._entries[key]  # KeyError for a key with no results, as a dict
-            built = [build_plain(i) if type(i) is tuple else i for i in items]
-            built.sort(key=_result_date, reverse=True)
-            found = self._series[key] = tuple(built)
-        return found
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """As dict.get (without the KeyError a missing key costs Mapping.get)."""
-        found = self._series.get(key)
-        if found is not None:
-            return found
-        return self[key] if key in self._entries else default
-
-    def newest(self, key: str, since: date | None = None, on: date | None = None) -> LabResult | None:
-        """The first result of `self.get(key)` (newest first) dated from `since` to `on` (inclusive,
-        each bound optional), or None; builds only that result when the key was not read yet.
-
-        Why: most rules ask for the newest value (`PatientContext.lab`, `rules._stratify.latest_within`);
-        building a whole two-year series for it cost a third of `run_rules`. The series is sorted
-        newest first with ties in reading order, so this is the latest date in range, first read.
-        Asked again (several rows read the same creatinine), the same result is returned."""
-        asked = (key, since, on)
-        if asked in self._newest:
-            return self._newest[asked]
-        found = self._series.get(key)
-        if found is not None:
-            result = next((lab for lab in found if (on is None or lab.date <= on) and (since is None or since <= lab.date)), None)
-        else:
-            best: "LabResult | Plain | None" = None
-            best_date: date | None = None
-            for item in self._entries.get(key) or ():
-                day = item[1] if type(item) is tuple else item.date  # type: ignore[union-attr]
-                if (on is None or day <= on) and (since is None or since <= day) and (best_date is None or day > best_date):
-                    best, best_date = item, day
-            result = build_plain(best) if type(best) is tuple else best  # type: ignore[arg-type,assignment]
-        self._newest[asked] = result
-        return result
-
-    def oldest(self, key: str, test: "Callable[[date], bool]") -> LabResult | None:
-        """The first result of `sorted(self.get(key), key=date)` (oldest first, ties in reading order)
-        whose date passes `test`, or None; builds only that result when the key was not read yet
-        (the WBC at diagnosis is one result of a two-year series)."""
-        found = self._series.get(key)
-        if found is not None:
-            return next((lab for lab in sorted(found, key=_result_date) if test(lab.date)), None)
-        best: "LabResult | Plain | None" = None
-        best_date: date | None = None
-        for item in self._entries.get(key) or ():
-            day = item[1] if type(item) is tuple else item.date  # type: ignore[union-attr]
-            if (best_date is None or day < best_date) and test(day):
-                best, best_date = item, day
-        return build_plain(best) if type(best) is tuple else best  # type: ignore[arg-type,return-value]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"LabSeries({dict(self.items())!r})"
-
-
-def _result_date(result: LabResult) -> date:
-    return result.date
 
 
 def _pgx(obs: Mapping[str, Any], codes: CodeTable, when: date) -> list[LabResult]:

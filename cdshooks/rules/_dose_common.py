@@ -48,6 +48,8 @@ def code_interval_days(code: str | None) -> float | None:
 
 def text_only_sig(order: MedicationOrder) -> bool:
     """A dosage with free text and nothing structured to check (no dose, no timing, no route)."""
+    if not order.dosage_text or order.dose is not None:
+        return False  # the usual order: nothing more to read (the checks below have no side effects)
     t = order.timing
     timed = t is not None and (t.frequency or t.period or t.code or t.count or t.day_of_week or t.bounds_start)
     sent_route = order.route is not None and order.route.implied_by is None

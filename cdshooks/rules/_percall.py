@@ -45,8 +45,11 @@ def memoized(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(*args)
         key = (fn, *map(id, args))
         hit = memo.get(key)
-        if hit is not None and all(x is y for x, y in zip(hit[0], args)):
-            return hit[1]  # type: ignore[no-any-return]
+        if hit is not None:
+            held, n = hit[0], len(args)  # the usual one or two arguments compared without a generator
+            if (held[0] is args[0] if n == 1 else held[0] is args[0] and held[1] is args[1] if n == 2
+                    else all(x is y for x, y in zip(held, args))):
+                return hit[1]  # type: ignore[no-any-return]
         value = fn(*args)
         memo[key] = (args, value)
         return value
@@ -59,8 +62,12 @@ def _positions(ctx: "PatientContext") -> dict[str, tuple[int, ...]]:
     """Drug id -> positions in ctx.administrations (ascending) of the administrations naming it."""
     found: dict[str, list[int]] = {}
     for i, a in enumerate(ctx.administrations):
-        for drug in dict.fromkeys(a.drug_ids):
-            found.setdefault(drug, []).append(i)
+        ids = a.drug_ids
+        for drug in (ids if len(ids) < 2 else dict.fromkeys(ids)):  # one drug (the usual) needs no de-duplication
+            if drug in found:
+                found[drug].append(i)
+            else:
+                found[drug] = [i]
     return {drug: tuple(ps) for drug, ps in found.items()}
 
 
@@ -71,7 +78,7 @@ def given_with(ctx: "PatientContext", drugs: Iterable[str]) -> tuple["Administra
     hits = [positions[d] for d in dict.fromkeys(drugs) if d in positions]
     if not hits:
         return ()
-    admins = ctx.administrations
+    pick = ctx.administrations.__getitem__
     if len(hits) == 1:
-        return tuple(admins[i] for i in hits[0])
-    return tuple(admins[i] for i in sorted(set().union(*hits)))
+        return tuple(map(pick, hits[0]))
+    return tuple(map(pick, sorted(set().union(*hits))))

@@ -105,7 +105,7 @@ def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
 
 def with_drugs(orders: Iterable[MedicationOrder], drugs: Iterable[str]) -> tuple[MedicationOrder, ...]:
     wanted = frozenset(drugs)
-    return tuple(o for o in orders if wanted.intersection(o.drug_ids))
+    return tuple([o for o in orders if not wanted.isdisjoint(o.drug_ids)])
 
 
 @memoized  # asked by most rows of most families (scope "ALL"): once per call
@@ -171,12 +171,13 @@ def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge, kb: Knowledge | None 
     def in_window(day: date) -> bool:
         return before.holds((dx - day).days) and after.holds((day - dx).days)
 
-    # the first WBC (oldest first) in the window and not after treatment started; only dates decide,
-    # so a lazy series builds just the one result used (tests/rules/risk/test_diagnostic_wbc.py)
-    pre = oldest_lab(ctx, "wbc", lambda day: in_window(day) and (started is None or day <= started))
+    # The presenting WBC is the first (oldest first) in the window, used when it is not after
+    # treatment started: were it after, every later one in the window would be too. Only dates
+    # decide, so a lazy series builds just the one result used (tests/rules/risk/test_diagnostic_wbc.py).
+    first = oldest_lab(ctx, "wbc", in_window)
+    pre = first if first is not None and (started is None or first.date <= started) else None
     span = f"{format_number(before.value or 0)} days before to {format_number(after.value or 0)} days after the diagnosis date {dx.isoformat()}"
     if pre is None:
-        first = oldest_lab(ctx, "wbc", in_window)
         if first is not None:
             return first, None, (
                 f"every WBC from {span} is after the first cytoreductive administration ({started.isoformat() if started else '?'}): on treatment, not used"

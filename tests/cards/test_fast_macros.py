@@ -1,8 +1,9 @@
-"""Calling a plain macro without Jinja's general call path (cards/text.py `_CardContext`,
-`_renderer`) writes exactly what Jinja writes through `Context.call` and `Macro.__call__`, and the
+"""The card templates' shortcut through Jinja (cards/fastjinja.py: a plain macro called as its
+compiled function, from templates and from cards/text.py `_renderer`) writes exactly what
+Jinja writes through `Context.call` and `Macro.__call__`, and the
 per-process override-reason Codings are what `reasons_for` gives (issue 15). Every finding of
-every fixture is rendered both ways: the reference is Jinja's own Context over the same loader,
-filters and attribute lookup."""
+every fixture is rendered both ways: the reference is Jinja's own Context over the same
+loader, filters and attribute lookup."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from cdshooks.cards import render, text
+from cdshooks.cards import fastjinja, render, text
 from cdshooks.cards.overrides import REASONS, TOPIC_DEFAULTS, reasons_for
 from cdshooks.fixtures import NOPREFETCH_FILE, clinical_now, load_fixture, service_for_request
 
@@ -25,7 +26,7 @@ def _reference_environment() -> jinja2.Environment:
     env = text._CardEnvironment(loader=ours.loader, autoescape=False, undefined=jinja2.StrictUndefined,
                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters.update({k: ours.filters[k] for k in ("num", "unit", "qty", "day", "drug", "lab", "and_list", "pct")})
-    assert env.context_class is jinja2.runtime.Context and ours.context_class is text._CardContext
+    assert env.context_class is jinja2.runtime.Context and ours.context_class is fastjinja.CardContext
     return env
 
 
@@ -85,10 +86,12 @@ def test_a_macro_jinja_must_call_itself_still_goes_through_jinja() -> None:
     module = env.from_string("{% macro m(a, b=2) %}{{ a }}-{{ b }}{% endmacro %}"
                              "{% macro c() %}{{ caller() }}{% endmacro %}"
                              "{% macro v() %}{{ varargs | join(',') }}{% endmacro %}").module
-    assert not text._plain_macro(module.m, 1) and text._plain_macro(module.m, 2)
-    assert not text._plain_macro(module.c, 0) and not text._plain_macro(module.v, 0)
-    out = env.from_string("{% macro m(a, b=2) %}{{ a }}-{{ b }}{% endmacro %}{{ m(1) }} {{ m(1, 3) }} {{ m(1, b=4) }}").render()
-    assert out == "1-2 1-3 1-4"
+    assert fastjinja.plain_arguments(module.m) == 2
+    assert fastjinja.plain_arguments(module.c) == -1 and fastjinja.plain_arguments(module.v) == -1
+    assert fastjinja.plain_function(module.m, 1) is None and fastjinja.plain_function(module.m, 2) is module.m._func
+    source = ("{% macro m(a, b=2) %}{{ a }}-{{ b }}{% endmacro %}{% macro c() %}<{{ caller() }}>{% endmacro %}"
+              "{{ m(1) }} {{ m(1, 3) }} {{ m(1, b=4) }} {% for i in [5] %}{{ m(i, i) }}{% endfor %} {% call c() %}x{% endcall %}")
+    assert env.from_string(source).render() == _reference_environment().from_string(source).render() == "1-2 1-3 1-4 5-5 <x>"
 
 
 @pytest.mark.parametrize("topic", sorted(TOPIC_DEFAULTS))

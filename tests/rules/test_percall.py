@@ -77,3 +77,19 @@ def test_nested_calls_do_not_share_or_leak() -> None:
         outer = _percall._MEMO.get()
         assert outer is not None and len(outer) == 1
     assert seen == ["p", "p"]
+
+
+def test_memo_of_two_and_three_arguments_hits_only_the_same_objects() -> None:
+    calls: list[tuple[int, ...]] = []
+
+    @memoized
+    def pair(ctx: PatientContext, other: object, *more: object) -> int:
+        calls.append((id(ctx), id(other), *map(id, more)))
+        return len(calls)
+
+    ctx, x, y = ctx_with([]), object(), object()
+    with per_call():
+        assert pair(ctx, x) == pair(ctx, x) == 1
+        assert pair(ctx, y) == 2 and pair(ctx_with([]), x) == 3  # another second or first argument: computed
+        assert pair(ctx, x, y) == pair(ctx, x, y) == 4 and pair(ctx, y, x) == 5
+    assert len(calls) == 5
