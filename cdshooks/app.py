@@ -126,10 +126,10 @@ def wsgi_app(**kwargs: Any) -> Flask:
 
     from .gctune import tune_for_serving
 
-    from .serve import _length_body_reads
+    from .protocol.wsgi_body import length_body_reads
 
     app = create_app(audit_in_background=True)
     atexit.register(close_app, app)
     tune_for_serving(app)
-    app.wsgi_app = _length_body_reads(app.wsgi_app)  # the body read in one pass, as under `cdshooks serve`
+    app.wsgi_app = length_body_reads(app.wsgi_app)  # the body read in one pass, as under `cdshooks serve`
     return app

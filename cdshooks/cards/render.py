@@ -8,11 +8,12 @@ source.label names the service and knowledge version; source.topic is a Coding i
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
 from ..knowledge.references import Reference
 from ..rules.finding import ActionSpec, Coding, Finding, LinkSpec, SuggestionSpec
-from .overrides import reasons_for
+from .overrides import REASONS, TOPIC_DEFAULTS, reasons_for
 from .text import SUMMARY_LIMIT, clip_summary, render_text  # noqa: F401 (SUMMARY_LIMIT re-exported)
 from .wording import clean_detail, clinician_text, scrub, sources_section
 
@@ -49,6 +50,16 @@ def new_uuid() -> str:
 
 def _coding(c: Coding) -> dict[str, str]:
     return {"system": c.system, "code": c.code, "display": c.display}
+
+
+@lru_cache(maxsize=256)
+def _override_codings(topic: str, codes: tuple[str, ...]) -> tuple[dict[str, str], ...] | None:
+    """`overrideReasons` for a card of `topic` whose rule names `codes`, kept per process (our own
+    vocabulary, no patient data): exactly `[_coding(c) for c in reasons_for(topic, codes)]`. None
+    when a code is not ours, so `reasons_for` still logs it on every card that names it."""
+    if any(code not in REASONS for code in codes or TOPIC_DEFAULTS.get(topic, ())):
+        return None
+    return tuple(_coding(c) for c in reasons_for(topic, codes))
 
 
 def _action(a: ActionSpec) -> dict[str, Any]:
@@ -121,9 +132,14 @@ def render_card(
         card["suggestions"] = [_suggestion(s) for s in finding.suggestions]
         card["selectionBehavior"] = "at-most-one"
     if finding.indicator != "info" or finding.override_reasons:
-        reasons = finding.override_reasons or reasons_for(finding.topic, finding.override)
-        if reasons:
-            card["overrideReasons"] = [_coding(c) for c in reasons]
+        known = None if finding.override_reasons else _override_codings(finding.topic, tuple(finding.override))
+        if known is not None:
+            if known:
+                card["overrideReasons"] = [dict(c) for c in known]  # each card its own dicts
+        else:
+            reasons = finding.override_reasons or reasons_for(finding.topic, finding.override)
+            if reasons:
+                card["overrideReasons"] = [_coding(c) for c in reasons]
     links = [_link(l) for l in finding.links]
     links += [{"label": f"Open: {r.title}", "url": r.url, "type": "absolute"} for r in references
               if r.url not in {l["url"] for l in links}]

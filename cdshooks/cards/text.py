@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 import jinja2
+from jinja2.runtime import Context, Macro
 
 from ..rules.finding import Finding
 from ..rules.verdict import Amount
@@ -123,6 +124,31 @@ class _CardEnvironment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+class _CardContext(Context):
+    """Jinja's template context with a short way to call a plain macro from a template.
+
+    `{{ _state(o) }}` in a template goes through `Context.call` (which asks the macro how it wants
+    its context passed), then `Macro.__call__` (which maps keyword arguments, defaults, caller and
+    varargs, and marks the result safe when autoescaping): dozens of calls per response. A macro
+    called with exactly its positional arguments, no keyword, no caller, no varargs and no
+    autoescape gets from both exactly `macro._func(*args)`; every other call takes Jinja's path.
+    tests/cards/test_fast_macros.py renders every template message both ways."""
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's own signature
+        if type(__obj) is Macro and not kwargs and _plain_macro(__obj, len(args)) and not __self.eval_ctx.autoescape:
+            try:
+                return __obj._func(*args)
+            except StopIteration:  # as Context.call answers it
+                return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
+        return super().call(__obj, *args, **kwargs)
+
+
+def _plain_macro(macro: Macro, given: int) -> bool:
+    """True when `Macro.__call__` with `given` positional arguments (no keywords) adds nothing."""
+    return (given == macro._argument_count and not macro.caller and not macro.catch_kwargs and not macro.catch_varargs
+            and not macro._environment.is_async)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = _CardEnvironment(
@@ -132,6 +158,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
     )
     env.filters.update(num=num, unit=unit, qty=qty, day=day, drug=drug, lab=lab, and_list=and_list, pct=pct)
+    env.context_class = _CardContext
     return env
 
 
@@ -142,6 +169,18 @@ def _module(topic: str) -> Any:
 
 def _macro(topic: str, message: str, part: str) -> Any:
     return getattr(_module(topic), f"{message.replace('-', '_')}_{part}", None)
+
+
+@lru_cache(maxsize=None)
+def _renderer(topic: str, name: str, given: int) -> Any:
+    """The function rendering macro `name` of a topic module from `given` positional arguments:
+    the macro's own compiled function when `Macro.__call__` would add nothing (as `_CardContext`),
+    else the macro; None when the topic has no such macro. Templates are knowledge-free code
+    loaded once, so the answer is kept per process."""
+    macro = getattr(_module(topic), name, None)
+    if type(macro) is Macro and _plain_macro(macro, given) and not macro._default_autoescape:
+        return macro._func
+    return macro
 
 
 def has_message(topic: str, message: str) -> bool:
@@ -162,18 +201,19 @@ def _tidy(markdown: str) -> str:
 
 
 def patient_block(patient: Any) -> str:
-    return _tidy(str(_module("_base").patient_block(patient)))
+    return _tidy(str(_renderer("_base", "patient_block", 1)(patient)))
 
 
 def soft_note(finding: Finding) -> str:
-    return _tidy(str(_module("_base").soft_note(finding)))
+    return _tidy(str(_renderer("_base", "soft_note", 1)(finding)))
 
 
 def body(finding: Finding) -> tuple[str, str]:
     """(summary, detail) from the template, without the patient block or the soft-rule note."""
     try:
-        summary = _macro(finding.topic, finding.message, "summary")
-        detail = _macro(finding.topic, finding.message, "detail")
+        name = finding.message.replace("-", "_")
+        summary = _renderer(finding.topic, f"{name}_summary", 2)
+        detail = _renderer(finding.topic, f"{name}_detail", 2)
         if summary is None or detail is None:
             raise LookupError(f"no macro {finding.message}_summary/_detail in {finding.topic}.md.j2")
         return clip_summary(str(summary(finding, finding.facts))), _tidy(str(detail(finding, finding.facts)))

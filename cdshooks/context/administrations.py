@@ -19,7 +19,7 @@ from ..knowledge.drugs import DrugTable
 from .conformant import concept_ok, quantity_ok, str_ok
 from .doses import derive_amount, quantity
 from .fhir import is_object, normalize, parse_date, ref
-from .medications import Identification, identify, implied_route, route_of
+from .medications import Identification, OrderMemo, _content_key, identify, implied_route, route_of
 from .model import Administration, Quantity, Route
 from .read import MALFORMED, conform
 
@@ -72,7 +72,7 @@ def plain_administration(resource: Any) -> bool:
             and (dosage is None or (type(dosage) is dict and quantity_ok(dosage.get("dose")) and concept_ok(dosage.get("route")))))
 
 
-class ReadMemo:
+class ReadMemo(OrderMemo):
     """What one request's readers have already worked out, by the content it depends on.
 
     Why: a two-year chart carries hundreds of administrations of a handful of drugs, each
@@ -84,8 +84,8 @@ class ReadMemo:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._idents: dict[bytes, Identification] = {}
-        self._routes: dict[bytes, Route | None] = {}
         self._given: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
         self._as_sent: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
 
@@ -140,28 +140,6 @@ class ReadMemo:
             found = self._idents[key] = identify(resource, drugs, included)
         return found
 
-    def route(self, concept: Any, codes: CodeTable) -> Route | None:
-        """`route_of(concept, codes)`, once per distinct concept."""
-        key = _content_key(concept)
-        if key is None:
-            return route_of(concept, codes)
-        if key not in self._routes:
-            self._routes[key] = route_of(concept, codes)
-        return self._routes[key]
-
-
-def _content_key(value: Any) -> bytes | None:
-    """The JSON bytes of `value`, or None when it is not plain JSON (then nothing is shared).
-
-    None too when the bytes hold a null anywhere: orjson writes NaN and Infinity as null, so a
-    `code: NaN` (which `route_of` spells "system|nan") and a `code: null` would share one key.
-    A null is never valid FHIR, so this costs nothing on what an EHR sends."""
-    try:
-        key = orjson.dumps(value)
-    except TypeError:
-        return None
-    return None if b"null" in key else key
-
 
 def _parts_key(*parts: Any) -> bytes | None:
     """One key for several values (each absent, or as `_content_key`), None if one cannot have a key.
@@ -181,7 +159,7 @@ def _parts_key(*parts: Any) -> bytes | None:
 
 
 def read_administrations(resources: Iterable[Any], drugs: DrugTable, codes: CodeTable,
-                         included: Mapping[str, Mapping[str, Any]]) -> tuple[Administration, ...]:
+                         included: Mapping[str, Mapping[str, Any]], memo: "ReadMemo | None" = None) -> tuple[Administration, ...]:
     """The given administrations among a prefetch Bundle's resources (as `raw_entries` lists
     them), newest first (ties in sent order): what conforming each (`fhir.conformed`) and reading
     it with `read_administration` gives, without the copy or the per-resource checks.
@@ -196,7 +174,7 @@ def read_administrations(resources: Iterable[Any], drugs: DrugTable, codes: Code
     (`ReadMemo.given_as_sent`). A medicationReference (a Medication elsewhere, maybe contained)
     and anything that is not a plain dict take the general path.
     """
-    memo = ReadMemo()
+    memo = ReadMemo() if memo is None else memo
     out: list[Administration] = []
     for r in resources:
         if type(r) is not dict or "medicationReference" in r:

@@ -22,7 +22,7 @@ from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view, padded_words
 from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
-from .administrations import read_administrations
+from .administrations import ReadMemo, read_administrations
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_order
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import mosteller, read_observations
@@ -160,8 +160,9 @@ def build_context(
     # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in sent.values()))
     included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
+    memo = ReadMemo()  # this request's readings shared by content (routes, schedules, what administrations give)
     drafts = tuple(
-        read_order(r, drugs, codes, included, is_draft=True)
+        read_order(r, drugs, codes, included, is_draft=True, memo=memo)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"
     )
     if selections is None:
@@ -183,10 +184,10 @@ def build_context(
             continue
         if ref(r) in draft_refs:
             continue
-        order = read_order(r, drugs, codes, included, is_draft=False)
+        order = read_order(r, drugs, codes, included, is_draft=False, memo=memo)
         if order.drug_ids:
             active.append(order)
-    administrations = read_administrations(sent.get("medicationAdministrations", ()), drugs, codes, included)
+    administrations = read_administrations(sent.get("medicationAdministrations", ()), drugs, codes, included, memo)
 
     # patient and age
     patients = [p for p in _resources("patient") if p.get("resourceType") == "Patient"]

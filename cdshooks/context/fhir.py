@@ -197,6 +197,12 @@ def raw_entries(bundle: Any) -> list[Mapping[str, Any]]:
         raw = [raw]
     elif not isinstance(raw, list):
         return []  # entry: 1, "x", null, ... (as objects_of reads it)
+    try:  # as EHRs send it: every entry an object with a resource object (one C-level pass, then a check)
+        resources = [e["resource"] for e in raw]
+    except (KeyError, TypeError, IndexError):
+        resources = None
+    if resources is not None and all(type(r) is dict for r in resources):
+        return resources
     return [r for e in raw if (type(e) is dict or isinstance(e, Mapping))
             and (type(r := e.get("resource")) is dict or isinstance(r, Mapping))]
 

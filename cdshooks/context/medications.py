@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+import orjson
+
 from ..knowledge.codes import SNOMED, CodeTable
 from ..knowledge.drugs import RXNORM, DrugTable
 from ..knowledge.products import Product
@@ -222,19 +224,69 @@ def _as_needed(dosage: Mapping[str, Any]) -> bool:
     return dosage.get("asNeededBoolean") is True or is_object(dosage.get("asNeededCodeableConcept"))
 
 
+class OrderMemo:
+    """Routes and timings one request's readers have already read, by the content they depend on.
+
+    Why: a chart's orders and administrations spell the same few route concepts and schedules
+    again and again; `route_of` and `timing_of` are pure in that content. Keyed by its JSON bytes
+    (`_content_key`), so equal content shares an answer and different content never does. One per
+    request (build_context makes it; administrations.ReadMemo extends it): nothing outlives the
+    request. Results are immutable and handed out as they are.
+    """
+
+    def __init__(self) -> None:
+        self._routes: dict[bytes, Route | None] = {}
+        self._timings: dict[bytes, Timing | None] = {}
+
+    def route(self, concept: Any, codes: CodeTable) -> Route | None:
+        """`route_of(concept, codes)`, once per distinct concept."""
+        key = _content_key(concept)
+        if key is None:
+            return route_of(concept, codes)
+        if key not in self._routes:
+            self._routes[key] = route_of(concept, codes)
+        return self._routes[key]
+
+    def timing(self, timing: Any) -> Timing | None:
+        """`timing_of(timing)`, once per distinct Timing."""
+        key = _content_key(timing)
+        if key is None:
+            return timing_of(timing)
+        if key not in self._timings:
+            self._timings[key] = timing_of(timing)
+        return self._timings[key]
+
+
+def _content_key(value: Any) -> bytes | None:
+    """The JSON bytes of `value`, or None when it is not plain JSON (then nothing is shared).
+
+    None too when the bytes hold a null anywhere: orjson writes NaN and Infinity as null, so a
+    `code: NaN` (which `route_of` spells "system|nan") and a `code: null` would share one key.
+    A null is never valid FHIR, so this costs nothing on what an EHR sends."""
+    try:
+        key = orjson.dumps(value)
+    except TypeError:
+        return None
+    return None if b"null" in key else key
+
+
 def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
-               included: Mapping[str, Mapping[str, Any]], *, is_draft: bool) -> MedicationOrder:
-    """One MedicationRequest or MedicationStatement; never raises, problems say what was unreadable."""
+               included: Mapping[str, Mapping[str, Any]], *, is_draft: bool, memo: OrderMemo | None = None) -> MedicationOrder:
+    """One MedicationRequest or MedicationStatement; never raises, problems say what was unreadable.
+    `memo` (one per request) shares route and timing readings between orders of equal content."""
     problems: list[str] = list(validate(resource))
     ident = identify(resource, drugs, included)
     problems += ident.problems
     field = "dosageInstruction" if resource.get("resourceType") == "MedicationRequest" else "dosage"
     dosage = _first_dosage(resource.get(field))
     authored = parse_date(resource.get("authoredOn") or resource.get("dateAsserted"))
-    route = route_of(dosage.get("route"), codes) if dosage else None
+    if dosage and memo is not None:
+        route, timing = memo.route(dosage.get("route"), codes), memo.timing(dosage.get("timing"))
+    else:
+        route = route_of(dosage.get("route"), codes) if dosage else None
+        timing = timing_of(dosage.get("timing")) if dosage else None
     if route is None:
         route = implied_route(ident.product)
-    timing = timing_of(dosage.get("timing")) if dosage else None
     if dosage and _as_needed(dosage):
         timing = replace(timing or Timing(), as_needed=True)
     return MedicationOrder(

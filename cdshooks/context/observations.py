@@ -171,7 +171,9 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     heights: list[tuple[date, Mapping[str, Any]]] = []
     collector = LabCollector(codes)
     add, results, windows = collector.add, collector.results, collector.windows
-    factor_of, fromisoformat, labs_by_code = _plain_factor, date.fromisoformat, codes.labs
+    fromisoformat, labs_by_code = date.fromisoformat, codes.labs
+    # (LOINC code, unit system, code, text) -> (factor numerator, denominator, unit) or None (not plain)
+    factors: dict[tuple[str, Any, Any, Any], tuple[float, float, str] | None] = {}
     days: dict[str, date] = {}  # "YYYY-MM-DD" -> its date, for the days this chart's dates begin with
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
@@ -223,15 +225,17 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                                 value, system, code, text = _quantity_fields(qty)
                             except KeyError:
                                 value, system, code, text = qty.get("value"), qty.get("system"), qty.get("code"), qty.get("unit")
-                            if ((type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
-                                    and (system is None or type(system) is str) and (code is None or type(code) is str)
-                                    and (text is None or type(text) is str)):
-                                unit = lab.canonical_unit or ""
-                                factor = factor_of(system, code, text, unit, lab.molar_mass)
+                            if (type(value) is float or type(value) is int) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+                                try:  # the unit fields' factor into this code's unit, once per distinct fields
+                                    factor = factors[(lab.code, system, code, text)]
+                                except KeyError:
+                                    factor = factors[(lab.code, system, code, text)] = _unit_factor(lab, system, code, text)
+                                except TypeError:  # an unhashable unit field (an array, an object): not plain
+                                    factor = None
                                 if factor is not None:
                                     # what `collector.add(sent, when, lab, plain)` does with it, inline
                                     key = lab.key
-                                    plain = (key, when, rtype, rid, value, factor[0], factor[1], unit,
+                                    plain = (key, when, rtype, rid, value, factor[0], factor[1], factor[2],
                                              code or text or "")
                                     windows[key] = lab.window_days
                                     series = results.get(key)
@@ -267,6 +271,18 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     height, hgaps = pick_measurement("height", heights, codes, order_date)
     return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
                               tuple(wgaps + hgaps), collector.reading(order_date))
+
+
+def _unit_factor(lab: LabCode, system: Any, code: Any, text: Any) -> tuple[float, float, str] | None:
+    """(numerator, denominator, unit) converting a Quantity with these unit fields into the lab's
+    canonical unit; None when one is not a string (or absent) or the unit does not convert: such a
+    lab is not plain and takes the general path. Equal fields (a string equals only a string) get
+    the same answer, so `read_observations` asks once per distinct fields."""
+    if not ((system is None or type(system) is str) and (code is None or type(code) is str) and (text is None or type(text) is str)):
+        return None
+    unit = lab.canonical_unit or ""
+    factor = _plain_factor(system, code, text, unit, lab.molar_mass)
+    return None if factor is None else (factor[0], factor[1], unit)
 
 
 # Several elements read in one call (KeyError when one is absent: then read one by one with .get)

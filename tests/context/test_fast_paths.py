@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cdshooks.context.fhir import as_sent, entries, is_object, raw_entries
 from cdshooks.context.administrations import ReadMemo, plain_administration, read_administration, read_administrations
-from cdshooks.context.medications import route_of
+from cdshooks.context.medications import OrderMemo, read_order, route_of
 from cdshooks.context.observations import body_measurement, body_series, read_labs, read_observations
 from cdshooks.knowledge.codes import SNOMED, codes_view
 from cdshooks.knowledge.drugs import drugs_view
-from ctx_fhirdata import LOINC, UCUM, bundle, obs, qty, rx
+from ctx_fhirdata import LOINC, UCUM, bundle, med_request, obs, qty, rx
 from support.mutation import json_value, paths, put
 
 ORDER = UPPER = date(2024, 3, 10)
@@ -134,6 +134,39 @@ def test_memo_never_shares_between_nan_and_null(kb):
     assert read_administration(nan, drugs, codes, {}).route != read_administration(null, drugs, codes, {}).route
 
 
+# -- orders: routes and schedules read once per distinct content (OrderMemo) -----------------------
+
+DAILY = {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}
+WEEKLY = {"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk", "boundsPeriod": {"start": "2024-03-10"}}, "code": {"text": "QW"}}
+ORDERS = [med_request(f"o{n}", med=rx(code), dose={"doseQuantity": qty(dose, "mg")}, route=route, timing=timing)
+          for n, (code, dose, route, timing) in enumerate([("11202", 1.5, IV, WEEKLY), ("103", 50, None, DAILY),
+                                                           ("103", 50, IV, DAILY), ("11202", 2, IV, WEEKLY)])]
+
+
+@FAST
+@given(data=st.data())
+def test_orders_read_with_one_memo_equal_each_read_alone(kb, data):
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    orders = data.draw(spoiled(ORDERS + ORDERS[:2]))
+    read = _entries(orders)  # as the builder reads orders: conformed
+    memo = OrderMemo()
+    assert [read_order(r, drugs, codes, {}, is_draft=True, memo=memo) for r in read] == \
+        [read_order(r, drugs, codes, {}, is_draft=True) for r in read]
+
+
+def test_order_memo_never_shares_between_nan_and_null(kb):
+    """orjson writes NaN as null; read as sent, a periodUnit NaN is kept and a null one is absent."""
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    nan, null = copy.deepcopy(ORDERS[1]), copy.deepcopy(ORDERS[1])
+    nan["dosageInstruction"][0]["timing"] = {"repeat": {"frequency": 1, "period": 1, "periodUnit": float("nan")}}
+    null["dosageInstruction"][0]["timing"] = {"repeat": {"frequency": 1, "period": 1, "periodUnit": None}}
+    for pair in ((nan, null), (null, nan)):
+        memo = OrderMemo()
+        assert [read_order(r, drugs, codes, {}, is_draft=True, memo=memo) for r in pair] == \
+            [read_order(r, drugs, codes, {}, is_draft=True) for r in pair]
+    assert read_order(nan, drugs, codes, {}, is_draft=True).timing != read_order(null, drugs, codes, {}, is_draft=True).timing
+
+
 # -- observations: one scan, plain labs read as sent ----------------------------------------------
 
 LABS = [
@@ -199,3 +232,24 @@ def test_a_route_code_of_another_json_kind_matches_nothing(kb):
         route = route_of({"coding": [{"system": SNOMED, "code": code, "display": "Intravenous route"}]}, codes)
         assert route is not None and route.kind is None  # only a string code is looked up: not recognized, never an exception
         assert route.text == "Intravenous route"
+
+
+# -- raw_entries: the resources of a Bundle in one C-level pass when every entry is plain --------
+
+def _raw_entries_reference(entry: Any) -> list[Any]:
+    """What raw_entries gave for a Bundle's `entry` list before its one-pass shortcut."""
+    return [r for e in entry if isinstance(e, Mapping) and isinstance(r := e.get("resource"), Mapping)]
+
+
+ENTRY = st.one_of(VALUE, st.fixed_dictionaries({"resource": VALUE}),
+                  st.fixed_dictionaries({"resource": st.just({"resourceType": "Observation", "id": "o"})}),
+                  st.fixed_dictionaries({"fullUrl": st.just("x")}),
+                  st.builds(lambda r: _Frozen({"resource": r}), st.just({"resourceType": "Patient"})),
+                  st.builds(lambda r: {"resource": _Frozen(r)}, st.just({"resourceType": "Patient"})))
+
+
+@given(entry=st.lists(ENTRY, max_size=6))
+def test_raw_entries_lists_the_resources_the_defensive_reading_lists(entry):
+    got = raw_entries({"resourceType": "Bundle", "entry": entry})
+    want = _raw_entries_reference(entry)
+    assert len(got) == len(want) and all(a is b for a, b in zip(got, want))

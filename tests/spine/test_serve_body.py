@@ -1,5 +1,5 @@
 """The request body under `cdshooks serve` (issue 15): a Content-Length body is read straight
-from gunicorn's LengthReader (serve._length_body_reads) instead of gunicorn's 1 KiB loop.
+from gunicorn's LengthReader (protocol/wsgi_body.py) instead of gunicorn's 1 KiB loop.
 
 Real gunicorn readers on a real socket pair, then a real `cdshooks serve`: the bytes the app
 reads are the sent bytes, the bytes after the body stay for the next request on the connection,
@@ -18,7 +18,7 @@ import requests
 from gunicorn.http.body import Body, ChunkedReader, LengthReader
 from werkzeug.wrappers import Request
 
-from cdshooks.serve import _length_body_reads
+from cdshooks.protocol.wsgi_body import length_body_reads
 from support.processes import serve_env, start_serve
 from support.requests import order_sign_request
 
@@ -40,7 +40,7 @@ def _run(environ: dict[str, Any]) -> tuple[bytes, type]:
         seen["data"] = Request(env).get_data(cache=False)
         return []
 
-    _length_body_reads(app)(environ, lambda *a: None)
+    length_body_reads(app)(environ, lambda *a: None)
     return seen["data"], seen["stream"]
 
 
