@@ -125,7 +125,6 @@ def wsgi_app(**kwargs: Any) -> Flask:
     import atexit
 
     from .gctune import tune_for_serving
-
     from .protocol.wsgi_body import length_body_reads
 
     app = create_app(audit_in_background=True)

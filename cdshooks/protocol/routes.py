@@ -60,7 +60,22 @@ def read_body() -> dict[str, Any]:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body is {request.content_length} bytes; the limit is {limit}")
     check_content_type(request.headers.get("Content-Type"))
-    return parse_json_object(request.get_data(cache=False), max_bytes=limit)
+    return parse_json_object(_body_bytes(), max_bytes=limit)
+
+
+def _body_bytes() -> bytes:
+    """The body: with a Content-Length, exactly that many bytes read from `wsgi.input` in one
+    call (what PEP 3333 lets an application read); otherwise (chunked) `get_data`.
+
+    Why: `get_data` reads through werkzeug's LimitedStream 8 KiB at a time; over the one-pass
+    reader `cdshooks serve` puts on gunicorn's body (serve._length_body_reads) that loop was
+    ~0.4 ms of CPU for the 356 KiB order-sign, one read ~0.2 ms. A length over the limit was
+    refused before this runs; a client that sends less than it announced gets a short body,
+    which the JSON parse refuses (400), as it did through get_data under gunicorn."""
+    length = request.content_length
+    if length is None:
+        return request.get_data(cache=False)
+    return request.environ["wsgi.input"].read(length) if length > 0 else b""
 
 
 @bp.route("/cds-services", methods=["GET", "OPTIONS"])

@@ -69,3 +69,24 @@ def test_record_cards_writes_every_card_and_silenced_finding(store: Store) -> No
     hashes = {r["patient_hash"] for r in rows}
     assert len(hashes) == 1 and len(hashes.pop()) == 64  # keyed hash, never the id
     assert all(r["recorded_at"].tzinfo is not None for r in rows)
+
+
+def test_a_batch_of_several_calls_rows_keeps_each_rows_own_time(store: Store) -> None:
+    """A background batch carries several calls' rows: each call's rows share one `recorded_at`
+    object (processed once), the next call's differs; every row must keep its own instant."""
+    first = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=timezone.utc)
+    second = datetime(2026, 3, 4, 7, 6, 7, tzinfo=timezone(timedelta(hours=2)))  # the same instant, another object
+    third = first + timedelta(microseconds=1)
+    times = [first, first, second, third, third, first]
+    rows = [dict(hook_instance=f"h-{n}", service_id="s", card_uuid=f"c-{n}", rule_id="r", indicator="info", topic="t",
+                 knowledge_version="kv", issuer=None, tenant=None, patient_hash=None, recorded_at=at,
+                 policy_version=None, policy_action=None) for n, at in enumerate(times)]
+    with store.engine.begin() as conn:
+        conn.execute(card_audit.insert(), [dict(r, service_id="core") for r in rows])
+        store._audit_insert.execute(conn, [dict(r, service_id="prepared") for r in rows])
+    with store.engine.connect() as conn:
+        got = conn.execute(text("SELECT service_id, hook_instance, CAST(recorded_at AS TEXT) FROM card_audit ORDER BY id")).all()
+        back = conn.execute(select(card_audit.c.service_id, card_audit.c.recorded_at).order_by(card_audit.c.id)).all()
+    core = [(h, t) for s, h, t in got if s == "core"]
+    assert core == [(h, t) for s, h, t in got if s == "prepared"] and len(core) == len(times)
+    assert [at for s, at in back if s == "prepared"] == times
