@@ -41,6 +41,7 @@ MAX_PENDING_ROWS = 20_000  # ~2,000 calls' rows: a stalled store refuses calls (
 RETRY_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 10.0
 BATCH_WAIT_SECONDS = 0.025  # how long a batch's first rows wait for more (group commit)
+GATHER_STEP_SECONDS = 0.002  # how often that wait looks for a flush, a close or a full batch
 MAX_BATCH_ROWS = 1_000  # a batch this large is written at once
 
 
@@ -167,13 +168,21 @@ class AuditWriter:
 
     def _gather(self) -> None:
         """With the lock held and rows pending: wait up to `batch_wait` for more rows (group
-        commit), unless closing, flushing, retrying after a failure, or the batch is full."""
+        commit), unless closing, flushing, retrying after a failure, or the batch is full.
+
+        The wait is slept in GATHER_STEP_SECONDS steps with the lock released, not a timed
+        `Condition.wait`: a timed wait's deadline is read from the monotonic clock, and under a
+        shifted clock (libfaketime, `.ci/run` step 2) that deadline lay 400 days past the
+        kernel's, so the wait never ended and no row was written until the next call's."""
         until = time.monotonic() + self.batch_wait
         while not (self._closing or self._flushing or self._failure is not None or len(self._pending) >= MAX_BATCH_ROWS):
-            left = until - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= until:
                 return
-            self._cond.wait(left)
+            self._cond.release()
+            try:
+                time.sleep(GATHER_STEP_SECONDS)
+            finally:
+                self._cond.acquire()
 
 
 def _reason(exc: BaseException) -> str:
