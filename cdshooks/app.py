@@ -118,17 +118,24 @@ def close_app(app: Any) -> None:
         runtime_.store.close()
 
 
-def wsgi_app(**kwargs: Any) -> Flask:
-    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'` (GC tuned, audit written in
-    the background and Content-Length bodies read in one pass as under `cdshooks serve`; the
-    writer is drained when the worker exits)."""
-    import atexit
-
+def serving_app() -> Flask:
+    """The app as gunicorn serves it, built in each worker (`cdshooks serve`, `wsgi_app()`):
+    audit rows written in the background, the GC tuned after one warm-up call per service
+    (gctune.py), and Content-Length bodies read in one pass (protocol/wsgi_body.py)."""
     from .gctune import tune_for_serving
     from .protocol.wsgi_body import length_body_reads
 
     app = create_app(audit_in_background=True)
-    atexit.register(close_app, app)
     tune_for_serving(app)
-    app.wsgi_app = length_body_reads(app.wsgi_app)  # the body read in one pass, as under `cdshooks serve`
+    app.wsgi_app = length_body_reads(app.wsgi_app)
+    return app
+
+
+def wsgi_app(**kwargs: Any) -> Flask:
+    """gunicorn entry point: `gunicorn 'cdshooks.app:wsgi_app()'`, the app `cdshooks serve` runs
+    (`serving_app`); the audit writer is drained when the worker exits."""
+    import atexit
+
+    app = serving_app()
+    atexit.register(close_app, app)
     return app

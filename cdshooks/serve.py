@@ -163,14 +163,9 @@ def _announce(fmt: str, text: str, json_text: str | None = None) -> None:
 
 
 def _load_app() -> Any:
-    from .app import create_app
-    from .gctune import tune_for_serving
-    from .protocol.wsgi_body import length_body_reads
+    from .app import serving_app
 
-    app = create_app(audit_in_background=True)  # in each worker (no preload): its objects are then frozen there
-    tune_for_serving(app)
-    app.wsgi_app = length_body_reads(app.wsgi_app)
-    return app
+    return serving_app()  # in each worker (no preload): its objects are then frozen there
 
 
 def run_gunicorn(

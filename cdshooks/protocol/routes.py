@@ -68,7 +68,7 @@ def _body_bytes() -> bytes:
     call (what PEP 3333 lets an application read); otherwise (chunked) `get_data`.
 
     Why: `get_data` reads through werkzeug's LimitedStream 8 KiB at a time; over the one-pass
-    reader `cdshooks serve` puts on gunicorn's body (serve._length_body_reads) that loop was
+    reader `cdshooks serve` puts on gunicorn's body (protocol/wsgi_body.py) that loop was
     ~0.4 ms of CPU for the 356 KiB order-sign, one read ~0.2 ms. A length over the limit was
     refused before this runs; a client that sends less than it announced gets a short body,
     which the JSON parse refuses (400), as it did through get_data under gunicorn."""

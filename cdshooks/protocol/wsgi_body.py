@@ -1,7 +1,7 @@
 """gunicorn's request body, read in one pass (issue 15).
 
-Used where the app is served by gunicorn: `cdshooks serve` (serve._load_app) and the plain
-gunicorn entry point `cdshooks.app:wsgi_app()`. Anything else keeps its own stream.
+Used where the app is served by gunicorn (`app.serving_app`: `cdshooks serve` and the plain
+gunicorn entry point `cdshooks.app:wsgi_app()`). Anything else keeps its own stream.
 """
 
 from __future__ import annotations
