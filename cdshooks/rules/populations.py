@@ -347,9 +347,9 @@ def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
         items.setdefault(order.ref, set()).add(item)
         shown.setdefault(order.ref, []).extend(what["gaps"])
 
-    ordered = {d for o in ctx.targets for d in o.drug_ids}  # every evaluator speaks only of these (`_targets`)
-    for row in population_knowledge(kb).rows:
-        if row.family != "population" or ordered.isdisjoint(row.drugs) or not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
+    ordered = [d for o in ctx.targets for d in o.drug_ids]  # every evaluator speaks only of these (`_targets`)
+    for row in population_knowledge(kb).population_rows_for(ordered):  # file order, population family only
+        if not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
             continue
         yield from _EVALUATORS[type(row)](ctx, row, settings, missing, kb)
     for ref, reasons in gaps.items():
