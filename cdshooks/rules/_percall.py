@@ -15,12 +15,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context.model import Administration, PatientContext
 
 T = TypeVar("T")
+_DRUG_IDS = attrgetter("drug_ids")
 _MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("cdshooks_rules_memo", default=None)
 
 
@@ -59,11 +61,39 @@ def memoized(fn: Callable[..., T]) -> Callable[..., T]:
 
 @memoized
 def _positions(ctx: "PatientContext") -> dict[str, tuple[int, ...]]:
-    """Drug id -> positions in ctx.administrations (ascending) of the administrations naming it."""
+    """Drug id -> positions in ctx.administrations (ascending) of the administrations naming it.
+
+    Grouped by the administrations' drug-id tuples first (a two-year chart names the same few
+    drugs hundreds of times), then each distinct tuple's drugs get its positions: one dict step
+    per administration instead of one per drug it names."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    try:
+        for i, ids in enumerate(map(_DRUG_IDS, ctx.administrations)):
+            group = groups.get(ids)
+            if group is None:
+                groups[ids] = [i]
+            else:
+                group.append(i)
+    except TypeError:  # an unhashable drug_ids (not a tuple of ids): one drug at a time
+        return _positions_by_drug(ctx)
+    found: dict[str, list[int]] = {}
+    merged: set[str] = set()  # drugs with positions from more than one tuple: re-sorted
+    for ids, positions in groups.items():
+        for drug in (ids if len(ids) < 2 else dict.fromkeys(ids)):  # one drug (the usual) needs no de-duplication
+            if drug in found:
+                found[drug] += positions
+                merged.add(drug)
+            else:
+                found[drug] = positions if len(ids) == 1 else list(positions)
+    return {drug: tuple(sorted(ps)) if drug in merged else tuple(ps) for drug, ps in found.items()}
+
+
+def _positions_by_drug(ctx: "PatientContext") -> dict[str, tuple[int, ...]]:
+    """`_positions` one administration and drug at a time (its definition, and its fallback)."""
     found: dict[str, list[int]] = {}
     for i, a in enumerate(ctx.administrations):
         ids = a.drug_ids
-        for drug in (ids if len(ids) < 2 else dict.fromkeys(ids)):  # one drug (the usual) needs no de-duplication
+        for drug in (ids if len(ids) < 2 else dict.fromkeys(ids)):
             if drug in found:
                 found[drug].append(i)
             else:

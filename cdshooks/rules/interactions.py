@@ -14,9 +14,9 @@ Wording: cards/templates/interaction.md.j2 (condition facts are rendered there, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterable, Iterator, Mapping
+from functools import lru_cache
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
@@ -29,12 +29,17 @@ from .verdict import Amount, RowRef, Verdict
 
 _RANK = {"suppress": -1, "info": 0, "warning": 1, "critical": 2}
 _ONE_DAY = timedelta(days=1)
-@dataclass(frozen=True)
-class _Hit:
+class _Hit(NamedTuple):  # a tuple: several per pair on every request, read only here
     match: Match
     severity: str
     notes: tuple[str, ...]  # audit text for inputs.notes
     conditions: tuple[Mapping[str, Any], ...] = ()  # what the card shows about each condition read
+
+
+@lru_cache(maxsize=256)
+def _row_ref(rule_id: str, citation: str, status: str) -> RowRef:
+    """The card's row for a rule row of interactions.json: knowledge only (immutable), one per row and status."""
+    return RowRef(rule_id, citation, status)
 
 
 def _qt_risk(ctx: PatientContext, params: Mapping[str, float]) -> tuple[bool, str, dict[str, Any]]:
@@ -224,7 +229,7 @@ def _verdict(a: MedicationOrder, b: MedicationOrder, hits: list[_Hit]) -> Verdic
     citation = f"{top.match.rule.id}: {top.match.rule.citation}"
     if len(rules) > 1:
         citation += "; also " + ", ".join(rules[1:]) + " (see detail)"
-    row = RowRef(top.match.rule.rule_id, top.match.rule.citation, "verified" if top.match.verified else "unverified")
+    row = _row_ref(top.match.rule.rule_id, top.match.rule.citation, "verified" if top.match.verified else "unverified")
     facts = {
         "agent": agent, "other": other, "action": top.match.rule.action,
         "agent_order": _order_facts(agent_order), "other_order": _order_facts(other_order),

@@ -93,3 +93,18 @@ def test_memo_of_two_and_three_arguments_hits_only_the_same_objects() -> None:
         assert pair(ctx, y) == 2 and pair(ctx_with([]), x) == 3  # another second or first argument: computed
         assert pair(ctx, x, y) == pair(ctx, x, y) == 4 and pair(ctx, y, x) == 5
     assert len(calls) == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(admins=st.lists(administration, max_size=60))
+def test_grouped_positions_equal_one_drug_at_a_time(admins: list[Administration]) -> None:
+    ctx = ctx_with(admins)
+    assert _percall._positions(ctx) == _percall._positions_by_drug(ctx)
+    assert list(_percall._positions(ctx)) == list(_percall._positions_by_drug(ctx))  # same key order
+
+
+def test_positions_of_unhashable_drug_ids_fall_back() -> None:
+    admins = [Administration("MedicationAdministration/a", ("vincristine",), DAY),
+              Administration("MedicationAdministration/b", ["vincristine", "vincristine"], DAY)]  # type: ignore[arg-type]
+    ctx = ctx_with(admins)
+    assert _percall._positions(ctx) == _percall._positions_by_drug(ctx) == {"vincristine": (0, 1)}
