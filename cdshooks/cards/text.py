@@ -21,7 +21,7 @@ import jinja2
 
 from ..rules.finding import Finding
 from ..rules.verdict import Amount
-from .fastjinja import DICT_ATTRIBUTES, CardContext, plain_function
+from .fastjinja import DICT_ATTRIBUTES, CardCodeGenerator, CardContext, plain_function
 from .wording import LAB_NAMES
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,10 @@ class _CardEnvironment(jinja2.Environment):
     Jinja reads `x.name` as the attribute first, then the item; for a dict that costs a raised
     AttributeError per lookup (hundreds per response). A name a dict has no attribute for goes
     straight to the item here, with the same answer (an undefined when the key is missing); method
-    names (`f.get`, `f.items`) still reach the method."""
+    names (`f.get`, `f.items`) still reach the method. Templates are compiled by
+    `fastjinja.CardCodeGenerator`, which inlines the plain-dict case of this method."""
+
+    code_generator_class = CardCodeGenerator
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in DICT_ATTRIBUTES:
