@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 import jinja2.compiler
 import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
 
 from cdshooks.cards import fastjinja, render, text
 from cdshooks.cards.overrides import REASONS, TOPIC_DEFAULTS, reasons_for
@@ -137,3 +138,19 @@ def test_a_missing_fact_fails_as_before(source: str) -> None:
         except jinja2.UndefinedError as exc:
             messages.append(str(exc))
     assert messages[0] == messages[1]
+
+
+_LINE_TEXT = st.text(alphabet=st.sampled_from(list("ab -*\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\xa0µ ")), max_size=60)
+
+
+@hyp_settings(max_examples=500, deadline=None)
+@given(_LINE_TEXT)
+def test_tidy_is_the_line_loop(markdown: str) -> None:
+    assert text._tidy(markdown) == text._tidy_lines(markdown)
+
+
+@hyp_settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab ,;:–-…\n\t\xa0")), max_size=300))
+def test_clip_summary_is_idempotent(summary: str) -> None:
+    once = text.clip_summary(summary)
+    assert text.clip_summary(once) == once and len(once) <= text.SUMMARY_LIMIT
