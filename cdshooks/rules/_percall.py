@@ -108,3 +108,9 @@ def given_with(ctx: "PatientContext", drugs: Iterable[str]) -> tuple["Administra
     if len(hits) == 1:
         return tuple(map(pick, hits[0]))
     return tuple(map(pick, sorted(set().union(*hits))))
+
+
+@memoized
+def all_medications(ctx: "PatientContext") -> tuple[Any, ...]:
+    """`ctx.all_medications()` (a new tuple each time it is asked), once per call: a dozen rules ask."""
+    return ctx.all_medications()

@@ -98,6 +98,7 @@ def first_on_or_after(ctx: PatientContext, key: str, start: date | None) -> LabR
     return oldest_lab(ctx, key, lambda day: start is None or day >= start)
 
 
+@memoized  # a dozen rules ask, each for the same tuple
 def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
     """Order hooks: the identified orders under review (a draft with no medication chosen yet is not a
     treatment); patient-view (no targets): the active medications."""
