@@ -55,9 +55,12 @@ class AuditWriter:
         max_pending: int = MAX_PENDING_ROWS,
         retry_seconds: float = RETRY_SECONDS,
         batch_wait: float = BATCH_WAIT_SECONDS,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
-        """`write(rows)` commits rows in one transaction or raises (Store._insert_audit)."""
+        """`write(rows)` commits rows in one transaction or raises (store/writer_connection.py);
+        `on_exit()` runs on the writer thread as it stops (it releases that thread's connection)."""
         self._write = write
+        self._on_exit = on_exit
         self.max_pending = max_pending
         self.retry_seconds = retry_seconds
         self.batch_wait = batch_wait
@@ -128,6 +131,13 @@ class AuditWriter:
 
     # -- writer thread --------------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
+
+    def _loop(self) -> None:
         deadline: float | None = None
         while True:
             with self._cond:
