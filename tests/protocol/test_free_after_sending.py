@@ -61,3 +61,22 @@ def test_a_real_call_keeps_its_context_and_body_until_the_response_is_closed(mak
     assert (_live(PatientContext), _live(HookRequest)) == (before[0] + 1, before[1] + 1)  # ... and both still held
     answer.close()
     assert (_live(PatientContext), _live(HookRequest)) == before  # freed at close, by reference counting
+
+
+def test_a_call_answered_with_an_error_frees_its_body_too(make_app: Any) -> None:
+    """A body read and validated, then refused (order-sign sent to the patient-view service: 400):
+    nothing of it outlives the answer, without waiting for the cyclic collector."""
+    from cdshooks.fetch.hook import HookRequest
+    from support.requests import order_sign_request
+
+    app = make_app()
+    environ = EnvironBuilder("/cds-services/all-patient-view", method="POST", data=orjson.dumps(order_sign_request()),
+                             content_type="application/json").get_environ()
+    gc.collect()
+    before = _live(HookRequest)
+    statuses: list[str] = []
+    answer = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    b"".join(answer)
+    answer.close()
+    assert statuses == ["400 BAD REQUEST"]
+    assert _live(HookRequest) == before
