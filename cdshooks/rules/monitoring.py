@@ -6,7 +6,6 @@ in an unusable unit never counts as normal: the card says which value could not 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Iterator
 
 from ..context.model import MedicationOrder, PatientContext
@@ -24,10 +23,10 @@ _AGE_RISK_CITATION = "seed Table 3 / clinical-rules.md SP-16 (anthracycline card
 
 
 def _verdict(check: Check, message: str, orders: tuple[MedicationOrder, ...] = (), drug: str | None = None, indicator: str | None = None,
-             facts: dict[str, Any] | None = None, **inputs: Any) -> Verdict:
+             facts: dict[str, Any] | None = None, citation: str | None = None, **inputs: Any) -> Verdict:
     """A monitoring verdict: the check row is the provenance (the engine marks UNVERIFIED rows soft)."""
     return Verdict(row=check, topic="monitoring", indicator=indicator or check.indicator, message=message, drug=drug,
-                   orders=tuple(o.ref for o in orders), facts=facts or {}, inputs=inputs)
+                   orders=tuple(o.ref for o in orders), facts=facts or {}, inputs=inputs, citation=citation)
 
 
 def _class_orders(ctx: PatientContext, mv: Any, cls: str) -> tuple[tuple[MedicationOrder, ...], str | None]:
@@ -208,10 +207,10 @@ def anthracycline_lvef(ctx: PatientContext, kb: Knowledge, settings: RuleSetting
         last = ctx.lab("lvef")
         # seed Table 3 / SP-16 (pediatric and elderly cardiotoxicity): folded in so the missing echo is one card, not two
         age_risk = ctx.age is not None and (ctx.age.years < 18 or ctx.age.years >= 65)
-        verdict = _verdict(missing, "lvef-missing", orders, drug,
-                           facts={"last": lab_fact(last) if last else None, "window_days": missing.params["window_days"], "order_date": ctx.order_date,
-                                  "age_risk": age_risk, "age_years": ctx.age.years if ctx.age else None})
-        yield replace(verdict, citation=f"{missing.citation}; {_AGE_RISK_CITATION}") if age_risk else verdict
+        yield _verdict(missing, "lvef-missing", orders, drug,
+                       facts={"last": lab_fact(last) if last else None, "window_days": missing.params["window_days"], "order_date": ctx.order_date,
+                              "age_risk": age_risk, "age_years": ctx.age.years if ctx.age else None},
+                       citation=f"{missing.citation}; {_AGE_RISK_CITATION}" if age_risk else None)
         return
     low = mv.check("monitoring.anthracycline.lvef-low")
     if value < low.params["lvef_below_pct"] and settings.soft_rule_enabled(low.id):
