@@ -74,15 +74,17 @@ def body_measurement(
 
 
 def pick_measurement(
-    item: str, candidates: list[tuple[date, Mapping[str, Any]]], codes: CodeTable, order_date: date
+    item: str, candidates: list[tuple[date, Mapping[str, Any]]], codes: CodeTable, order_date: date,
+    reads: "list[Measurement | str] | None" = None,
 ) -> tuple[Measurement | None, list[DataGap]]:
-    """The newest usable of newest-first `candidates` within the freshness window, and the gaps."""
+    """The newest usable of newest-first `candidates` within the freshness window, and the gaps.
+    `reads`: `_read_body` of each candidate, when the caller has them already (`_reads`)."""
     window = codes.freshness[item]
     gaps: list[DataGap] = []
     stale: date | None = None
-    for when, obs in candidates:
+    for n, (when, obs) in enumerate(candidates):
         source = ref(obs)
-        read = _read_body(item, when, obs)
+        read = reads[n] if reads is not None else _read_body(item, when, obs)
         if isinstance(read, str):
             gaps.append(DataGap(item, read, source=source))
             continue
@@ -113,7 +115,16 @@ def body_series(item: str, observations: Iterable[Mapping[str, Any]], codes: Cod
 
 
 def _series(item: str, candidates: list[tuple[date, Mapping[str, Any]]]) -> tuple[Measurement, ...]:
-    return tuple(read for when, obs in candidates if isinstance(read := _read_body(item, when, obs), Measurement))
+    return _usable(_reads(item, candidates))
+
+
+def _reads(item: str, candidates: list[tuple[date, Mapping[str, Any]]]) -> list[Measurement | str]:
+    """`_read_body` of each candidate, in order: read once for the series and the pick."""
+    return [_read_body(item, when, obs) for when, obs in candidates]
+
+
+def _usable(reads: list[Measurement | str]) -> tuple[Measurement, ...]:
+    return tuple(read for read in reads if type(read) is not str)
 
 
 def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measurement | None:
@@ -267,9 +278,10 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                 add(obs, when, lab, None)
     weights.sort(key=_first, reverse=True)
     heights.sort(key=_first, reverse=True)
-    weight, wgaps = pick_measurement("weight", weights, codes, order_date)
-    height, hgaps = pick_measurement("height", heights, codes, order_date)
-    return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
+    wreads, hreads = _reads("weight", weights), _reads("height", heights)
+    weight, wgaps = pick_measurement("weight", weights, codes, order_date, wreads)
+    height, hgaps = pick_measurement("height", heights, codes, order_date, hreads)
+    return ObservationReading(weight, height, _usable(wreads), _usable(hreads),
                               tuple(wgaps + hgaps), collector.reading(order_date))
 
 

@@ -98,6 +98,21 @@ def test_administrations_read_in_one_pass_as_sent_equal_each_read_alone(kb, data
     assert read_administrations(raw_entries(bundle(*admins)), drugs, codes, {}) == _each_alone(admins, drugs, codes)
 
 
+@FAST
+@given(data=st.data())
+def test_administrations_read_with_readings_kept_between_requests_equal_each_read_alone(kb, data):
+    """What administrations give, kept between requests (`memo.given_readings`, as build_context
+    reads them): a later request with equal content gets what reading each alone gives."""
+    from cdshooks.context.memo import given_readings
+
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    admins = data.draw(spoiled(ADMINS + ADMINS[:2] + [REFERENCED, PERIOD, PERIOD]))
+    alone = _each_alone(admins, drugs, codes)
+    for _ in range(2):  # two requests: the second reads from what the first kept
+        sent = raw_entries(bundle(*copy.deepcopy(admins)))
+        assert read_administrations(sent, drugs, codes, {}, ReadMemo(given_readings.table(drugs, codes))) == alone
+
+
 def test_one_pass_never_shares_between_elements_conform_reads_differently(kb):
     """The as-sent memo keys on the sent bytes: NaN and null (both written null) conform alike
     where they are read; a string and a number, an object and an array, never share."""
@@ -152,6 +167,38 @@ def test_orders_read_with_one_memo_equal_each_read_alone(kb, data):
     memo = OrderMemo()
     assert [read_order(r, drugs, codes, {}, is_draft=True, memo=memo) for r in read] == \
         [read_order(r, drugs, codes, {}, is_draft=True) for r in read]
+
+
+@FAST
+@given(data=st.data())
+def test_orders_read_again_in_a_later_request_equal_each_read_alone(kb, data):
+    """The readings shared between requests (`memo.order_readings`): a second request with the
+    same orders (its own memo, its own parsed resources) gets what reading each alone gives, with
+    its own resource objects in them; draft and active readings never stand in for each other."""
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    orders = data.draw(spoiled(ORDERS + ORDERS[:2]))
+    for is_draft in (True, False, True):
+        read = _entries(copy.deepcopy(orders))  # a new request: equal content, new objects
+        got = [read_order(r, drugs, codes, {}, is_draft=is_draft, memo=OrderMemo()) for r in read]
+        assert got == [read_order(r, drugs, codes, {}, is_draft=is_draft) for r in read]
+        assert all(o.resource is r and o.is_draft is is_draft for o, r in zip(got, read))
+
+
+def test_shared_order_readings_are_per_knowledge_view_and_bounded(kb):
+    from cdshooks.context.memo import order_readings
+    from cdshooks.knowledge.drugs import DrugTable
+
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    other = DrugTable(kb.table("drugs"))  # another knowledge view: its own table
+    assert order_readings.table(drugs, codes) is order_readings.table(drugs, codes)
+    assert order_readings.table(other, codes) is not order_readings.table(drugs, codes)
+    table = order_readings.table(other, codes)
+    for n in range(order_readings.max_entries + 5):
+        order_readings.put(table, n.to_bytes(4, "big"), n)
+    assert len(table) <= order_readings.max_entries
+    key = order_readings.key(ORDERS[0], b"draft")
+    assert key is not None and key != order_readings.key(ORDERS[0], b"active")
+    assert order_readings.key({**ORDERS[0], "x": float("nan")}, b"draft") is None  # written as null: never keyed
 
 
 def test_order_memo_never_shares_between_nan_and_null(kb):
