@@ -220,6 +220,11 @@ LABS = [
     obs("wbc", "6690-2", qty(3.1, "10*3/uL"), "2024-03-04"),
     obs("wbc2", "6690-2", qty(2.9, "10*3/uL"), "2024-03-01T08:00:00Z"),
     obs("bili", "1975-2", qty(17.1, "umol/L"), "2024-03-04", referenceRange=[{"high": qty(20, "umol/L")}]),
+    # reference ranges as labs carry them: both bounds (another unit), one object for the array, a
+    # bound in a unit that does not convert, two ranges (the first is read)
+    obs("creat", "2160-0", qty(0.5, "mg/dL"), "2024-03-04", referenceRange=[{"low": qty(27, "umol/L"), "high": qty(62, "umol/L")}]),
+    obs("alt", "1742-6", qty(40, "U/L"), "2024-03-03", referenceRange={"low": qty(5, "U/L"), "high": qty(45, "U/L")}),
+    obs("k", "2823-3", qty(4.1, "mmol/L"), "2024-03-03", referenceRange=[{"high": qty(5.5, "kg")}, {"high": qty(5, "mmol/L")}]),
     obs("mrd", None, qty(0.01, "%"), "2024-03-02", text="MRD day 29 flow cytometry"),
     obs("w-in-labs", "29463-7", qty(29.5, "kg"), "2024-03-05"),
     # as EHRs send them: every Quantity field present (read in one call), and a period instead of a dateTime
@@ -247,6 +252,27 @@ def test_observations_read_in_one_scan_equal_the_general_readers(kb, data):
     assert list(reading.labs.series) == list(read_labs(others_c, codes, ORDER, UPPER).series)  # key order too
     assert reading.weights == body_series("weight", body_c + others_c, codes, UPPER)
     assert reading.heights == body_series("height", body_c + others_c, codes, UPPER)
+
+
+def test_reference_ranges_of_equal_bytes_are_shared_only_when_the_bytes_decide(kb):
+    """`_ranges_plain` remembers a range by its JSON bytes: NaN and Infinity (written as null), a
+    null, a subclass of dict or str (written as their base kind) and a 2**70 are each read alone."""
+    class Sub(dict):
+        pass
+
+    class Text(str):
+        pass
+
+    codes = codes_view(kb)
+    bounds = [None, float("nan"), float("inf"), 5, 5.0, True, "5", 2**70, Sub(qty(5, "mmol/L")), qty(5, Text("mmol/L"))]
+    others = []
+    for n, high in enumerate(bounds * 2):
+        bound = high if isinstance(high, dict) else {"value": high, "unit": "mmol/L", "system": UCUM, "code": "mmol/L"}
+        others.append(obs(f"k{n}", "2823-3", qty(4.0 + n, "mmol/L"), f"2024-03-0{1 + n % 9}", referenceRange=[{"high": bound}]))
+    reading = read_observations([], raw_entries(bundle(*others)), codes, ORDER, UPPER)
+    general = read_labs(_entries(others), codes, ORDER, UPPER)
+    assert reading.labs == general
+    assert [r.reference_high for r in reading.labs.series["potassium"]] == [r.reference_high for r in general.series["potassium"]]
 
 
 # -- is_object: isinstance(value, Mapping) without the abc machinery ----------------------------
