@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -49,9 +50,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import percentile, print_report  # noqa: E402
-from workload import HOOK_SERVICES, SIZES, chart_request, resource_count  # noqa: E402
+from workload import HOOK_SERVICES, PATIENT_ID, SIZES, chart_request, resource_count  # noqa: E402
 
 HOOK_MARK = "00000000-bench-hook-instance-000000000000"
+_NEW_PATIENTS = itertools.count(1)  # one id per "new patient" call in the whole run, never reused
 LARGE_SIGN = ("order-sign", "large")
 
 
@@ -65,9 +67,18 @@ def bodies() -> dict[tuple[str, str], bytes]:
     return out
 
 
-def fresh(template: bytes, i: int) -> bytes:
-    """A new hookInstance per call, as an EHR sends (same length, so no reallocation games)."""
-    return template.replace(HOOK_MARK.encode(), f"{i:036d}".encode())
+def fresh(template: bytes, i: int, new_patient: bool = False) -> bytes:
+    """A new hookInstance per call, as an EHR sends (same length, so no reallocation games).
+
+    `new_patient`: also a patient id never sent before in this run, in every place the chart
+    names it (Patient.id, every subject reference, context.patientId). Every resource's bytes then
+    differ from every earlier call's, so nothing the service remembers by content (validation
+    results, order readings) applies: the first call for a patient, where the same-chart calls
+    measure an EHR re-sending one patient's chart hook after hook."""
+    body = template.replace(HOOK_MARK.encode(), f"{i:036d}".encode())
+    if new_patient:
+        body = body.replace(PATIENT_ID.encode(), f"np{next(_NEW_PATIENTS):0{len(PATIENT_ID) - 2}d}".encode())
+    return body
 
 
 # -- 1. in-process ---------------------------------------------------------------------------
@@ -84,30 +95,8 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         client = app.test_client()
         rows = []
         for (hook, size), template in templates.items():
-            url = f"/cds-services/{HOOK_SERVICES[hook]}"
-            n = max(5, calls // 4) if size == "stress" else calls
-            parse, handle, parse_cpu, handle_cpu = [], [], [], []
-            for i in range(n + 3):
-                body = fresh(template, i)
-                c0, t0 = time.thread_time(), time.perf_counter()
-                orjson.loads(body)
-                c1, t1 = time.thread_time(), time.perf_counter()
-                r = client.post(url, data=body, headers={"Content-Type": "application/json"})
-                c2, t2 = time.thread_time(), time.perf_counter()
-                if r.status_code != 200 or not isinstance(r.get_json().get("cards"), list):
-                    raise SystemExit(f"in-process {hook}/{size}: HTTP {r.status_code} {r.data[:200]!r}")
-                if i >= 3:  # warm-up dropped
-                    parse.append((t1 - t0) * 1000)
-                    handle.append((t2 - t1) * 1000)
-                    parse_cpu.append((c1 - c0) * 1000)
-                    handle_cpu.append((c2 - c1) * 1000)
-            p, h = statistics.median(parse), statistics.median(handle)
-            pc, hc = statistics.median(parse_cpu), statistics.median(handle_cpu)
-            rows.append({"hook": hook, "size": size, "resources": resource_count(orjson.loads(template)),
-                         "kib": round(len(template) / 1024), "calls": n, "parse_ms": round(p, 3),
-                         "handle_ms": round(h, 2), "handle_p95_ms": round(percentile(handle, 95), 2),
-                         "ratio": round(h / p, 1), "parse_cpu_ms": round(pc, 3), "handle_cpu_ms": round(hc, 2),
-                         "cpu_ratio": round(hc / pc, 1) if pc else None, "cards": len(r.get_json()["cards"])})
+            rows.append(_measure(client, hook, size, template, max(5, calls // 4) if size == "stress" else calls))
+        new_patient = _measure(client, *LARGE_SIGN, templates[LARGE_SIGN], calls, new_patient=True)
         stages = stage_breakdown(app, templates[LARGE_SIGN], calls)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -116,7 +105,34 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         pts = [(r["resources"], r["handle_cpu_ms"]) for r in rows if r["hook"] == hook]
         mx, my = statistics.fmean(x for x, _ in pts), statistics.fmean(y for _, y in pts)
         growth[hook] = round(sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts), 4)
-    return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages}
+    return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages, "new_patient": new_patient}
+
+
+def _measure(client: Any, hook: str, size: str, template: bytes, n: int, new_patient: bool = False) -> dict[str, Any]:
+    """Parse vs handling of `n` calls (3 more dropped as warm-up), alternately call by call."""
+    url = f"/cds-services/{HOOK_SERVICES[hook]}"
+    parse, handle, parse_cpu, handle_cpu = [], [], [], []
+    for i in range(n + 3):
+        body = fresh(template, i, new_patient)
+        c0, t0 = time.thread_time(), time.perf_counter()
+        orjson.loads(body)
+        c1, t1 = time.thread_time(), time.perf_counter()
+        r = client.post(url, data=body, headers={"Content-Type": "application/json"})
+        c2, t2 = time.thread_time(), time.perf_counter()
+        if r.status_code != 200 or not isinstance(r.get_json().get("cards"), list):
+            raise SystemExit(f"in-process {hook}/{size}: HTTP {r.status_code} {r.data[:200]!r}")
+        if i >= 3:  # warm-up dropped
+            parse.append((t1 - t0) * 1000)
+            handle.append((t2 - t1) * 1000)
+            parse_cpu.append((c1 - c0) * 1000)
+            handle_cpu.append((c2 - c1) * 1000)
+    p, h = statistics.median(parse), statistics.median(handle)
+    pc, hc = statistics.median(parse_cpu), statistics.median(handle_cpu)
+    return {"hook": hook, "size": size, "resources": resource_count(orjson.loads(template)),
+            "kib": round(len(template) / 1024), "calls": n, "parse_ms": round(p, 3),
+            "handle_ms": round(h, 2), "handle_p95_ms": round(percentile(handle, 95), 2),
+            "ratio": round(h / p, 1), "parse_cpu_ms": round(pc, 3), "handle_cpu_ms": round(hc, 2),
+            "cpu_ratio": round(hc / pc, 1) if pc else None, "cards": len(r.get_json()["cards"])}
 
 
 def stage_breakdown(app: Any, template: bytes, calls: int) -> dict[str, float]:
@@ -251,8 +267,8 @@ def request_once(host: str, port: int, method: str, path: str, body: bytes | Non
 class Load:
     """Closed-loop or open-loop load from threads with keep-alive connections; every answer checked."""
 
-    def __init__(self, port: int, path: str, template: bytes) -> None:
-        self.port, self.path, self.template = port, path, template
+    def __init__(self, port: int, path: str, template: bytes, new_patient: bool = False) -> None:
+        self.port, self.path, self.template, self.new_patient = port, path, template, new_patient
         self.counter = 0
         self.lock = threading.Lock()
         self.errors: list[str] = []
@@ -263,7 +279,7 @@ class Load:
             return self.counter
 
     def _one(self, conn: http.client.HTTPConnection) -> None:
-        status, data = request_once("127.0.0.1", self.port, "POST", self.path, fresh(self.template, self._next()), conn=conn)
+        status, data = request_once("127.0.0.1", self.port, "POST", self.path, fresh(self.template, self._next(), self.new_patient), conn=conn)
         if status != 200 or b'"cards"' not in data:
             raise RuntimeError(f"HTTP {status}: {data[:200]!r}")
 
@@ -423,6 +439,15 @@ def http_phase(args: argparse.Namespace, template: bytes, soak_template: bytes) 
                     run["server_cpu_ms_per_call"] = round((servers[kind].cpu_seconds() - server_cpu) * 1000 / run["n"], 2)
                     run["client_cpu_ms_per_call"] = round((time.process_time() - client_cpu) * 1000 / run["n"], 2)
                 out[kind]["closed"][str(clients)] = run
+        for kind, load in loads.items():  # 1 client, a patient never seen before on every call
+            fresh_load = Load(servers[kind].port, "/cds-services/all-order-sign", template, new_patient=True)
+            server_cpu, client_cpu = servers[kind].cpu_seconds(), time.process_time()
+            run = fresh_load.closed(1, args.calls, args.max_seconds)
+            if run["n"]:
+                run["server_cpu_ms_per_call"] = round((servers[kind].cpu_seconds() - server_cpu) * 1000 / run["n"], 2)
+                run["client_cpu_ms_per_call"] = round((time.process_time() - client_cpu) * 1000 / run["n"], 2)
+            out[kind]["closed_new_patient_1"] = run
+            load.errors += fresh_load.errors
         for kind, load in loads.items():
             out[kind]["open"] = load.open(args.rate, args.open_seconds)
         out["parse_floor_ms_after"] = parse_floor_ms(template)

@@ -47,6 +47,12 @@ def _print_in_process(ip: dict[str, Any]) -> None:
     print("growth (CPU ms per added resource, least squares): "
           + ", ".join(f"{h} {g:.4f}" for h, g in ip["growth_ms_per_resource"].items())
           + f"   target <= {TARGET_GROWTH_MS}")
+    npt = ip.get("new_patient")
+    if npt:
+        same = next((r for r in ip["rows"] if (r["hook"], r["size"]) == (npt["hook"], npt["size"])), None)
+        print(f"{npt['hook']} {npt['size']}, a new patient every call (nothing remembered by content applies): "
+              f"cpu handle {npt['handle_cpu_ms']:.2f} ms, ratio {npt['cpu_ratio']} "
+              f"(same chart re-sent: {same['handle_cpu_ms'] if same else '-'} ms)")
     print("\norder-sign ~600 resources, stages (median ms): "
           + "; ".join(f"{k} {v:.2f}" for k, v in ip["stages"].items()))
 
@@ -75,6 +81,12 @@ def _print_http(http: dict[str, Any] | None, cpus: int) -> None:
         for kind in kinds:
             run = http[kind]["closed"][clients]
             print(f"{kind + ' closed ' + clients + ' client(s)':<34}{run['n']:>6}{_f(run['p50_ms'])}{_f(run['p95_ms'])}"
+                  f"{_f(run['p99_ms'])}{_f(run['rps'])}{_f(run.get('server_cpu_ms_per_call'), 10)}"
+                  f"{_f(run.get('client_cpu_ms_per_call'))}")
+    for kind in kinds:
+        run = http[kind].get("closed_new_patient_1")
+        if run:
+            print(f"{kind + ' 1 client, new patients':<34}{run['n']:>6}{_f(run['p50_ms'])}{_f(run['p95_ms'])}"
                   f"{_f(run['p99_ms'])}{_f(run['rps'])}{_f(run.get('server_cpu_ms_per_call'), 10)}"
                   f"{_f(run.get('client_cpu_ms_per_call'))}")
     for kind in kinds:

@@ -121,13 +121,16 @@ def close_app(app: Any) -> None:
 def serving_app() -> Flask:
     """The app as gunicorn serves it, built in each worker (`cdshooks serve`, `wsgi_app()`):
     audit rows written in the background, the GC tuned after one warm-up call per service
-    (gctune.py), and Content-Length bodies read in one pass (protocol/wsgi_body.py)."""
+    (gctune.py), Content-Length bodies read in one pass (protocol/wsgi_body.py), and in a
+    gthread worker one service call at a time running Python (the CPU gate, gate.py)."""
+    from .gate import gate_service_calls
     from .gctune import tune_for_serving
     from .protocol.wsgi_body import length_body_reads
 
     app = create_app(audit_in_background=True)
     tune_for_serving(app)
-    app.wsgi_app = length_body_reads(app.wsgi_app)
+    max_body = app.extensions["cdshooks"].settings.max_body_bytes
+    app.wsgi_app = length_body_reads(gate_service_calls(app.wsgi_app, max_body_bytes=max_body))
     return app
 
 

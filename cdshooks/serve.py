@@ -24,7 +24,8 @@ from .protocol import request_log
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # gthread workers with this many threads each (CDSHOOKS_THREADS): a call waiting on a slow FHIR
 # server (up to CDSHOOKS_FETCH_DEADLINE_SECONDS) occupies one thread, not the whole worker, so
-# /health and other calls are still answered (issue 11). 1 = gunicorn's sync worker.
+# /health and other calls are still answered (issue 11); one thread at a time runs a call's Python
+# (the CPU gate, gate.py, wired in app.serving_app). 1 = gunicorn's sync worker.
 DEFAULT_THREADS = 4
 
 

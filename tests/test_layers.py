@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cdshooks"
 # Lowest first. Same number = one layer (may import each other).
 LAYERS: dict[str, int] = {
     "errors": 0, "units": 0, "config": 0,  # settings are read by every layer
-    "gctune": 0,  # garbage-collector settings for serving; imports nothing of ours
+    "gate": 0,  # the serving CPU gate (fetch/ and protocol/ let it go at network waits); imports nothing of ours
     "knowledge": 1,
     "context": 2,
     "rules": 3, "policy": 3,  # the policy is applied once in the rules engine

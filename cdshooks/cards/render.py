@@ -98,9 +98,12 @@ def render_card(
 ) -> dict[str, Any]:
     summary, detail = render_text(finding)
     if not finding.message:  # older form: text written by a rule, cleaned of what clinicians must not read
-        summary, detail = clinician_text(summary), clean_detail(detail)
+        summary, detail = clip_summary(clinician_text(summary)), clean_detail(detail)
     else:  # knowledge rows' notes reach the template as facts: their internal references go here
-        summary, detail = scrub(summary), scrub(detail)
+        scrubbed, detail = scrub(summary), scrub(detail)
+        # the template's summary is clipped (text.body) and clipping twice is clipping once: only a
+        # summary the scrub changed is clipped again
+        summary = summary if scrubbed is summary else clip_summary(scrubbed)
     section = sources_section(finding.citation, [(r.title, r.url) for r in references])
     if section:
         detail += "\n\n" + section
@@ -112,7 +115,7 @@ def render_card(
         source["url"] = references[0].url
     card: dict[str, Any] = {
         "uuid": new_uuid(),
-        "summary": clip_summary(summary),
+        "summary": summary,
         "indicator": finding.indicator,
         "detail": detail,
         "source": source,

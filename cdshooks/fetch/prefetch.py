@@ -38,6 +38,7 @@ import requests
 
 from ..config import Settings, normalize_base_url
 from ..errors import PreconditionFailed
+from ..gate import GATE
 from .hook import HookRequest, PrefetchKey
 
 log = logging.getLogger(__name__)
@@ -196,24 +197,25 @@ class FhirFetcher:
         # No single socket wait may outlast the deadline; the chunk loop checks it between reads.
         timeout = (min(self.settings.fetch_connect_timeout, remaining), min(self.settings.fetch_read_timeout, remaining))
         chunks: list[bytes] = []
-        try:
-            with self.session.get(url, headers=self._headers(), timeout=timeout, stream=True, allow_redirects=False) as response:
-                if not 200 <= response.status_code < 300:
-                    # 404 on a read is NOT "no data": the resource could not be had (issue 11)
-                    raise FetchError(f"FHIR server answered HTTP {response.status_code}")
-                size = 0
-                for chunk in response.iter_content(16384):
-                    if self.deadline.passed:
-                        raise FetchError(self.deadline.message)
-                    size += len(chunk)
-                    if size > self.settings.fetch_max_bytes:
-                        raise FetchError(f"response larger than {self.settings.fetch_max_bytes} bytes")
-                    self.budget.take(len(chunk))
-                    chunks.append(chunk)
-        except requests.RequestException as exc:
-            if self.deadline.passed:
-                raise FetchError(self.deadline.message) from None
-            raise FetchError(f"FHIR request failed: {type(exc).__name__}") from None
+        with GATE.released():  # the network wait lets another call run (gate.py); a no-op on the fetch pool
+            try:
+                with self.session.get(url, headers=self._headers(), timeout=timeout, stream=True, allow_redirects=False) as response:
+                    if not 200 <= response.status_code < 300:
+                        # 404 on a read is NOT "no data": the resource could not be had (issue 11)
+                        raise FetchError(f"FHIR server answered HTTP {response.status_code}")
+                    size = 0
+                    for chunk in response.iter_content(16384):
+                        if self.deadline.passed:
+                            raise FetchError(self.deadline.message)
+                        size += len(chunk)
+                        if size > self.settings.fetch_max_bytes:
+                            raise FetchError(f"response larger than {self.settings.fetch_max_bytes} bytes")
+                        self.budget.take(len(chunk))
+                        chunks.append(chunk)
+            except requests.RequestException as exc:
+                if self.deadline.passed:
+                    raise FetchError(self.deadline.message) from None
+                raise FetchError(f"FHIR request failed: {type(exc).__name__}") from None
         try:
             return orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError:
@@ -341,7 +343,8 @@ def _run_jobs(jobs: Mapping[str, Callable[[], _Outcome]], settings: Settings, de
     pool = ThreadPoolExecutor(max_workers=max(1, min(settings.fetch_workers, len(jobs))), thread_name_prefix="cdshooks-fetch")
     try:
         futures = {pool.submit(job): name for name, job in jobs.items()}
-        done, _ = wait(futures, timeout=max(deadline.remaining(), 0.0))
+        with GATE.released():  # the request thread only waits here: another call runs meanwhile (gate.py)
+            done, _ = wait(futures, timeout=max(deadline.remaining(), 0.0))
         out: dict[str, _Outcome] = {}
         for future, name in futures.items():
             if future in done and future.exception() is None:

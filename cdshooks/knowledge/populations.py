@@ -15,7 +15,7 @@ evaluator for every kind it is named for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from ..errors import KnowledgeError
 from . import Knowledge, cross_check
@@ -253,6 +253,31 @@ class PopulationKnowledge:
     rows: tuple[PopulationRow, ...]
     sources: Mapping[str, str]
     status_currency: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Built once (knowledge is immutable after load): drug id -> positions in `rows` of the
+    # population-family rows naming it. `population_rows_for` answers from it.
+    _by_drug: Mapping[str, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        found: dict[str, list[int]] = {}
+        for i, r in enumerate(self.rows):
+            if r.family == "population":
+                for drug in r.drugs:
+                    found.setdefault(drug, []).append(i)
+        object.__setattr__(self, "_by_drug", {d: tuple(ps) for d, ps in found.items()})
+
+    def population_rows_for(self, drugs: Iterable[str]) -> tuple[PopulationRow, ...]:
+        """The population-family rows naming any of `drugs`, in file order: exactly
+        `tuple(r for r in self.rows if r.family == "population" and not set(drugs).isdisjoint(r.drugs))`.
+
+        Why: special_populations ran that filter over all rows on every request for a few drugs."""
+        index = self._by_drug
+        hits = [index[d] for d in dict.fromkeys(drugs) if d in index]
+        if not hits:
+            return ()
+        rows = self.rows
+        if len(hits) == 1:
+            return tuple(rows[i] for i in hits[0])
+        return tuple(rows[i] for i in sorted(set().union(*hits)))
 
     def of_kind(self, kind: str) -> tuple[PopulationRow, ...]:
         return tuple(r for r in self.rows if r.kind == kind)

@@ -29,6 +29,7 @@ from jwt import PyJWK
 
 from ..config import Settings, TrustedIssuer
 from ..errors import Unauthorized
+from ..gate import GATE
 from ..store import Store
 from ..store.identity import ANONYMOUS, Caller  # noqa: F401  (defined with the rows they sign)
 
@@ -194,7 +195,7 @@ class JwtVerifier:
 
     def _remote_key(self, issuer: TrustedIssuer, kid: str) -> _Jwk | None:
         assert issuer.jwks_url is not None
-        with self._lock:
+        with GATE.locked(self._lock):  # another thread may hold it across a download (gate.py)
             now = self._clock()
             cached = self._cache.get(issuer.iss)
             if cached is None or now - cached.fetched_at >= self._settings.jwks_cache_seconds:
@@ -222,18 +223,19 @@ class JwtVerifier:
 
     def _download(self, url: str) -> Any:
         timeout = (self._settings.fetch_connect_timeout, self._settings.fetch_read_timeout)
-        try:
-            with self._session.get(url, timeout=timeout, stream=True, allow_redirects=False,
-                                   headers={"Accept": "application/json"}) as response:
-                if response.status_code != 200:
-                    raise Unauthorized(f"JWKS fetch answered HTTP {response.status_code}")
-                body = bytearray()
-                for chunk in response.iter_content(chunk_size=16384):
-                    body.extend(chunk)
-                    if len(body) > MAX_JWKS_BYTES:
-                        raise Unauthorized(f"JWKS larger than {MAX_JWKS_BYTES} bytes")
-        except requests.RequestException as exc:
-            raise Unauthorized(f"JWKS fetch failed: {type(exc).__name__}") from None
+        with GATE.released():  # the network wait lets another call run (gate.py)
+            try:
+                with self._session.get(url, timeout=timeout, stream=True, allow_redirects=False,
+                                       headers={"Accept": "application/json"}) as response:
+                    if response.status_code != 200:
+                        raise Unauthorized(f"JWKS fetch answered HTTP {response.status_code}")
+                    body = bytearray()
+                    for chunk in response.iter_content(chunk_size=16384):
+                        body.extend(chunk)
+                        if len(body) > MAX_JWKS_BYTES:
+                            raise Unauthorized(f"JWKS larger than {MAX_JWKS_BYTES} bytes")
+            except requests.RequestException as exc:
+                raise Unauthorized(f"JWKS fetch failed: {type(exc).__name__}") from None
         try:
             return json.loads(bytes(body))
         except ValueError:

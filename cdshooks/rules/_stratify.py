@@ -8,6 +8,7 @@ instead of guessing. The leading underscore keeps the registry from importing it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Callable, Iterable
@@ -97,6 +98,7 @@ def first_on_or_after(ctx: PatientContext, key: str, start: date | None) -> LabR
     return oldest_lab(ctx, key, lambda day: start is None or day >= start)
 
 
+@memoized  # a dozen rules ask, each for the same tuple
 def subject_orders(ctx: PatientContext) -> tuple[MedicationOrder, ...]:
     """Order hooks: the identified orders under review (a draft with no medication chosen yet is not a
     treatment); patient-view (no targets): the active medications."""
@@ -158,6 +160,46 @@ def first_cytoreductive_day(ctx: PatientContext, kb: Knowledge) -> date | None:
     return min(days) if days else None
 
 
+def _day_bounds(row: Threshold) -> tuple[int | None, int | None] | None:
+    """(least, greatest) whole number x with `row.holds(x)` (None: unbounded on that side), or None
+    when that is not a plain range (no threshold, not a finite number)."""
+    op, value = row.op, row.value
+    if op not in ("<", "<=", ">", ">=") or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    if op == "<":
+        return None, math.ceil(value) - 1
+    if op == "<=":
+        return None, math.floor(value)
+    if op == ">":
+        return math.floor(value) + 1, None
+    return math.ceil(value), None
+
+
+def day_window(before: Threshold, after: Threshold, dx: date) -> Callable[[date], bool] | None:
+    """`lambda day: before.holds((dx - day).days) and after.holds((day - dx).days)` as date bounds,
+    or None when a row is not a plain range or a bound is outside the calendar (then ask the rows).
+
+    Why: the presenting-WBC search tests every WBC date of a two-year chart against the window."""
+    b, a = _day_bounds(before), _day_bounds(after)
+    if b is None or a is None:
+        return None
+    # t = (day - dx).days: before.holds(-t) and after.holds(t)
+    lows = [x for x in (None if b[1] is None else -b[1], a[0]) if x is not None]
+    highs = [x for x in (None if b[0] is None else -b[0], a[1]) if x is not None]
+    try:
+        lo = dx + timedelta(days=max(lows)) if lows else None
+        hi = dx + timedelta(days=min(highs)) if highs else None
+    except OverflowError:  # a bound past year 1 or 9999: a date cannot say it
+        return None
+    if lo is not None and hi is not None:
+        return lambda day: lo <= day <= hi
+    if lo is not None:
+        return lambda day: lo <= day
+    if hi is not None:
+        return lambda day: day <= hi
+    return lambda day: True
+
+
 def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge, kb: Knowledge | None = None) -> tuple[LabResult | None, float | None, str | None]:
     """The presenting WBC in /uL: the first WBC from NCI-WBC-WINDOW-BEFORE days before to
     NCI-WBC-WINDOW days after the diagnosis date, not after the first cytoreductive
@@ -170,6 +212,8 @@ def diagnostic_wbc(ctx: PatientContext, rk: RiskKnowledge, kb: Knowledge | None 
 
     def in_window(day: date) -> bool:
         return before.holds((dx - day).days) and after.holds((day - dx).days)
+
+    in_window = day_window(before, after, dx) or in_window  # the same answers, as two date comparisons
 
     # The presenting WBC is the first (oldest first) in the window, used when it is not after
     # treatment started: were it after, every later one in the window would be too. Only dates

@@ -26,7 +26,7 @@ from ..context.units import UnitError, convert
 from ..knowledge import Knowledge
 from ..knowledge.dosing import CumulativeRule, DosingView, dosing_view
 from ._dose_common import missing_data_verdict, missing_items, patient_values
-from ._percall import given_with
+from ._percall import all_medications, given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 
@@ -135,7 +135,7 @@ def _cardiotoxic(ctx: PatientContext, view: DosingView) -> dict[str, Any] | None
     for a in given_with(ctx, wanted):
         if a.status not in _DONE:
             return {"drugs": sorted(wanted.intersection(a.drug_ids)), "how": "given", "date": a.date}
-    for m in ctx.all_medications():
+    for m in all_medications(ctx):
         if wanted.intersection(m.drug_ids):
             return {"drugs": sorted(wanted.intersection(m.drug_ids)), "how": "ordered" if m.is_draft else "active", "date": None}
     return None

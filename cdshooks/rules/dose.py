@@ -132,15 +132,21 @@ def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | Non
 @rule("dose")
 def dose_for_patient(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) -> Iterator[Verdict]:
     view = dosing_view(kb)
+    all_dx: bool | None = None  # in_scope("ALL", ...): the same answer for every row of the call, asked once
     for order in ctx.targets:
         for drug in order.drug_ids:
-            rows = tuple(r for r in view.doses_for(drug) if r.verified or settings.soft_rule_enabled(r.id))
+            doses, limits = view.doses_for(drug), view.limits_for(drug)
+            if not doses and not limits:
+                continue  # nothing below reads anything for this drug
+            if all_dx is None:
+                all_dx = in_scope("ALL", ctx, kb)
+            rows = tuple(r for r in doses if r.verified or settings.soft_rule_enabled(r.id))
             # protocol bands need an ALL diagnosis; without one only their per-dose caps are checked
-            rows = tuple(r for r in rows if r.cap is not None or in_scope(r.scope, ctx, kb))
-            limits = tuple(lim for lim in view.limits_for(drug) if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
+            rows = tuple(r for r in rows if r.cap is not None or r.scope != "ALL" or all_dx)  # in_scope(r.scope, ctx, kb)
+            limits = tuple(lim for lim in limits if lim.status == "verified" or settings.soft_rule_enabled(lim.id))
             if rows or limits:
                 schedules = tuple(x for x in view.schedules_for(drug) if x.status == "verified" or settings.soft_rule_enabled(x.id))
-                yield from _check_order(ctx, order, drug, rows, limits, settings, schedules, in_scope("ALL", ctx, kb), kb)
+                yield from _check_order(ctx, order, drug, rows, limits, settings, schedules, all_dx, kb)
 
 
 def _check_order(

@@ -14,27 +14,34 @@ Wording: cards/templates/interaction.md.j2 (condition facts are rendered there, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterable, Iterator, Mapping
+from functools import lru_cache
+from operator import attrgetter
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from ..context.model import MedicationOrder, PatientContext
 from ..knowledge import Knowledge
 from ..knowledge.interactions import InteractionKnowledge, Match, interaction_knowledge
 from ._order_doses import is_high_dose_methotrexate, normalize
-from ._percall import given_with
+from ._percall import all_medications, given_with
 from ._stratify import latest_within
 from .registry import RuleSettings, rule
 from .verdict import Amount, RowRef, Verdict
 
+_REF = attrgetter("ref")
 _RANK = {"suppress": -1, "info": 0, "warning": 1, "critical": 2}
 _ONE_DAY = timedelta(days=1)
-@dataclass(frozen=True)
-class _Hit:
+class _Hit(NamedTuple):  # a tuple: several per pair on every request, read only here
     match: Match
     severity: str
     notes: tuple[str, ...]  # audit text for inputs.notes
     conditions: tuple[Mapping[str, Any], ...] = ()  # what the card shows about each condition read
+
+
+@lru_cache(maxsize=256)
+def _row_ref(rule_id: str, citation: str, status: str) -> RowRef:
+    """The card's row for a rule row of interactions.json: knowledge only (immutable), one per row and status."""
+    return RowRef(rule_id, citation, status)
 
 
 def _qt_risk(ctx: PatientContext, params: Mapping[str, float]) -> tuple[bool, str, dict[str, Any]]:
@@ -126,7 +133,7 @@ def _evaluate(m: Match, agent_order: MedicationOrder, ctx: PatientContext, membe
 def _pairs(ctx: PatientContext) -> Iterator[tuple[MedicationOrder, MedicationOrder]]:
     """Each unordered pair of refs once (target first); an order never pairs with itself."""
     seen: set[tuple[str, str]] = set()
-    others = ctx.all_medications()
+    others = all_medications(ctx)
     for target in ctx.targets:
         ref = target.ref
         for other in others:
@@ -144,7 +151,7 @@ def candidate_pairs_reference(ctx: PatientContext, ik: InteractionKnowledge) -> 
     """The pairs that can match a rule, in `_pairs` order: those where neither order's agents reach
     the other's drugs are left out. The definition `candidate_pairs` is tested against."""
     partners, nothing = ik.partners, frozenset[str]()
-    reach = {id(o): nothing.union(*(partners.get(d, nothing) for d in o.drug_ids)) for o in (*ctx.targets, *ctx.all_medications())}
+    reach = {id(o): nothing.union(*(partners.get(d, nothing) for d in o.drug_ids)) for o in (*ctx.targets, *all_medications(ctx))}
     return [(a, b) for a, b in _pairs(ctx) if not (reach[id(a)].isdisjoint(b.drug_ids) and reach[id(b)].isdisjoint(a.drug_ids))]
 
 
@@ -154,22 +161,35 @@ def candidate_pairs(ctx: PatientContext, ik: InteractionKnowledge) -> Iterable[t
     A pair can match when a drug of one order is in the symmetric `reach` of a drug of the other.
     When every order has its own ref (the usual record), a pair left out cannot stand in `_pairs`'
     seen-set for another pair, so only candidates are keyed; otherwise the reference answers."""
-    others = ctx.all_medications()
+    others = all_medications(ctx)
     targets = ctx.targets
-    everyone = {id(o): o.ref for o in (*targets, *others)}
-    if len(set(everyone.values())) != len(everyone):
+    everyone = (*targets, *others)
+    if len(set(map(_REF, everyone))) != len(set(map(id, everyone))):
         return candidate_pairs_reference(ctx, ik)
     reach, nothing = ik.reach, frozenset[str]()
     found: list[tuple[MedicationOrder, MedicationOrder]] = []
     seen: set[tuple[str, str]] = set()
+    where: dict[str, list[int]] | None = None  # drug -> positions in `others` (ascending, once each) of the orders naming it
     for target in targets:
         near = nothing.union(*(reach.get(d, nothing) for d in target.drug_ids))
         if not near:
             continue
+        if where is None:
+            where = {}
+            for i, other in enumerate(others):
+                for d in other.drug_ids:
+                    at = where.get(d)
+                    if at is None:
+                        where[d] = [i]
+                    elif at[-1] != i:
+                        at.append(i)
+        hit = where.keys() & near  # the others' drugs this target reaches
+        if not hit:
+            continue
         ref = target.ref
-        for other in others:
-            if near.isdisjoint(other.drug_ids):
-                continue
+        # the others whose drugs meet `near`, in `others` order: `not near.isdisjoint(other.drug_ids)`
+        for i in (where[next(iter(hit))] if len(hit) == 1 else sorted(set().union(*(where[d] for d in hit)))):
+            other = others[i]
             oref = other.ref
             if oref == ref:
                 continue
@@ -224,7 +244,7 @@ def _verdict(a: MedicationOrder, b: MedicationOrder, hits: list[_Hit]) -> Verdic
     citation = f"{top.match.rule.id}: {top.match.rule.citation}"
     if len(rules) > 1:
         citation += "; also " + ", ".join(rules[1:]) + " (see detail)"
-    row = RowRef(top.match.rule.rule_id, top.match.rule.citation, "verified" if top.match.verified else "unverified")
+    row = _row_ref(top.match.rule.rule_id, top.match.rule.citation, "verified" if top.match.verified else "unverified")
     facts = {
         "agent": agent, "other": other, "action": top.match.rule.action,
         "agent_order": _order_facts(agent_order), "other_order": _order_facts(other_order),

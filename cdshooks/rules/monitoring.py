@@ -15,7 +15,7 @@ from ..knowledge import Knowledge
 from ..knowledge.monitoring import monitoring_view
 from ..knowledge.regimen import Check
 from ._stratify import in_scope, lab_fact, lab_input, latest_within, subject_orders, value_in, with_drugs
-from ._percall import given_with
+from ._percall import all_medications, given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, RowRef, Verdict
 
@@ -136,7 +136,7 @@ def cytokine_release(ctx: PatientContext, kb: Knowledge, settings: RuleSettings)
             yield _verdict(check, "crs-active", (order,), next(d for d in order.drug_ids if d in agents))
         return
     drugs = list(dict.fromkeys(d for o in orders for d in o.drug_ids if d in agents))
-    toci = bool(with_drugs(ctx.all_medications(), {"tocilizumab"}))
+    toci = bool(with_drugs(all_medications(ctx), {"tocilizumab"}))
     yield _verdict(mv.check("monitoring.crs"), "crs", orders, drugs[0] if len(drugs) == 1 else None,
                    facts={"drugs": drugs, "tocilizumab": toci}, tocilizumab_ordered=toci)
 
@@ -248,7 +248,7 @@ def leucovorin_rescue(ctx: PatientContext, kb: Knowledge, settings: RuleSettings
     mv = monitoring_view(kb)
     orders = subject_orders(ctx)
     check = mv.check("monitoring.hdmtx.no-leucovorin")
-    has_leucovorin = bool(with_drugs(ctx.all_medications(), {"leucovorin"}))
+    has_leucovorin = bool(with_drugs(all_medications(ctx), {"leucovorin"}))
     for order in with_drugs(orders, {"methotrexate"}):
         if order.route and order.route.kind in ("intrathecal", "intraventricular", "oral"):
             continue

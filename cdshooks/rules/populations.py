@@ -20,7 +20,7 @@ from ..knowledge import Knowledge
 from ..knowledge.populations import (ROW_TYPES, AgeRow, DownSyndromeRow, FactRow, HbvRow, InfantRow, LabBand, LabRow, LvefRow,
                                      NeurotoxicityRow, PopulationRow, ReproductiveRow, population_knowledge)
 from ._order_doses import is_high_dose_methotrexate, normalize, scaled_resource
-from ._percall import given_with
+from ._percall import all_medications, given_with
 from ._status import Status, status_evidence
 from ._stratify import in_scope
 from .finding import ActionSpec, SuggestionSpec
@@ -293,7 +293,7 @@ def _eval_neuro(ctx: PatientContext, row: NeurotoxicityRow, settings: RuleSettin
     evidence = [f"{a.ref} intrathecal on {a.date}" for a in ctx.administrations if a.route and a.route.kind == "intrathecal"]
     shown: list[dict[str, Any]] = [{"what": "intrathecal administration", "day": a.date, "drugs": list(a.drug_ids)}
                                    for a in ctx.administrations if a.route and a.route.kind == "intrathecal"]
-    its = [m for m in ctx.all_medications() if m.route and m.route.kind == "intrathecal"]
+    its = [m for m in all_medications(ctx) if m.route and m.route.kind == "intrathecal"]
     evidence += [f"{m.ref} intrathecal ({m.display})" for m in its]
     shown += [{"what": "intrathecal order", "day": None, "drugs": [m.display]} for m in its]
     fact = _fact_source(ctx, list(row.facts))
@@ -347,9 +347,9 @@ def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
         items.setdefault(order.ref, set()).add(item)
         shown.setdefault(order.ref, []).extend(what["gaps"])
 
-    ordered = {d for o in ctx.targets for d in o.drug_ids}  # every evaluator speaks only of these (`_targets`)
-    for row in population_knowledge(kb).rows:
-        if row.family != "population" or ordered.isdisjoint(row.drugs) or not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
+    ordered = [d for o in ctx.targets for d in o.drug_ids]  # every evaluator speaks only of these (`_targets`)
+    for row in population_knowledge(kb).population_rows_for(ordered):  # file order, population family only
+        if not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
             continue
         yield from _EVALUATORS[type(row)](ctx, row, settings, missing, kb)
     for ref, reasons in gaps.items():

@@ -16,6 +16,7 @@ from ..knowledge import Knowledge
 from ..knowledge.regimen import Check, regimen_view
 from ..knowledge.risk import risk_view
 from ._stratify import cns_status, coded, has_all_diagnosis, in_scope, lab_fact, lineage, mrd_at, mrd_percent, nci_group, subject_orders, with_drugs
+from ._percall import all_medications
 from .registry import RuleFn, RuleSettings, rule
 from .verdict import RowRef, Verdict
 
@@ -63,14 +64,14 @@ def ph_positive_tki(ctx: PatientContext, kb: Knowledge, settings: RuleSettings) 
     rv = regimen_view(kb)
     tkis = rv.members("tki")
     treatment = with_drugs(subject_orders(ctx), rv.members("ph_treatment"))
-    on_tki = with_drugs(ctx.all_medications(), tkis)
+    on_tki = with_drugs(all_medications(ctx), tkis)
     if treatment and not on_tki:
         check = rv.check("regimen.ph-positive.no-tki")
         names = sorted({d for o in treatment for d in o.drug_ids})
         yield _verdict(check, "no-tki", treatment, facts={"drugs": names}, ph_positive=True)
     imatinib = with_drugs(subject_orders(ctx), {"imatinib"})
     check = rv.check("regimen.ph-positive.pediatric-imatinib")
-    if imatinib and ctx.age is not None and ctx.age.years < check.params["pediatric_below_years"] and not with_drugs(ctx.all_medications(), {"dasatinib"}):
+    if imatinib and ctx.age is not None and ctx.age.years < check.params["pediatric_below_years"] and not with_drugs(all_medications(ctx), {"dasatinib"}):
         yield _verdict(check, "pediatric-imatinib", imatinib, "imatinib", facts={"age_years": ctx.age.years}, age_years=ctx.age.years)
 
 
@@ -170,7 +171,7 @@ def _phase_checks(ctx: PatientContext, kb: Knowledge) -> Iterator[tuple[Check, s
     lin = lineage(ctx, rk)
     age = ctx.age_at_diagnosis
     pediatric = age is not None and age.years < 18
-    all_meds = ctx.all_medications()
+    all_meds = all_medications(ctx)
     anthracyclines = with_drugs(orders, rv.members("anthracycline"))
     if lin == "mature B":
         maint = with_drugs(orders, rv.members("maintenance_agents")) + tuple(o for o in orders if o.has("methotrexate") and o.route and o.route.kind == "oral")

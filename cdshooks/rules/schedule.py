@@ -19,7 +19,7 @@ from ..knowledge import Knowledge
 from ..knowledge.dosing import ScheduleRule, dosing_view
 from ._dose_common import interval_days, missing_data_verdict, order_day, text_only_sig
 from .finding import ActionSpec, SuggestionSpec
-from ._percall import given_with
+from ._percall import all_medications, given_with
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 
@@ -70,7 +70,7 @@ def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
     if spec.check_other_drafts:
         yield from _other_drafts(ctx, order, drug, spec, day)
     if spec.check_other_orders:
-        for other in ctx.all_medications():
+        for other in all_medications(ctx):
             if other.ref == order.ref or not other.has(drug) or other.status not in ("active", "draft", "on-hold", None):
                 continue
             other_day = other.timing.bounds_start if other.timing and other.timing.bounds_start else other.authored_on

@@ -31,7 +31,7 @@ from ..knowledge.drugs import drugs_view, padded_words
 from ..knowledge.verification import RowMeta, verification_view
 from ._dose_common import missing_data_verdict, missing_items, patient_values
 from ._order_doses import normalize
-from ._percall import given_with
+from ._percall import given_with, memoized
 from .registry import RuleSettings, rule
 from .verdict import Amount, Verdict
 from ..units import UnitError, convert
@@ -140,6 +140,7 @@ def intrathecal_preservative(ctx: PatientContext, kb: Knowledge, settings: RuleS
 
 # -- weight change and dose change since the last administration -------------------------
 
+@memoized  # VER-WT-01 and VER-DC-01 ask it for the same order, drug and day
 def _last_given(ctx: PatientContext, drug: str, before: date, route: str | None) -> Administration | None:
     """The newest administration of `drug` before `before` (same route when both are known)."""
     for a in given_with(ctx, (drug,)):  # newest first

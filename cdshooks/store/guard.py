@@ -62,11 +62,17 @@ def transaction(engine: Engine, identity: FileIdentity, what: str) -> Iterator[C
     except StoreUnavailable:
         raise
     except SQLAlchemyError as exc:
-        orig = getattr(exc, "orig", None)
-        reason = type(orig or exc).__name__
-        if "readonly" in str(orig or "").replace("-", "").replace(" ", "").lower():
-            reason = "the database is read-only"
-        raise StoreUnavailable(f"store unavailable ({reason}); {what} not kept") from exc
+        raise driver_fault(exc, what) from exc
+
+
+def driver_fault(exc: BaseException, what: str) -> StoreUnavailable:
+    """The 503 for a driver error (SQLAlchemy's wrapper or the DBAPI's own): a short, PHI-free
+    reason, the exception's type or "the database is read-only"."""
+    orig = getattr(exc, "orig", None) or (exc if not isinstance(exc, SQLAlchemyError) else None)
+    reason = type(orig or exc).__name__
+    if "readonly" in str(orig or "").replace("-", "").replace(" ", "").lower():
+        reason = "the database is read-only"
+    return StoreUnavailable(f"store unavailable ({reason}); {what} not kept")
 
 
 def ping(engine: Engine, identity: FileIdentity, backend: str) -> str | None:

@@ -32,7 +32,7 @@ class PreparedInsert:
     @classmethod
     def for_table(cls, table: Table, dialect: Dialect, columns: Iterable[str]) -> "PreparedInsert":
         columns = list(columns)
-        compiled = table.insert().compile(dialect=dialect, column_keys=columns)
+        compiled = table.insert().inline().compile(dialect=dialect, column_keys=columns)  # inline: no RETURNING of the ids (PostgreSQL)
         keys = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else tuple(columns)
         if sorted(keys) != sorted(columns):
             raise ValueError(f"compiled insert binds {keys}, expected {columns}")  # never a silently missing column

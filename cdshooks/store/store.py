@@ -32,6 +32,7 @@ from .identity import Caller
 from .prepared import PreparedInsert
 from .rfc3339 import parse_rfc3339
 from .tables import card_audit, feedback, seen_jti
+from .writer_connection import WriterConnection
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -247,7 +248,8 @@ class Store:
         what is guaranteed) instead of committing before it returns. The serving entry points
         (`cdshooks serve`, `wsgi_app()`) turn this on in each worker; `close()` drains it."""
         if self._writer is None:
-            self._writer = AuditWriter(self._insert_audit)
+            connection = WriterConnection(self._engine, self._audit_insert, self._file, self.backend)
+            self._writer = AuditWriter(connection.write, on_exit=connection.release)
         return self._writer
 
     def _settle(self) -> None:

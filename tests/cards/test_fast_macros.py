@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.compiler
 import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
 
 from cdshooks.cards import fastjinja, render, text
 from cdshooks.cards.overrides import REASONS, TOPIC_DEFAULTS, reasons_for
@@ -25,8 +27,10 @@ def _reference_environment() -> jinja2.Environment:
     ours = text.environment()
     env = text._CardEnvironment(loader=ours.loader, autoescape=False, undefined=jinja2.StrictUndefined,
                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.code_generator_class = jinja2.compiler.CodeGenerator  # Jinja's own `environment.getattr` call per `x.name`
     env.filters.update({k: ours.filters[k] for k in ("num", "unit", "qty", "day", "drug", "lab", "and_list", "pct")})
     assert env.context_class is jinja2.runtime.Context and ours.context_class is fastjinja.CardContext
+    assert ours.code_generator_class is fastjinja.CardCodeGenerator
     return env
 
 
@@ -100,3 +104,53 @@ def test_override_codings_are_reasons_for(topic: str) -> None:
         expected = [render._coding(c) for c in reasons_for(topic, codes)]
         assert list(render._override_codings(topic, codes)) == expected
     assert render._override_codings(topic, ("no-such-code", "other")) is None  # reasons_for logs it, every time
+
+
+_LOOKUPS = ("{{ f.a }}|{{ f.a.b }}|{{ f.items() | list | length }}|{{ f.get('a') is not none }}|"
+            "{% for x in f.xs if x.ok %}{{ x.v }},{% endfor %}|{{ f.o.value }}|{{ (f.a or {}).b }}|"
+            "{% set y = f.a %}{{ y.b }}|{{ [f.a.b, f.o.unit] | join('/') }}|{{ f.n if f.n else 'none' }}")
+
+
+@pytest.mark.parametrize("facts", [
+    {"a": {"b": 1}, "items": "shadowed", "xs": [{"ok": True, "v": 1}, {"ok": False, "v": 2}], "o": None, "n": 0},
+    {"a": {"b": "x"}, "xs": [], "o": None, "n": 3},
+    {"a": {"b": None}, "xs": [{"ok": 1, "v": "z"}], "o": None, "n": None},
+])
+def test_inline_dict_lookups_write_what_environment_getattr_writes(facts: dict[str, Any]) -> None:
+    from cdshooks.rules.verdict import Amount
+
+    facts = {**facts, "o": Amount(2.5, "mg")}  # an object: attribute lookup, as before
+    ours, reference = text.environment().from_string(_LOOKUPS), _reference_environment().from_string(_LOOKUPS)
+    assert ours.render(f=facts) == reference.render(f=facts)
+
+
+@pytest.mark.parametrize("source", ["{{ f.missing }}", "{{ f.a.missing }}", "{% for x in f.xs %}{{ x.nope }}{% endfor %}"])
+def test_a_missing_fact_fails_as_before(source: str) -> None:
+    facts = {"a": {"b": 1}, "xs": [{"v": 1}]}
+    for env in (text.environment(), _reference_environment()):
+        with pytest.raises(jinja2.UndefinedError) as raised:
+            env.from_string(source).render(f=facts)
+        assert "has no attribute" in str(raised.value) or "is undefined" in str(raised.value)
+    messages = []
+    for env in (text.environment(), _reference_environment()):
+        try:
+            env.from_string(source).render(f=facts)
+        except jinja2.UndefinedError as exc:
+            messages.append(str(exc))
+    assert messages[0] == messages[1]
+
+
+_LINE_TEXT = st.text(alphabet=st.sampled_from(list("ab -*\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\xa0µ ")), max_size=60)
+
+
+@hyp_settings(max_examples=500, deadline=None)
+@given(_LINE_TEXT)
+def test_tidy_is_the_line_loop(markdown: str) -> None:
+    assert text._tidy(markdown) == text._tidy_lines(markdown)
+
+
+@hyp_settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab ,;:–-…\n\t\xa0")), max_size=300))
+def test_clip_summary_is_idempotent(summary: str) -> None:
+    once = text.clip_summary(summary)
+    assert text.clip_summary(once) == once and len(once) <= text.SUMMARY_LIMIT

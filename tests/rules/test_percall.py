@@ -93,3 +93,31 @@ def test_memo_of_two_and_three_arguments_hits_only_the_same_objects() -> None:
         assert pair(ctx, y) == 2 and pair(ctx_with([]), x) == 3  # another second or first argument: computed
         assert pair(ctx, x, y) == pair(ctx, x, y) == 4 and pair(ctx, y, x) == 5
     assert len(calls) == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(admins=st.lists(administration, max_size=60))
+def test_grouped_positions_equal_one_drug_at_a_time(admins: list[Administration]) -> None:
+    ctx = ctx_with(admins)
+    assert _percall._positions(ctx) == _percall._positions_by_drug(ctx)  # key order aside (given_with reads by key)
+
+
+def test_positions_of_unhashable_drug_ids_fall_back() -> None:
+    admins = [Administration("MedicationAdministration/a", ("vincristine",), DAY),
+              Administration("MedicationAdministration/b", ["vincristine", "vincristine"], DAY)]  # type: ignore[arg-type]
+    ctx = ctx_with(admins)
+    assert _percall._positions(ctx) == _percall._positions_by_drug(ctx) == {"vincristine": (0, 1)}
+    mixed = ctx_with([Administration("MedicationAdministration/a", ("vincristine",), DAY),
+                      Administration("MedicationAdministration/b", (None,), DAY)])  # type: ignore[arg-type]  # not comparable
+    assert _percall._positions(mixed) == _percall._positions_by_drug(mixed) == {"vincristine": (0,), None: (1,)}
+
+
+def test_a_dropped_argument_cannot_lend_its_id_to_another() -> None:
+    @memoized
+    def first(values: list[int]) -> int:
+        return values[0]
+
+    with per_call():
+        for i in range(2000):  # each list is dropped by the caller at once; the memo keeps it alive
+            assert first([i]) == i
+        assert first.__wrapped__([7]) == 7

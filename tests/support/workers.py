@@ -15,7 +15,10 @@ def worker_pids(master_pid: int) -> list[int]:
     """The gunicorn master's child processes (its workers), sorted."""
     pids: list[int] = []
     for task in Path(f"/proc/{master_pid}/task").glob("*/children"):
-        pids += [int(p) for p in task.read_text().split()]
+        try:
+            pids += [int(p) for p in task.read_text().split()]
+        except FileNotFoundError:  # a thread of the master ended between the listing and the read
+            continue
     return sorted(pids)
 
 
@@ -42,7 +45,11 @@ def connections_held(pids: list[int], port: int, clients: set[int] | None = None
     counting only those from the client ports `clients` when given."""
     owner: dict[str, int] = {}
     for pid in pids:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:  # the process is gone: it holds nothing
+            continue
+        for fd in fds:
             try:
                 link = os.readlink(f"/proc/{pid}/fd/{fd}")
             except OSError:  # closed meanwhile
