@@ -22,6 +22,7 @@ from .doses import derive_amount, quantity
 from .fhir import is_object, normalize, parse_date, ref
 from .medications import Identification, OrderMemo, _content_key, identify, implied_route, route_of
 from .model import Administration, Quantity, Route
+from .memo import given_readings
 from .read import MALFORMED, conform
 
 GIVEN = frozenset({"completed", "in-progress"})
@@ -80,15 +81,17 @@ class ReadMemo(OrderMemo):
     spelling the same medicationCodeableConcept and route; identifying a drug (codes, names,
     look-alike guard, product) and a route is pure in that content. Keyed by the JSON bytes of
     the concept, so equal content shares an answer and different content never does. One per
-    request (build_context makes it): nothing outlives the request, nothing is shared between
-    requests. Results are immutable and handed out as they are.
+    request (build_context makes it); only what an administration gives (`given_as_sent`, pure
+    in the three elements' bytes and the knowledge views) may live in a table shared between
+    requests (`memo.given_readings`). Results are immutable and handed out as they are.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._idents: dict[bytes, Identification] = {}
+    def __init__(self, shared: "dict[bytes, tuple[Identification, Route | None, Quantity | None]] | None" = None) -> None:
+        """`shared`: a table of `given_as_sent` readings kept between requests (`memo.given_readings`,
+        for the knowledge views this request reads with), else this request's own."""
+        super().__init__()  # routes, timings and identifications (OrderMemo.identify)
         self._given: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
-        self._as_sent: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {}
+        self._as_sent: dict[bytes, tuple[Identification, Route | None, Quantity | None]] = {} if shared is None else shared
 
     def given_as_sent(self, resource: dict[str, Any], dosage: dict[str, Any] | None, drugs: DrugTable, codes: CodeTable,
                       included: Mapping[str, Mapping[str, Any]]) -> tuple[Identification, Route | None, Quantity | None]:
@@ -106,7 +109,7 @@ class ReadMemo(OrderMemo):
             fixed_dosage = fixed.get("dosage")
             found = _given(fixed, fixed_dosage if is_object(fixed_dosage) else {}, drugs, codes, included, self)
             if key is not None:
-                self._as_sent[key] = found
+                given_readings.put(self._as_sent, key, found)  # (bounded, whether shared or not)
         return found
 
     def given(self, resource: Mapping[str, Any], dosage: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
@@ -121,19 +124,6 @@ class ReadMemo(OrderMemo):
         found = self._given.get(key)
         if found is None:
             found = self._given[key] = _given(resource, dosage, drugs, codes, included, self)
-        return found
-
-    def identify(self, resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
-        """`identify(resource, ...)`, shared by resources that name their drug only by
-        medicationCodeableConcept (nothing else it reads is there)."""
-        if "medicationReference" in resource:
-            return identify(resource, drugs, included)
-        key = _content_key(resource.get("medicationCodeableConcept"))
-        if key is None:
-            return identify(resource, drugs, included)
-        found = self._idents.get(key)
-        if found is None:
-            found = self._idents[key] = identify(resource, drugs, included)
         return found
 
 

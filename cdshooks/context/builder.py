@@ -24,6 +24,7 @@ from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .administrations import ReadMemo, read_administrations
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_order
+from .memo import given_readings
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import mosteller, read_observations
 from .plan import read_plan
@@ -160,7 +161,9 @@ def build_context(
     # draftOrders Bundle, or fetched by reference (fetch.prefetch.fetch_medications)
     included = included_medications(drafts_raw, *(_medications_in(v) for v in sent.values()))
     included.update({k: normalize(dict(v)) for k, v in (medications or {}).items() if isinstance(v, Mapping) and v.get("resourceType") == "Medication"})
-    memo = ReadMemo()  # this request's readings shared by content (routes, schedules, what administrations give)
+    # this request's readings shared by content (routes, schedules); what administrations give is
+    # kept between requests too, per knowledge views (memo.given_readings)
+    memo = ReadMemo(given_readings.table(drugs, codes))
     drafts = tuple(
         read_order(r, drugs, codes, included, is_draft=True, memo=memo)
         for r in drafts_raw if r.get("resourceType") == "MedicationRequest"

@@ -14,20 +14,47 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
+from .fhir import as_list, number, ucum_code
 from .model import LabResult
+from .units import UnitError, convert
 
 
 # A plain quantity lab as read when the context is built: what its LabResult is made of.
-# (key, date, resourceType, id, value as sent, factor numerator, denominator, unit, unit as sent)
-Plain = tuple[str, date, str, str, "int | float", float, float, str, str]
+# (key, date, resourceType, id, value as sent, factor numerator, denominator, unit, unit as sent),
+# and when it has a reference range: (..., referenceRange as sent, the lab's molar mass)
+Plain = tuple[Any, ...]
 
 
 def build_plain(plain: Plain) -> LabResult:
     """The LabResult `_quantity_result` makes, from what `observations.read_observations` kept of
-    a plain quantity lab (`convert`'s arithmetic)."""
-    key, when, rtype, rid, value, num, den, unit, sent_unit = plain
+    a plain quantity lab (`convert`'s arithmetic; the reference range read as `_ref_high` reads it)."""
+    if len(plain) == 9:
+        key, when, rtype, rid, value, num, den, unit, sent_unit = plain
+        low = high = None
+    else:
+        key, when, rtype, rid, value, num, den, unit, sent_unit, ranges, molar_mass = plain
+        low, high = reference_bounds(ranges, unit, molar_mass)
     converted = float(value * num) if den == 1.0 else float(value / den) if num == 1.0 else float(value * num / den)
-    return LabResult(key, when, f"{rtype}/{rid}", converted, unit, None, None, None, f"{value} {sent_unit}".strip())
+    return LabResult(key, when, f"{rtype}/{rid}", converted, unit, None, low, high, f"{value} {sent_unit}".strip())
+
+
+def reference_bounds(ranges: Any, unit: str, molar_mass: float | None) -> tuple[float | None, float | None]:
+    """(low, high) of the first reference range (an Observation's `referenceRange`) in `unit`;
+    None for a bound without a numeric value, a usable unit or a conversion."""
+    for rr in as_list(ranges):
+        if not isinstance(rr, Mapping):
+            continue
+        out: list[float | None] = []
+        for bound in ("low", "high"):
+            q = rr.get(bound)
+            value = number(q.get("value")) if isinstance(q, Mapping) else None
+            code = ucum_code(q)[0] if isinstance(q, Mapping) else None
+            try:
+                out.append(convert(value, code, unit, molar_mass=molar_mass) if value is not None and code else None)
+            except UnitError:
+                out.append(None)
+        return out[0], out[1]
+    return None, None
 
 
 _plain_date = itemgetter(1)

@@ -20,7 +20,7 @@ from typing import Any
 from ..knowledge.codes import LOINC, CodeTable, LabCode
 from ..knowledge.drugs import padded_words
 from .fhir import as_list, codings, concept_texts, iso_day, number, parse_date, quantity_original, ref, ucum_code
-from .lab_series import LabSeries, Plain, _date, _plain_date, _result_date, build_plain  # noqa: F401 (re-exported)
+from .lab_series import LabSeries, Plain, _date, _plain_date, _result_date, build_plain, reference_bounds  # noqa: F401 (re-exported)
 from .model import ClinicalFact, DataGap, LabResult
 from .units import UnitError, conversion_factor, convert
 
@@ -108,20 +108,7 @@ def _coded_value(obs: Mapping[str, Any], codes: CodeTable) -> tuple[str | None, 
 
 
 def _ref_high(obs: Mapping[str, Any], unit: str, molar_mass: float | None) -> tuple[float | None, float | None]:
-    for rr in as_list(obs.get("referenceRange")):
-        if not isinstance(rr, Mapping):
-            continue
-        out: list[float | None] = []
-        for bound in ("low", "high"):
-            q = rr.get(bound)
-            value = number(q.get("value")) if isinstance(q, Mapping) else None
-            code = unit_of(q)[0] if isinstance(q, Mapping) else None
-            try:
-                out.append(convert(value, code, unit, molar_mass=molar_mass) if value is not None and code else None)
-            except UnitError:
-                out.append(None)
-        return out[0], out[1]
-    return None, None
+    return reference_bounds(obs.get("referenceRange"), unit, molar_mass)
 
 
 def _quantity_result(key: str, obs: Mapping[str, Any], unit: str, molar_mass: float | None, when: date,

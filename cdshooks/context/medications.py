@@ -35,6 +35,7 @@ from ..knowledge.drugs import RXNORM, DrugTable
 from ..knowledge.products import Product
 from .doses import dose_of, product_of
 from .fhir import codings, concept_texts, is_object, number, parse_date, ref, validate
+from .memo import order_readings
 from .model import MedicationOrder, Route, Timing
 
 INACTIVE_REQUEST = frozenset({"cancelled", "completed", "entered-in-error", "stopped", "revoked"})
@@ -237,6 +238,21 @@ class OrderMemo:
     def __init__(self) -> None:
         self._routes: dict[bytes, Route | None] = {}
         self._timings: dict[bytes, Timing | None] = {}
+        self._idents: dict[bytes, Identification] = {}
+
+    def identify(self, resource: Mapping[str, Any], drugs: DrugTable, included: Mapping[str, Mapping[str, Any]]) -> Identification:
+        """`identify(resource, ...)`, shared by resources that name their drug only by
+        medicationCodeableConcept (nothing else it reads is there): a draft order and the past
+        administrations of its drug spell the same concept."""
+        if "medicationReference" in resource:
+            return identify(resource, drugs, included)
+        key = _content_key(resource.get("medicationCodeableConcept"))
+        if key is None:
+            return identify(resource, drugs, included)
+        found = self._idents.get(key)
+        if found is None:
+            found = self._idents[key] = identify(resource, drugs, included)
+        return found
 
     def route(self, concept: Any, codes: CodeTable) -> Route | None:
         """`route_of(concept, codes)`, once per distinct concept."""
@@ -273,9 +289,39 @@ def _content_key(value: Any) -> bytes | None:
 def read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
                included: Mapping[str, Mapping[str, Any]], *, is_draft: bool, memo: OrderMemo | None = None) -> MedicationOrder:
     """One MedicationRequest or MedicationStatement; never raises, problems say what was unreadable.
-    `memo` (one per request) shares route and timing readings between orders of equal content."""
+    `memo` (one per request) shares route and timing readings between orders of equal content;
+    with a memo, a whole order of the same content read before (this request or an earlier one:
+    `memo.order_readings`) is handed out again with this `resource` in it. An order with a
+    medicationReference depends on Medications outside it and is always read."""
+    if memo is not None and "medicationReference" not in resource:
+        key = order_readings.key(resource, _DRAFT if is_draft else _ACTIVE)
+        if key is not None:
+            table = order_readings.table(drugs, codes)
+            found = table.get(key)
+            if found is None:
+                found = _read_order(resource, drugs, codes, included, is_draft=is_draft, memo=memo)
+                order_readings.put(table, key, _with_resource(found, None))
+                return found
+            return _with_resource(found, resource)
+    return _read_order(resource, drugs, codes, included, is_draft=is_draft, memo=memo)
+
+
+_DRAFT, _ACTIVE = b"draft", b"active"
+
+
+def _with_resource(order: MedicationOrder, resource: Any) -> MedicationOrder:
+    """`replace(order, resource=resource)`, without `replace`'s field-by-field rebuild."""
+    copy = object.__new__(MedicationOrder)
+    fields = copy.__dict__
+    fields.update(order.__dict__)
+    fields["resource"] = resource
+    return copy
+
+
+def _read_order(resource: Mapping[str, Any], drugs: DrugTable, codes: CodeTable,
+                included: Mapping[str, Mapping[str, Any]], *, is_draft: bool, memo: OrderMemo | None) -> MedicationOrder:
     problems: list[str] = list(validate(resource))
-    ident = identify(resource, drugs, included)
+    ident = memo.identify(resource, drugs, included) if memo is not None else identify(resource, drugs, included)
     problems += ident.problems
     field = "dosageInstruction" if resource.get("resourceType") == "MedicationRequest" else "dosage"
     dosage = _first_dosage(resource.get(field))

@@ -15,6 +15,8 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from ..knowledge.codes import LOINC, CodeTable, LabCode
 from .fhir import normalize, number, quantity_original, ref, validate
 from .labs import (  # noqa: F401  (read_labs, LabReading, effective_date: re-exported for readers of this module)
@@ -74,15 +76,17 @@ def body_measurement(
 
 
 def pick_measurement(
-    item: str, candidates: list[tuple[date, Mapping[str, Any]]], codes: CodeTable, order_date: date
+    item: str, candidates: list[tuple[date, Mapping[str, Any]]], codes: CodeTable, order_date: date,
+    reads: "list[Measurement | str] | None" = None,
 ) -> tuple[Measurement | None, list[DataGap]]:
-    """The newest usable of newest-first `candidates` within the freshness window, and the gaps."""
+    """The newest usable of newest-first `candidates` within the freshness window, and the gaps.
+    `reads`: `_read_body` of each candidate, when the caller has them already (`_reads`)."""
     window = codes.freshness[item]
     gaps: list[DataGap] = []
     stale: date | None = None
-    for when, obs in candidates:
+    for n, (when, obs) in enumerate(candidates):
         source = ref(obs)
-        read = _read_body(item, when, obs)
+        read = reads[n] if reads is not None else _read_body(item, when, obs)
         if isinstance(read, str):
             gaps.append(DataGap(item, read, source=source))
             continue
@@ -113,7 +117,16 @@ def body_series(item: str, observations: Iterable[Mapping[str, Any]], codes: Cod
 
 
 def _series(item: str, candidates: list[tuple[date, Mapping[str, Any]]]) -> tuple[Measurement, ...]:
-    return tuple(read for when, obs in candidates if isinstance(read := _read_body(item, when, obs), Measurement))
+    return _usable(_reads(item, candidates))
+
+
+def _reads(item: str, candidates: list[tuple[date, Mapping[str, Any]]]) -> list[Measurement | str]:
+    """`_read_body` of each candidate, in order: read once for the series and the pick."""
+    return [_read_body(item, when, obs) for when, obs in candidates]
+
+
+def _usable(reads: list[Measurement | str]) -> tuple[Measurement, ...]:
+    return tuple(read for read in reads if type(read) is not str)
 
 
 def measurement_on_or_before(series: Iterable[Measurement], day: date) -> Measurement | None:
@@ -175,6 +188,7 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
     # (LOINC code, unit system, code, text) -> (factor numerator, denominator, unit) or None (not plain)
     factors: dict[tuple[str, Any, Any, Any], tuple[float, float, str] | None] = {}
     days: dict[str, date] = {}  # "YYYY-MM-DD" -> its date, for the days this chart's dates begin with
+    plain_ranges: dict[bytes, bool] = {}  # a referenceRange's JSON bytes -> `_ranges_ok` of it (`_ranges_plain`)
     for is_lab_key, group in ((False, body), (True, others)):
         for sent in group:
             lab: LabCode | None = None
@@ -215,12 +229,15 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                             continue
                     elif is_lab_key and lab is not None and lab.value_type == "quantity":
                         # A plain quantity lab: what `_quantity_result` would build, with no gap, kept as
-                        # its `Plain` tuple (built into a LabResult when a rule reads the key: LabSeries).
-                        # Anything else - a reference range, a value that is not a plain finite number,
-                        # a comparator, unit fields that are not strings, a unit that does not convert -
-                        # takes the general path below (tests/context/test_read_once.py, test_fast_paths.py).
-                        qty, rid = sent.get("valueQuantity"), sent.get("id", "?")
-                        if type(qty) is dict and type(rid) is str and "referenceRange" not in sent and qty.get("comparator") is None:
+                        # its `Plain` tuple (built into a LabResult when a rule reads the key: LabSeries),
+                        # with its reference range as sent when every bound there is of its JSON kind
+                        # (read when the result is built; a range never makes a gap). Anything else - a
+                        # range of other kinds, a value that is not a plain finite number, a comparator,
+                        # unit fields that are not strings, a unit that does not convert - takes the
+                        # general path below (tests/context/test_read_once.py, test_fast_paths.py).
+                        qty, rid, ranges = sent.get("valueQuantity"), sent.get("id", "?"), sent.get("referenceRange")
+                        if type(qty) is dict and type(rid) is str and qty.get("comparator") is None \
+                                and (ranges is None or _ranges_plain(ranges, plain_ranges)):
                             try:
                                 value, system, code, text = _quantity_fields(qty)
                             except KeyError:
@@ -236,7 +253,9 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                                     # what `collector.add(sent, when, lab, plain)` does with it, inline
                                     key = lab.key
                                     plain = (key, when, rtype, rid, value, factor[0], factor[1], factor[2],
-                                             code or text or "")
+                                             code or text or "") if ranges is None else \
+                                        (key, when, rtype, rid, value, factor[0], factor[1], factor[2],
+                                         code or text or "", ranges, lab.molar_mass)
                                     windows[key] = lab.window_days
                                     series = results.get(key)
                                     if series is None:
@@ -267,9 +286,10 @@ def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mappin
                 add(obs, when, lab, None)
     weights.sort(key=_first, reverse=True)
     heights.sort(key=_first, reverse=True)
-    weight, wgaps = pick_measurement("weight", weights, codes, order_date)
-    height, hgaps = pick_measurement("height", heights, codes, order_date)
-    return ObservationReading(weight, height, _series("weight", weights), _series("height", heights),
+    wreads, hreads = _reads("weight", weights), _reads("height", heights)
+    weight, wgaps = pick_measurement("weight", weights, codes, order_date, wreads)
+    height, hgaps = pick_measurement("height", heights, codes, order_date, hreads)
+    return ObservationReading(weight, height, _usable(wreads), _usable(hreads),
                               tuple(wgaps + hgaps), collector.reading(order_date))
 
 
@@ -289,6 +309,35 @@ def _unit_factor(lab: LabCode, system: Any, code: Any, text: Any) -> tuple[float
 _top_fields = itemgetter("status", "resourceType", "effectiveDateTime", "code")
 _system_code = itemgetter("system", "code")
 _quantity_fields = itemgetter("value", "system", "code", "unit")
+
+
+def _ranges_plain(ranges: Any, seen: dict[bytes, bool]) -> bool:
+    """`_ranges_ok(ranges)`, once per distinct JSON bytes (a lab's range is the same on every result).
+
+    Bytes decide only what they determine: subclasses of str, int, dict or list (which orjson would
+    write as their base kind, and which `_ranges_ok` refuses) are not written (TypeError), and
+    bytes with a null are not shared (orjson writes NaN and Infinity as null; a null bound value
+    is absent, a NaN one is not plain)."""
+    try:
+        key = orjson.dumps(ranges, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:
+        return _ranges_ok(ranges)
+    found = seen.get(key)
+    if found is None:
+        found = _ranges_ok(ranges)
+        if b"null" not in key:
+            seen[key] = found
+    return found
+
+
+def _ranges_ok(ranges: Any) -> bool:
+    """A referenceRange whose bounds are what `clean_observation` asks of them: then the bounds
+    `_ref_high` reads as sent are those it reads after `conform`."""
+    return items_ok(ranges, _bounds_ok)
+
+
+def _bounds_ok(rr: dict[str, Any]) -> bool:
+    return quantity_ok(rr.get("low")) and quantity_ok(rr.get("high"))
 
 
 def _body_clean(obs: dict[str, Any]) -> bool:

@@ -98,6 +98,21 @@ def test_administrations_read_in_one_pass_as_sent_equal_each_read_alone(kb, data
     assert read_administrations(raw_entries(bundle(*admins)), drugs, codes, {}) == _each_alone(admins, drugs, codes)
 
 
+@FAST
+@given(data=st.data())
+def test_administrations_read_with_readings_kept_between_requests_equal_each_read_alone(kb, data):
+    """What administrations give, kept between requests (`memo.given_readings`, as build_context
+    reads them): a later request with equal content gets what reading each alone gives."""
+    from cdshooks.context.memo import given_readings
+
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    admins = data.draw(spoiled(ADMINS + ADMINS[:2] + [REFERENCED, PERIOD, PERIOD]))
+    alone = _each_alone(admins, drugs, codes)
+    for _ in range(2):  # two requests: the second reads from what the first kept
+        sent = raw_entries(bundle(*copy.deepcopy(admins)))
+        assert read_administrations(sent, drugs, codes, {}, ReadMemo(given_readings.table(drugs, codes))) == alone
+
+
 def test_one_pass_never_shares_between_elements_conform_reads_differently(kb):
     """The as-sent memo keys on the sent bytes: NaN and null (both written null) conform alike
     where they are read; a string and a number, an object and an array, never share."""
@@ -154,6 +169,38 @@ def test_orders_read_with_one_memo_equal_each_read_alone(kb, data):
         [read_order(r, drugs, codes, {}, is_draft=True) for r in read]
 
 
+@FAST
+@given(data=st.data())
+def test_orders_read_again_in_a_later_request_equal_each_read_alone(kb, data):
+    """The readings shared between requests (`memo.order_readings`): a second request with the
+    same orders (its own memo, its own parsed resources) gets what reading each alone gives, with
+    its own resource objects in them; draft and active readings never stand in for each other."""
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    orders = data.draw(spoiled(ORDERS + ORDERS[:2]))
+    for is_draft in (True, False, True):
+        read = _entries(copy.deepcopy(orders))  # a new request: equal content, new objects
+        got = [read_order(r, drugs, codes, {}, is_draft=is_draft, memo=OrderMemo()) for r in read]
+        assert got == [read_order(r, drugs, codes, {}, is_draft=is_draft) for r in read]
+        assert all(o.resource is r and o.is_draft is is_draft for o, r in zip(got, read))
+
+
+def test_shared_order_readings_are_per_knowledge_view_and_bounded(kb):
+    from cdshooks.context.memo import order_readings
+    from cdshooks.knowledge.drugs import DrugTable
+
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    other = DrugTable(kb.table("drugs"))  # another knowledge view: its own table
+    assert order_readings.table(drugs, codes) is order_readings.table(drugs, codes)
+    assert order_readings.table(other, codes) is not order_readings.table(drugs, codes)
+    table = order_readings.table(other, codes)
+    for n in range(order_readings.max_entries + 5):
+        order_readings.put(table, n.to_bytes(4, "big"), n)
+    assert len(table) <= order_readings.max_entries
+    key = order_readings.key(ORDERS[0], b"draft")
+    assert key is not None and key != order_readings.key(ORDERS[0], b"active")
+    assert order_readings.key({**ORDERS[0], "x": float("nan")}, b"draft") is None  # written as null: never keyed
+
+
 def test_order_memo_never_shares_between_nan_and_null(kb):
     """orjson writes NaN as null; read as sent, a periodUnit NaN is kept and a null one is absent."""
     drugs, codes = drugs_view(kb), codes_view(kb)
@@ -173,6 +220,11 @@ LABS = [
     obs("wbc", "6690-2", qty(3.1, "10*3/uL"), "2024-03-04"),
     obs("wbc2", "6690-2", qty(2.9, "10*3/uL"), "2024-03-01T08:00:00Z"),
     obs("bili", "1975-2", qty(17.1, "umol/L"), "2024-03-04", referenceRange=[{"high": qty(20, "umol/L")}]),
+    # reference ranges as labs carry them: both bounds (another unit), one object for the array, a
+    # bound in a unit that does not convert, two ranges (the first is read)
+    obs("creat", "2160-0", qty(0.5, "mg/dL"), "2024-03-04", referenceRange=[{"low": qty(27, "umol/L"), "high": qty(62, "umol/L")}]),
+    obs("alt", "1742-6", qty(40, "U/L"), "2024-03-03", referenceRange={"low": qty(5, "U/L"), "high": qty(45, "U/L")}),
+    obs("k", "2823-3", qty(4.1, "mmol/L"), "2024-03-03", referenceRange=[{"high": qty(5.5, "kg")}, {"high": qty(5, "mmol/L")}]),
     obs("mrd", None, qty(0.01, "%"), "2024-03-02", text="MRD day 29 flow cytometry"),
     obs("w-in-labs", "29463-7", qty(29.5, "kg"), "2024-03-05"),
     # as EHRs send them: every Quantity field present (read in one call), and a period instead of a dateTime
@@ -200,6 +252,27 @@ def test_observations_read_in_one_scan_equal_the_general_readers(kb, data):
     assert list(reading.labs.series) == list(read_labs(others_c, codes, ORDER, UPPER).series)  # key order too
     assert reading.weights == body_series("weight", body_c + others_c, codes, UPPER)
     assert reading.heights == body_series("height", body_c + others_c, codes, UPPER)
+
+
+def test_reference_ranges_of_equal_bytes_are_shared_only_when_the_bytes_decide(kb):
+    """`_ranges_plain` remembers a range by its JSON bytes: NaN and Infinity (written as null), a
+    null, a subclass of dict or str (written as their base kind) and a 2**70 are each read alone."""
+    class Sub(dict):
+        pass
+
+    class Text(str):
+        pass
+
+    codes = codes_view(kb)
+    bounds = [None, float("nan"), float("inf"), 5, 5.0, True, "5", 2**70, Sub(qty(5, "mmol/L")), qty(5, Text("mmol/L"))]
+    others = []
+    for n, high in enumerate(bounds * 2):
+        bound = high if isinstance(high, dict) else {"value": high, "unit": "mmol/L", "system": UCUM, "code": "mmol/L"}
+        others.append(obs(f"k{n}", "2823-3", qty(4.0 + n, "mmol/L"), f"2024-03-0{1 + n % 9}", referenceRange=[{"high": bound}]))
+    reading = read_observations([], raw_entries(bundle(*others)), codes, ORDER, UPPER)
+    general = read_labs(_entries(others), codes, ORDER, UPPER)
+    assert reading.labs == general
+    assert [r.reference_high for r in reading.labs.series["potassium"]] == [r.reference_high for r in general.series["potassium"]]
 
 
 # -- is_object: isinstance(value, Mapping) without the abc machinery ----------------------------

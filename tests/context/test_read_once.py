@@ -90,6 +90,23 @@ def test_one_pass_equals_three_walks_on_a_two_year_chart(kb, hook, size):
     assert len(reading.weights) > 1
 
 
+def test_one_pass_equals_three_walks_with_reference_ranges_on_every_lab(kb):
+    """As EHRs send labs: each with a reference range (kept as sent and read when a result is built)."""
+    codes = codes_view(kb)
+    prefetch = chart_request("order-sign", 150, ORDER)["prefetch"]
+    body, others = raw_entries(prefetch["bodyMeasurements"]), raw_entries(prefetch["observations"])
+    for n, lab in enumerate(others):
+        q = lab.get("valueQuantity")
+        if q:
+            lab["referenceRange"] = [{"low": {**q, "value": n % 3}, "high": {**q, "value": 100 + n}}] if n % 4 else {"high": q}
+    weight, height, labs = _three_walks(body, others, codes)
+    reading = read_observations(body, others, codes, ORDER, UPPER)
+    assert (reading.weight, reading.height, reading.labs) == (weight[0], height[0], labs)
+    assert list(reading.labs.series) == list(labs.series)
+    ranged = [r for r in labs.results if r.reference_high is not None]
+    assert len(ranged) > 100 and any(r.reference_low for r in ranged)
+
+
 def test_one_pass_equals_three_walks_on_edge_cases(kb):
     """Stale, future, implausible, unitless, non-final and duplicated Observations, both keys."""
     codes = codes_view(kb)
