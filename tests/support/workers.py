@@ -56,11 +56,13 @@ def connections_held(pids: list[int], port: int, clients: set[int] | None = None
                 continue
             if link.startswith("socket:["):
                 owner[link[len("socket:["):-1]] = pid
-    held = dict.fromkeys(pids, 0)
+    # A socket is counted once by its inode: /proc/net/tcp is not read as one snapshot, and a
+    # socket can be listed twice while other connections come and go (a 2+3 "split" of 4 clients).
+    held: dict[int, set[str]] = {pid: set() for pid in pids}
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port, remote_port = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
         state, inode = fields[3], fields[9]
         if local_port == port and state == ESTABLISHED and inode in owner and (clients is None or remote_port in clients):
-            held[owner[inode]] += 1
-    return [held[p] for p in pids]
+            held[owner[inode]].add(inode)
+    return [len(held[p]) for p in pids]
