@@ -153,7 +153,7 @@ def clean_observation(obs: Mapping[str, Any]) -> bool:
             and (period is None or (type(period) is dict and str_ok(period.get("start"))))
             and concept_ok(g("code")) and quantity_ok(g("valueQuantity")) and concept_ok(g("valueCodeableConcept"))
             and str_ok(g("valueString"))
-            and items_ok(g("referenceRange"), lambda r: quantity_ok(r.get("low")) and quantity_ok(r.get("high")))
+            and _ranges_ok(g("referenceRange"))
             and items_ok(g("component"), lambda c: concept_ok(c.get("code")) and concept_ok(c.get("valueCodeableConcept"))))
 
 
