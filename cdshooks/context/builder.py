@@ -24,9 +24,9 @@ from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .administrations import ReadMemo, read_administrations
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_order
-from .memo import given_readings
+from .memo import chart_readings, given_readings
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
-from .observations import mosteller, read_observations
+from .observations import ObservationReading, mosteller, read_observations
 from .plan import read_plan
 from .read import conform
 
@@ -204,9 +204,12 @@ def build_context(
     sex = patient.get("gender") if patient and isinstance(patient.get("gender"), str) else None
 
     # body measurements and labs
-    # Observations are read as sent (no copy), once, into weight, height and the lab series.
-    observed = read_observations(sent.get("bodyMeasurements", ()), sent.get("observations", ()),
-                                 codes, order_date, upper)
+    # Observations are read as sent (no copy), once, into weight, height and the lab series; a
+    # chart re-sent with the same Observations (and dates) gets the reading made before (memo.ChartReadings)
+    body, others = sent.get("bodyMeasurements", ()), sent.get("observations", ())
+    observed = chart_readings.table(codes).read(
+        (body, others), f"observations {order_date.isoformat()} {upper.isoformat()}".encode(),
+        lambda: read_observations(body, others, codes, order_date, upper), ObservationReading.again)
     weight, height = observed.weight, observed.height
     weights, heights = observed.weights, observed.heights
     gaps += observed.gaps
