@@ -24,7 +24,7 @@ from ..knowledge.regimen_templates import template_library
 from .fhir import codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
 from .administrations import ReadMemo, read_administrations
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_order
-from .memo import chart_readings, given_readings
+from .memo import chart_readings, given_lists, given_readings
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
 from .observations import ObservationReading, mosteller, read_observations
 from .plan import read_plan
@@ -132,6 +132,11 @@ def _medications_in(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return [normalize(m) for r in resources if r.get("resourceType") == "Medication" and (m := conform(r)) is not None]
 
 
+def _same(reading: Any) -> Any:
+    """An immutable reading, as another request is given it (memo.ChartReadings)."""
+    return reading
+
+
 def build_context(
     prefetch: Mapping[str, Any],
     *,
@@ -190,7 +195,10 @@ def build_context(
         order = read_order(r, drugs, codes, included, is_draft=False, memo=memo)
         if order.drug_ids:
             active.append(order)
-    administrations = read_administrations(sent.get("medicationAdministrations", ()), drugs, codes, included, memo)
+    # a chart re-sent with the same administrations (and Medications) gets the reading made before
+    given = sent.get("medicationAdministrations", ())
+    administrations = given_lists.table(drugs, codes).read(
+        (given, [included]), b"administrations", lambda: read_administrations(given, drugs, codes, included, memo), _same)
 
     # patient and age
     patients = [p for p in _resources("patient") if p.get("resourceType") == "Patient"]

@@ -152,17 +152,22 @@ class ChartReadings:
     def __init__(self, max_entries: int = 64, max_hints: int = 4096) -> None:
         self.max_entries = max_entries
         self.max_hints = max_hints
-        self._tables: "WeakKeyDictionary[Any, _ChartTable]" = WeakKeyDictionary()
+        self._tables: "WeakKeyDictionary[Any, WeakKeyDictionary[Any, _ChartTable]]" = WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def table(self, view: Any) -> "_ChartTable":
-        """The table of readings made with this (weakly referenced) knowledge view."""
-        found = self._tables.get(view)
+    def table(self, view: Any, other: Any = None) -> "_ChartTable":
+        """The table of readings made with this (weakly referenced) knowledge view, or pair of views."""
+        second = view if other is None else other
+        inner = self._tables.get(view)
+        found = inner.get(second) if inner is not None else None
         if found is None:
             with self._lock:
-                found = self._tables.get(view)
+                inner = self._tables.get(view)
+                if inner is None:
+                    inner = self._tables[view] = WeakKeyDictionary()
+                found = inner.get(second)
                 if found is None:
-                    found = self._tables[view] = _ChartTable(self.max_entries, self.max_hints)
+                    found = inner[second] = _ChartTable(self.max_entries, self.max_hints)
         return found
 
     def clear(self) -> None:
@@ -235,3 +240,4 @@ def _hint(parts: Sequence[Sequence[Any]], tag: bytes) -> bytes | None:
 order_readings = SharedReadings()  # whole orders (medications.read_order)
 given_readings = SharedReadings()  # what an administration gives (administrations.ReadMemo.given_as_sent)
 chart_readings = ChartReadings()  # a chart's Observations (builder: observations.read_observations)
+given_lists = ChartReadings()  # a chart's administrations (builder: administrations.read_administrations)

@@ -18,9 +18,11 @@ from hypothesis import given, strategies as st
 import test_fast_paths as fast
 from cdshooks.context.builder import build_context
 from cdshooks.context.fhir import raw_entries
-from cdshooks.context.memo import ChartReadings, chart_readings
+from cdshooks.context.administrations import read_administrations
+from cdshooks.context.memo import ChartReadings, chart_readings, given_lists
 from cdshooks.context.observations import read_observations
 from cdshooks.knowledge.codes import codes_view
+from cdshooks.knowledge.drugs import drugs_view
 from ctx_fhirdata import bundle, obs, qty
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -145,6 +147,28 @@ def test_readings_kept_are_bounded(kb):
     assert len(table) <= 3 and len(table.hints) <= 5
 
 
+MEDICATION = {"resourceType": "Medication", "id": "m2", "code": fast.rx("11202")}
+BY_REFERENCE = {**fast.REFERENCED, "id": "ref2", "medicationReference": {"reference": "Medication/m2"}, "contained": []}
+
+
+@fast.FAST
+@given(data=st.data(), medication=fast.spoiled([MEDICATION]))
+def test_administrations_sent_again_get_what_reading_them_alone_gives(kb, data, medication):
+    """As the builder reads them: the administrations and the Medications they may reference, one key."""
+    drugs, codes = drugs_view(kb), codes_view(kb)
+    admins = data.draw(fast.spoiled(fast.ADMINS + fast.ADMINS[:2] + [fast.REFERENCED, BY_REFERENCE, fast.PERIOD]))
+    table = ChartReadings().table(drugs, codes)
+    assert ChartReadings().table(codes, drugs) is not table
+    for included in ({}, {"Medication/m2": medication[0]}, {}, {}, {"Medication/m2": medication[0]}, {"Medication/m2": medication[0]}):
+        sent = copy.deepcopy(raw_entries(bundle(*admins)))
+        included = copy.deepcopy(included)
+        got = table.read((sent, [included]), b"administrations",
+                         lambda: read_administrations(sent, drugs, codes, included), lambda r: r)
+        assert got == read_administrations(sent, drugs, codes, included)
+        if not included:
+            assert got == fast._each_alone(admins, drugs, codes)
+
+
 def test_built_contexts_of_a_chart_sent_again_equal_the_first(kb):
     """build_context through the process-wide table: every call on the benchmark chart equals the
     context built with the table emptied, and no call's lab series is another's."""
@@ -157,11 +181,12 @@ def test_built_contexts_of_a_chart_sent_again_equal_the_first(kb):
         return build_context(sent["prefetch"], patient_id="bench-pt-1", draft_orders=sent["context"]["draftOrders"],
                              selections=None, kb=kb, now=now)
 
-    chart_readings.clear()
+    chart_readings.clear(), given_lists.clear()
     first = build()
     later = [build() for _ in range(3)]
-    assert len(chart_readings.table(codes_view(kb))) == 1
+    assert len(chart_readings.table(codes_view(kb))) == 1 and len(given_lists.table(drugs_view(kb), codes_view(kb))) == 1
+    assert first.administrations and all(ctx.administrations == first.administrations for ctx in later)
     for ctx in later:
         assert ctx.labs is not first.labs and ctx.labs._series == {}
         assert ctx == first and list(ctx.labs) == list(first.labs)
-    chart_readings.clear()
+    chart_readings.clear(), given_lists.clear()
