@@ -61,10 +61,14 @@ def bodies() -> dict[tuple[str, str], bytes]:
     out = {}
     for hook in HOOK_SERVICES:
         for size, n in SIZES.items():
-            request = chart_request(hook, n)
-            request["hookInstance"] = HOOK_MARK
-            out[(hook, size)] = orjson.dumps(request)
+            out[(hook, size)] = _body(hook, n)
     return out
+
+
+def _body(hook: str, n: int, **options: Any) -> bytes:
+    request = chart_request(hook, n, **options)
+    request["hookInstance"] = HOOK_MARK
+    return orjson.dumps(request)
 
 
 def fresh(template: bytes, i: int, new_patient: bool = False) -> bytes:
@@ -97,6 +101,8 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         for (hook, size), template in templates.items():
             rows.append(_measure(client, hook, size, template, max(5, calls // 4) if size == "stress" else calls))
         new_patient = _measure(client, *LARGE_SIGN, templates[LARGE_SIGN], calls, new_patient=True)
+        # labs as a laboratory sends them (referenceRange, interpretation, performer): a bigger body
+        lab_detail = _measure(client, "order-sign", "large", _body("order-sign", SIZES["large"], lab_detail=True), calls)
         stages = stage_breakdown(app, templates[LARGE_SIGN], calls)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -105,7 +111,8 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         pts = [(r["resources"], r["handle_cpu_ms"]) for r in rows if r["hook"] == hook]
         mx, my = statistics.fmean(x for x, _ in pts), statistics.fmean(y for _, y in pts)
         growth[hook] = round(sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts), 4)
-    return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages, "new_patient": new_patient}
+    return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages, "new_patient": new_patient,
+            "lab_detail": lab_detail}
 
 
 def _measure(client: Any, hook: str, size: str, template: bytes, n: int, new_patient: bool = False) -> dict[str, Any]:

@@ -53,6 +53,10 @@ def _print_in_process(ip: dict[str, Any]) -> None:
         print(f"{npt['hook']} {npt['size']}, a new patient every call (nothing remembered by content applies): "
               f"cpu handle {npt['handle_cpu_ms']:.2f} ms, ratio {npt['cpu_ratio']} "
               f"(same chart re-sent: {same['handle_cpu_ms'] if same else '-'} ms)")
+    detail = ip.get("lab_detail")
+    if detail:
+        print(f"order-sign large, labs with referenceRange, interpretation and performer ({detail['kib']} KiB): "
+              f"cpu parse {detail['parse_cpu_ms']:.2f}, handle {detail['handle_cpu_ms']:.2f} ms, ratio {detail['cpu_ratio']}")
     print("\norder-sign ~600 resources, stages (median ms): "
           + "; ".join(f"{k} {v:.2f}" for k, v in ip["stages"].items()))
 
