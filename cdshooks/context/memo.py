@@ -152,10 +152,10 @@ class ChartReadings:
     def __init__(self, max_entries: int = 64, max_hints: int = 4096) -> None:
         self.max_entries = max_entries
         self.max_hints = max_hints
-        self._tables: "WeakKeyDictionary[Any, WeakKeyDictionary[Any, _ChartTable]]" = WeakKeyDictionary()
+        self._tables: "WeakKeyDictionary[Any, WeakKeyDictionary[Any, ChartTable]]" = WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def table(self, view: Any, other: Any = None) -> "_ChartTable":
+    def table(self, view: Any, other: Any = None) -> "ChartTable":
         """The table of readings made with this (weakly referenced) knowledge view, or pair of views."""
         second = view if other is None else other
         inner = self._tables.get(view)
@@ -167,15 +167,16 @@ class ChartReadings:
                     inner = self._tables[view] = WeakKeyDictionary()
                 found = inner.get(second)
                 if found is None:
-                    found = inner[second] = _ChartTable(self.max_entries, self.max_hints)
+                    found = inner[second] = ChartTable(self.max_entries, self.max_hints)
         return found
 
     def clear(self) -> None:
         self._tables = WeakKeyDictionary()
 
 
-class _ChartTable:
-    """One knowledge view's hints and readings (`ChartReadings`)."""
+class ChartTable:
+    """The hints and readings of one knowledge view (`ChartReadings.table`), or of a reading
+    that depends on no knowledge (a table of its own: `settled_lists`)."""
 
     __slots__ = ("max_entries", "max_hints", "hints", "readings", "_lock")
 
@@ -224,6 +225,11 @@ class _ChartTable:
                 del table[next(iter(table))]  # the oldest first out
             table[key] = value
 
+    def clear(self) -> None:
+        with self._lock:
+            self.hints.clear()
+            self.readings.clear()
+
     def __len__(self) -> int:
         return len(self.readings)
 
@@ -241,3 +247,4 @@ order_readings = SharedReadings()  # whole orders (medications.read_order)
 given_readings = SharedReadings()  # what an administration gives (administrations.ReadMemo.given_as_sent)
 chart_readings = ChartReadings()  # a chart's Observations (builder: observations.read_observations)
 given_lists = ChartReadings()  # a chart's administrations (builder: administrations.read_administrations)
+settled_lists = ChartTable(256, 4096)  # which resources of a list `fhir.conformed` keeps as sent (builder._conformed)

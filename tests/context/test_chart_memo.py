@@ -16,10 +16,11 @@ import orjson
 from hypothesis import given, strategies as st
 
 import test_fast_paths as fast
-from cdshooks.context.builder import build_context
+from cdshooks.context.builder import _conformed, build_context
+from cdshooks.context.fhir import conformed
 from cdshooks.context.fhir import raw_entries
 from cdshooks.context.administrations import read_administrations
-from cdshooks.context.memo import ChartReadings, chart_readings, given_lists
+from cdshooks.context.memo import ChartReadings, ChartTable, chart_readings, given_lists, settled_lists
 from cdshooks.context.observations import read_observations
 from cdshooks.knowledge.codes import codes_view
 from cdshooks.knowledge.drugs import drugs_view
@@ -169,6 +170,28 @@ def test_administrations_sent_again_get_what_reading_them_alone_gives(kb, data, 
             assert got == fast._each_alone(admins, drugs, codes)
 
 
+@fast.FAST
+@given(data=st.data())
+def test_resources_conformed_again_are_what_conforming_them_gives(data):
+    """Which resources of a list are kept as sent, remembered (builder._conformed): the same
+    resources, conformed and normalized, as `fhir.conformed` makes of that request's list."""
+    resources = data.draw(fast.spoiled(fast.ORDERS + fast.ADMINS[:2] + [fast.REFERENCED]))
+    for _ in range(4):
+        sent = copy.deepcopy(raw_entries(bundle(*resources)))
+        got = _conformed(sent)
+        assert got == conformed(sent)
+        assert [id(r) for r in got if any(r is s for s in sent)] == [id(r) for r in conformed(sent) if any(r is s for s in sent)]
+
+
+def test_settled_lists_are_bounded():
+    table = ChartTable(max_entries=2, max_hints=3)
+    for n in range(10):
+        resources = [{"resourceType": "Patient", "id": f"p{n}"}]
+        for _ in range(3):
+            table.read((resources,), b"settled", lambda: (True,), lambda r: r)
+    assert len(table) <= 2 and len(table.hints) <= 3
+
+
 def test_built_contexts_of_a_chart_sent_again_equal_the_first(kb):
     """build_context through the process-wide table: every call on the benchmark chart equals the
     context built with the table emptied, and no call's lab series is another's."""
@@ -181,11 +204,12 @@ def test_built_contexts_of_a_chart_sent_again_equal_the_first(kb):
         return build_context(sent["prefetch"], patient_id="bench-pt-1", draft_orders=sent["context"]["draftOrders"],
                              selections=None, kb=kb, now=now)
 
-    chart_readings.clear(), given_lists.clear()
+    chart_readings.clear(), given_lists.clear(), settled_lists.clear()
     first = build()
     later = [build() for _ in range(3)]
     assert len(chart_readings.table(codes_view(kb))) == 1 and len(given_lists.table(drugs_view(kb), codes_view(kb))) == 1
     assert first.administrations and all(ctx.administrations == first.administrations for ctx in later)
+    assert len(settled_lists) >= 3  # the active orders, conditions, draft orders, ...
     for ctx in later:
         assert ctx.labs is not first.labs and ctx.labs._series == {}
         assert ctx == first and list(ctx.labs) == list(first.labs)
