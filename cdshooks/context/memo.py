@@ -146,12 +146,13 @@ class ChartReadings:
     null), and what is not plain JSON (a subclass of dict or str, a Decimal, an integer beyond 64
     bits) is read without the table. Callers hand in lists as parsed JSON gives them (a Python
     tuple would be written as an array). What is kept: digests and the immutable readings.
-    Bounded: at most `max_entries` readings and `max_hints` hints per table, oldest first out.
+    Bounded per table, oldest first out: at most `max_entries` readings of at most `max_resources`
+    resources in all (a reading's size grows with its chart's: ~0.2 kB per lab kept), and
+    `max_hints` hints.
     """
 
-    def __init__(self, max_entries: int = 64, max_hints: int = 4096) -> None:
-        self.max_entries = max_entries
-        self.max_hints = max_hints
+    def __init__(self, max_entries: int = 64, max_hints: int = 4096, max_resources: int = 40_000) -> None:
+        self.max_entries, self.max_hints, self.max_resources = max_entries, max_hints, max_resources
         self._tables: "WeakKeyDictionary[Any, WeakKeyDictionary[Any, ChartTable]]" = WeakKeyDictionary()
         self._lock = threading.Lock()
 
@@ -167,7 +168,7 @@ class ChartReadings:
                     inner = self._tables[view] = WeakKeyDictionary()
                 found = inner.get(second)
                 if found is None:
-                    found = inner[second] = ChartTable(self.max_entries, self.max_hints)
+                    found = inner[second] = ChartTable(self.max_entries, self.max_hints, self.max_resources)
         return found
 
     def clear(self) -> None:
@@ -178,12 +179,13 @@ class ChartTable:
     """The hints and readings of one knowledge view (`ChartReadings.table`), or of a reading
     that depends on no knowledge (a table of its own: `settled_lists`)."""
 
-    __slots__ = ("max_entries", "max_hints", "hints", "readings", "_lock")
+    __slots__ = ("max_entries", "max_hints", "max_resources", "hints", "readings", "resources", "_lock")
 
-    def __init__(self, max_entries: int, max_hints: int) -> None:
-        self.max_entries, self.max_hints = max_entries, max_hints
+    def __init__(self, max_entries: int, max_hints: int, max_resources: int) -> None:
+        self.max_entries, self.max_hints, self.max_resources = max_entries, max_hints, max_resources
         self.hints: dict[bytes, bool] = {}  # a chart's hint -> may it be keyed (False: its bytes hold a null)
-        self.readings: dict[bytes, tuple[bytes, Any]] = {}  # a chart's hint -> (content digest, reading)
+        self.readings: dict[bytes, tuple[bytes, Any, int]] = {}  # a chart's hint -> (content digest, reading, resources)
+        self.resources = 0  # the resources of the readings kept
         self._lock = threading.Lock()
 
     def read(self, parts: Sequence[Sequence[Any]], tag: bytes, read: Callable[[], T], again: Callable[[T], T]) -> T:
@@ -197,38 +199,54 @@ class ChartTable:
         if entry is None:
             keyable = self.hints.get(hint)
             if keyable is None:  # first sighting: remember it, read as usual
-                self._put(self.hints, hint, True, self.max_hints)
+                self._hint(hint, True)
                 return read()
             if not keyable:
                 return read()
         try:
             data = orjson.dumps(parts, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
         except TypeError:  # not plain JSON
-            self._put(self.hints, hint, False, self.max_hints)
+            self._hint(hint, False)
             return read()
         key = digest(data, tag)
         if entry is not None and entry[0] == key:  # (stored bytes held no null: neither do these)
             return again(entry[1])
         value = read()
-        if b"null" in data:
-            self._put(self.hints, hint, False, self.max_hints)
-            self.readings.pop(hint, None)
-        else:
-            self._put(self.readings, hint, (key, value), self.max_entries)
-            return again(value)
-        return value
+        size = sum(map(len, parts))
+        if b"null" in data or size > self.max_resources:  # never kept: never digested again
+            self._hint(hint, False)
+            self._keep(hint, None)
+            return value
+        self._keep(hint, (key, value, size))
+        return again(value)
 
-    def _put(self, table: dict[bytes, Any], key: bytes, value: Any, limit: int) -> None:
+    def _hint(self, hint: bytes, keyable: bool) -> None:
         with self._lock:
-            table.pop(key, None)
-            while len(table) >= limit:
-                del table[next(iter(table))]  # the oldest first out
-            table[key] = value
+            hints = self.hints
+            hints.pop(hint, None)
+            while len(hints) >= self.max_hints:
+                del hints[next(iter(hints))]  # the oldest first out
+            hints[hint] = keyable
+
+    def _keep(self, hint: bytes, entry: "tuple[bytes, Any, int] | None") -> None:
+        """Keep `entry` (None: forget) under `hint`, the oldest readings out first to stay in bounds."""
+        with self._lock:
+            readings = self.readings
+            old = readings.pop(hint, None)
+            if old is not None:
+                self.resources -= old[2]
+            if entry is None:
+                return
+            while readings and (len(readings) >= self.max_entries or self.resources + entry[2] > self.max_resources):
+                self.resources -= readings.pop(next(iter(readings)))[2]
+            readings[hint] = entry
+            self.resources += entry[2]
 
     def clear(self) -> None:
         with self._lock:
             self.hints.clear()
             self.readings.clear()
+            self.resources = 0
 
     def __len__(self) -> int:
         return len(self.readings)
@@ -247,4 +265,4 @@ order_readings = SharedReadings()  # whole orders (medications.read_order)
 given_readings = SharedReadings()  # what an administration gives (administrations.ReadMemo.given_as_sent)
 chart_readings = ChartReadings()  # a chart's Observations (builder: observations.read_observations)
 given_lists = ChartReadings()  # a chart's administrations (builder: administrations.read_administrations)
-settled_lists = ChartTable(256, 4096)  # which resources of a list `fhir.conformed` keeps as sent (builder._conformed)
+settled_lists = ChartTable(256, 4096, 20_000)  # which resources of a list `fhir.conformed` keeps as sent (builder._conformed)

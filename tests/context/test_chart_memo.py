@@ -139,13 +139,18 @@ def test_nan_and_null_and_what_is_not_plain_json_are_never_shared(kb):
 
 def test_readings_kept_are_bounded(kb):
     codes = codes_view(kb)
-    memo = ChartReadings(max_entries=3, max_hints=5)
+    memo = ChartReadings(max_entries=3, max_hints=5, max_resources=7)
     table = memo.table(codes)
     for n in range(12):
-        others = [obs(f"o{n}", "6690-2", qty(n, "10*3/uL"), "2024-03-04")]
+        others = [obs(f"o{n}-{k}", "6690-2", qty(n, "10*3/uL"), "2024-03-04") for k in range(1 + n % 3)]
         for _ in range(2):
             _same(_read(table, [], others, codes), [], others, codes)
-    assert len(table) <= 3 and len(table.hints) <= 5
+        assert len(table) <= 3 and len(table.hints) <= 5
+        assert table.resources == sum(e[2] for e in table.readings.values()) <= 7
+    big = [obs(f"big{k}", "6690-2", qty(k, "10*3/uL"), "2024-03-04") for k in range(8)]
+    for _ in range(3):  # more resources than a table keeps: read every time
+        _same(_read(table, [], big, codes), [], big, codes)
+    assert table.resources <= 7 and len(table) >= 1
 
 
 MEDICATION = {"resourceType": "Medication", "id": "m2", "code": fast.rx("11202")}
@@ -184,7 +189,7 @@ def test_resources_conformed_again_are_what_conforming_them_gives(data):
 
 
 def test_settled_lists_are_bounded():
-    table = ChartTable(max_entries=2, max_hints=3)
+    table = ChartTable(max_entries=2, max_hints=3, max_resources=100)
     for n in range(10):
         resources = [{"resourceType": "Patient", "id": f"p{n}"}]
         for _ in range(3):
