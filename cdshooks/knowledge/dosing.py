@@ -169,12 +169,17 @@ class DosingView:
         object.__setattr__(self, "_doses", by_drug["dose"])
         object.__setattr__(self, "_limits", by_drug["limit"])
         object.__setattr__(self, "_schedules", by_drug["schedule"])
+        object.__setattr__(self, "_bases", {drug: frozenset(r.basis for r in rows) for drug, rows in by_drug["dose"].items()})
 
     def _rows(self, table: str, drug: str) -> tuple[Any, ...]:
         return self._by_drug[table].get(drug, ())
 
     def doses_for(self, drug: str) -> tuple[DoseRule, ...]:
         return self._doses.get(drug, ())  # type: ignore[attr-defined,no-any-return]  # = self._rows("dose", drug)
+
+    def bases_for(self, drug: str) -> frozenset[str]:
+        """`{r.basis for r in self.doses_for(drug)}`: whether a drug is dosed per m2 or kg (asked per order)."""
+        return self._bases.get(drug, frozenset())  # type: ignore[attr-defined,no-any-return]
 
     def limits_for(self, drug: str) -> tuple[LabelLimit, ...]:
         return self._limits.get(drug, ())  # type: ignore[attr-defined,no-any-return]  # = self._rows("limit", drug)

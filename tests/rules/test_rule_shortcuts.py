@@ -85,6 +85,7 @@ def test_dosing_lookups_are_the_table_rows() -> None:
         assert VIEW.doses_for(drug) == VIEW._rows("dose", drug) == tuple(r for r in VIEW.dose_rules if r.drug == drug)
         assert VIEW.limits_for(drug) == VIEW._rows("limit", drug) == tuple(r for r in VIEW.label_limits if r.drug == drug)
         assert VIEW.schedules_for(drug) == VIEW._rows("schedule", drug) == tuple(r for r in VIEW.schedule_rules if r.drug == drug)
+        assert VIEW.bases_for(drug) == {r.basis for r in VIEW.doses_for(drug)}
 
 
 def test_a_view_is_built_once_and_a_failing_build_is_not_kept(tmp_path) -> None:
