@@ -20,7 +20,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import EnvelopeInvalid, MalformedJson, PayloadTooLarge, UnsupportedMediaType
 from ..fetch.hook import HookRequest  # noqa: F401  (built here, defined below services)
-from .jsondepth import deeper_than
+from .jsondepth import loads_within
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 # A CDS Hooks body is < 20 levels deep (prefetch -> Bundle -> entry -> resource -> dosage ...).
@@ -49,12 +49,12 @@ def parse_json_object(raw: bytes, *, max_bytes: int, what: str = "request body")
     if not raw.strip():
         raise MalformedJson(f"{what} is empty")
     try:
-        body = orjson.loads(raw)
+        body, too_deep = loads_within(raw, MAX_JSON_DEPTH)  # = orjson.loads(raw), json_depth(body) > MAX_JSON_DEPTH (jsondepth.py)
     except orjson.JSONDecodeError as exc:
         raise MalformedJson(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise MalformedJson(f"{what} must be a JSON object, got {type(body).__name__}")
-    if deeper_than(raw, body, MAX_JSON_DEPTH):  # = json_depth(body) > MAX_JSON_DEPTH, on the raw bytes at C speed (jsondepth.py)
+    if too_deep:
         raise MalformedJson(f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels")
     return body
 
