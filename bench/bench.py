@@ -61,10 +61,14 @@ def bodies() -> dict[tuple[str, str], bytes]:
     out = {}
     for hook in HOOK_SERVICES:
         for size, n in SIZES.items():
-            request = chart_request(hook, n)
-            request["hookInstance"] = HOOK_MARK
-            out[(hook, size)] = orjson.dumps(request)
+            out[(hook, size)] = _body(hook, n)
     return out
+
+
+def _body(hook: str, n: int, **options: Any) -> bytes:
+    request = chart_request(hook, n, **options)
+    request["hookInstance"] = HOOK_MARK
+    return orjson.dumps(request)
 
 
 def fresh(template: bytes, i: int, new_patient: bool = False) -> bytes:
@@ -97,6 +101,8 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         for (hook, size), template in templates.items():
             rows.append(_measure(client, hook, size, template, max(5, calls // 4) if size == "stress" else calls))
         new_patient = _measure(client, *LARGE_SIGN, templates[LARGE_SIGN], calls, new_patient=True)
+        # labs as a laboratory sends them (referenceRange, interpretation, performer): a bigger body
+        lab_detail = _measure(client, "order-sign", "large", _body("order-sign", SIZES["large"], lab_detail=True), calls)
         stages = stage_breakdown(app, templates[LARGE_SIGN], calls)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -105,7 +111,8 @@ def in_process(templates: dict[tuple[str, str], bytes], calls: int) -> dict[str,
         pts = [(r["resources"], r["handle_cpu_ms"]) for r in rows if r["hook"] == hook]
         mx, my = statistics.fmean(x for x, _ in pts), statistics.fmean(y for _, y in pts)
         growth[hook] = round(sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts), 4)
-    return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages, "new_patient": new_patient}
+    return {"rows": rows, "growth_ms_per_resource": growth, "stages": stages, "new_patient": new_patient,
+            "lab_detail": lab_detail}
 
 
 def _measure(client: Any, hook: str, size: str, template: bytes, n: int, new_patient: bool = False) -> dict[str, Any]:
@@ -283,10 +290,20 @@ class Load:
         if status != 200 or b'"cards"' not in data:
             raise RuntimeError(f"HTTP {status}: {data[:200]!r}")
 
-    def closed(self, clients: int, calls: int, max_s: float) -> dict[str, Any]:
+    def closed(self, clients: int, calls: int, max_s: float, probe: Callable[[], float] | None = None,
+               probe_every: int = 25) -> dict[str, Any]:
+        """`probe` (1 client only): called after every `probe_every` answered calls, outside the
+        timed calls and outside the req/s wall time; its values' median is reported as
+        "probe_median". Why: the parse floor of the p50 target measured in the same seconds as
+        the latencies (the machine's speed moves by 2x within a run), while perturbing at most
+        one call in `probe_every` (the one after the pause), so the p50 is the loop's own."""
         lat: list[float] = []
+        probed: list[float] = []
+        paused = [0.0]
         deadline = time.monotonic() + max_s
         remaining = [calls]
+        if probe is not None and clients != 1:
+            raise ValueError("a probe between calls needs a single client")
 
         def worker() -> None:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -302,6 +319,10 @@ class Load:
                     self.errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     continue
                 lat.append((time.perf_counter() - t0) * 1000)
+                if probe is not None and len(lat) % probe_every == 0:
+                    t1 = time.perf_counter()
+                    probed.append(probe())
+                    paused[0] += time.perf_counter() - t1
             conn.close()
 
         t0 = time.perf_counter()
@@ -310,8 +331,9 @@ class Load:
             t.start()
         for t in threads:
             t.join()
-        wall = time.perf_counter() - t0
-        return summarize(lat) | {"clients": clients, "rps": round(len(lat) / wall, 1) if wall else 0.0}
+        wall = time.perf_counter() - t0 - paused[0]
+        extra = {"probe_median": round(statistics.median(probed), 3), "probes": len(probed)} if probed else {}
+        return summarize(lat) | {"clients": clients, "rps": round(len(lat) / wall, 1) if wall > 0 else 0.0} | extra
 
     def open(self, rate: float, seconds: float, senders: int = 32) -> dict[str, Any]:
         """Requests scheduled at a fixed rate; latency from the scheduled time (no coordinated
@@ -433,6 +455,9 @@ def http_phase(args: argparse.Namespace, template: bytes, soak_template: bytes) 
                 if clients == 16:
                     run, health = health_while(servers[kind].port, lambda: load.closed(16, args.calls, args.max_seconds))
                     out[kind]["health_during_16_clients"] = health
+                elif clients == 1:  # the parse floor sampled between calls: the p50 target of that moment
+                    run = load.closed(1, args.calls, args.max_seconds, probe=lambda: parse_floor_ms(template, 10))
+                    run["parse_floor_ms_between_calls"] = run.pop("probe_median", None)
                 else:
                     run = load.closed(clients, args.calls, args.max_seconds)
                 if run["n"]:  # CPU per answered call: the server's workers, and this load generator

@@ -251,11 +251,15 @@ def chart_counts(n_resources: int) -> dict[str, int]:
 
 
 def chart_request(hook: str, n_resources: int, today: date | None = None, *, seed: int = 7,
-                  history_days: int = 730) -> dict[str, Any]:
+                  history_days: int = 730, lab_detail: bool = False) -> dict[str, Any]:
     """A CDS Hooks request for `hook` whose prefetch + drafts hold about `n_resources` resources:
     labs spread over `history_days` (two years), weight/height every few weeks (the newest
     yesterday), administrations over the same years and none in the future, 10 supportive-care
-    orders, 5 draft orders dosed by the rule (order hooks; order-select selects the first)."""
+    orders, 5 draft orders dosed by the rule (order hooks; order-select selects the first).
+
+    `lab_detail`: every lab also carries what a hospital laboratory's results usually do beyond
+    the value (a referenceRange, an interpretation code, the performing laboratory), a bigger
+    body that every hook reads past (`with_lab_detail`)."""
     today = today or datetime.now(timezone.utc).date()
     counts = chart_counts(n_resources)
     rng = random.Random(seed)
@@ -267,6 +271,8 @@ def chart_request(hook: str, n_resources: int, today: date | None = None, *, see
         loinc, display, unit, low, high = LABS[n % len(LABS)]
         when = now - timedelta(days=history_days * (n // len(LABS)) / max(1, n_labs // len(LABS)), hours=rng.random() * 6)
         observations.append(_observation(f"lab-{n}", loinc, display, rng.uniform(low, high), unit, when))
+        if lab_detail:
+            with_lab_detail(observations[-1], low, high, unit)
     observations.append(_observation("echo-1", "10230-1", "Left ventricular Ejection fraction", 64.0, "%",
                                      now - timedelta(days=min(history_days, 400)), "exam"))
     body = []
@@ -303,6 +309,21 @@ def chart_request(hook: str, n_resources: int, today: date | None = None, *, see
     if hook == "order-select":
         context["selections"] = [f"MedicationRequest/{drafts[0]['id']}"]
     return {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context, "prefetch": prefetch}
+
+
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+def with_lab_detail(obs: dict[str, Any], low: float, high: float, unit: str) -> None:
+    """A referenceRange (the same for every result of a lab, as a laboratory sends it), an
+    interpretation (L, N or H against that range) and the performing laboratory."""
+    span = high - low
+    ref_low, ref_high = round(low + 0.15 * span, 2), round(high - 0.15 * span, 2)
+    value = obs["valueQuantity"]["value"]
+    flag = ("L", "Low") if value < ref_low else ("H", "High") if value > ref_high else ("N", "Normal")
+    obs["referenceRange"] = [{"low": _qty(ref_low, unit), "high": _qty(ref_high, unit), "text": f"{ref_low:g}-{ref_high:g} {unit}"}]
+    obs["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": flag[0], "display": flag[1]}]}]
+    obs["performer"] = [{"reference": "Organization/bench-lab", "display": "Hospital laboratory"}]
 
 
 def resource_count(request: dict[str, Any]) -> int:

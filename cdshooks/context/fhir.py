@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import elements
 from .conformant import conformant, settled
 from .memo import validation_memo
 from .read import conform, objects_of, problems_of, without_marker
@@ -136,7 +137,7 @@ def _validate(resource: Mapping[str, Any]) -> list[str]:
     except (ImportError, AttributeError, ValueError):
         return [f"unknown resourceType {rtype[:40]!r}"]
     try:
-        cls.model_validate(without_marker(resource))
+        elements.model_validate(cls, without_marker(resource))  # = cls.model_validate(...), elements once (elements.py)
     except ValidationError as exc:
         problems = []
         for err in exc.errors()[:5]:
