@@ -23,6 +23,11 @@ What "acknowledged" means here, and what is guaranteed:
     several calls: a 10-row commit cost ~0.8 ms of CPU through SQLAlchemy, ~0.35 ms on the kept
     driver connection (writer_connection.py). `flush()` and `close()` end the wait at once; a
     retry after a failure does not wait.
+  * one wake-up per batch under load: after a commit the writer waits BATCH_WAIT_SECONDS for the
+    next calls' rows on its own (a row arriving then waits less than that), and only an idle
+    writer (nothing came in that wait) is woken by the next row. Each wake-up costs both threads
+    a GIL hand-over and context switches; waking once for a call's first row and again when its
+    wait ended made two per batch.
   * reads that judge audit rows in this process (feedback's `card_issued`, the report) call
     `flush()` first, so they never miss a card this process has answered.
 """
@@ -43,7 +48,12 @@ log = logging.getLogger(__name__)
 MAX_PENDING_ROWS = 20_000  # ~2,000 calls' rows: a stalled store refuses calls (503) past this
 RETRY_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 10.0
-BATCH_WAIT_SECONDS = 0.025  # how long a batch's first rows wait for more (group commit)
+# How long a batch's first rows wait for more (group commit). Why 0.1 s and not 0.025: a commit's
+# CPU is mostly fixed (the WAL fdatasync, its page writes, the GIL hand-overs around each system
+# call; ~1.5-2 ms in a busy worker), so at one client (~17 ms a call) 25 ms carried 1-2 calls per
+# commit and the writer cost ~0.8 ms per call; 0.1 s carries ~5 and costs ~0.35 (threads.py, one
+# worker). The price is the SIGKILL bound above: the last ~0.1 s of accepted rows, not ~25 ms.
+BATCH_WAIT_SECONDS = 0.1
 MAX_BATCH_ROWS = 1_000  # a batch this large is written at once
 
 
@@ -74,6 +84,9 @@ class AuditWriter:
         self._failure: str | None = None
         self._closing = False
         self.committed = 0  # rows committed by this writer (bench and tests read it)
+        self._idle = False  # the writer waits for a first row (submit wakes it)
+        self._wrote = False  # a batch was just committed: the writer waits for the next calls' rows unwoken
+        self._woken = False  # a byte is in the wake pipe (written and drained with the lock held)
         self._wake_r, self._wake_w = os.pipe()  # ends the group-commit wait early (`_gather`)
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -92,9 +105,8 @@ class AuditWriter:
                 raise StoreUnavailable(f"store unavailable ({self._failure}); the audit rows not kept")
             if len(self._pending) + self._in_flight + len(rows) > self.max_pending:
                 raise StoreUnavailable("store unavailable (audit backlog full); the audit rows not kept")
-            was_empty = not self._pending
             self._pending.extend(rows)
-            if was_empty:
+            if self._idle:
                 self._cond.notify_all()  # the writer waits for a first row
             if len(self._pending) >= MAX_BATCH_ROWS:
                 self._wake()  # ... or, gathering, for a full batch
@@ -154,11 +166,19 @@ class AuditWriter:
         deadline: float | None = None
         while True:
             with self._cond:
-                while not self._pending and not self._closing:
-                    self._cond.wait()
+                if self._wrote:
+                    self._wrote = False
+                    self._gather()  # the next calls' rows, which under load come in during this wait
+                if not self._pending and not self._closing:
+                    self._idle = True
+                    try:
+                        while not self._pending and not self._closing:
+                            self._cond.wait()
+                    finally:
+                        self._idle = False
+                    self._gather()
                 if not self._pending:
                     return  # closing and nothing left
-                self._gather()
                 if self._closing and deadline is None:
                     deadline = time.monotonic() + CLOSE_TIMEOUT_SECONDS
                 batch, self._pending = self._pending, []
@@ -184,14 +204,15 @@ class AuditWriter:
                 self._in_flight = 0
                 self.committed += len(batch)
                 self.batches += 1
+                self._wrote = True
                 if self._failure is not None:
                     log.warning("audit: writes resumed (%d row(s) committed)", len(batch))
                     self._failure = None
                 self._cond.notify_all()
 
     def _gather(self) -> None:
-        """With the lock held and rows pending: wait up to `batch_wait` for more rows (group
-        commit), unless closing, flushing, retrying after a failure, or the batch is full.
+        """With the lock held: wait up to `batch_wait` for more rows (group commit), unless closing,
+        flushing, retrying after a failure, or the batch is full.
 
         The wait is one `select` on a pipe with the lock released; `flush`, `close` and a full
         batch write a byte to the pipe to end it at once (`_wake`). Not a timed `Condition.wait`:
@@ -199,27 +220,37 @@ class AuditWriter:
         (libfaketime, `.ci/run` step 2) that deadline lay 400 days past the kernel's, so the wait
         never ended; select's timeout is relative. Not sleeps in short steps either (the previous
         way): at one call per ~16 ms, the 2 ms steps woke this thread a dozen times per batch,
-        each time taking the GIL from the thread serving the next call."""
+        each time taking the GIL from the thread serving the next call. The pipe is read only when
+        a byte was written (`_woken`): every system call here hands the GIL to the request thread
+        and waits to get it back."""
         until = time.monotonic() + self.batch_wait
-        self._drain_wake()  # a byte left by an earlier flush: its rows went out with that batch
+        if self._woken:
+            self._drain_wake()  # a byte left by an earlier flush: its rows went out with that batch
         while not (self._closing or self._flushing or self._failure is not None or len(self._pending) >= MAX_BATCH_ROWS):
             left = until - time.monotonic()
             if left <= 0:
                 return
             self._cond.release()
             try:
-                select.select([self._wake_r], [], [], left)
-                self._drain_wake()
+                ready = select.select([self._wake_r], [], [], left)[0]
             finally:
                 self._cond.acquire()
+            if ready or self._woken:
+                self._drain_wake()
 
     def _wake(self) -> None:
+        """With the lock held: end a `_gather` wait now (one byte in the pipe until it is drained)."""
+        if self._woken:
+            return
         try:
             os.write(self._wake_w, b"w")
+            self._woken = True
         except (BlockingIOError, OSError):  # full (a wake is already pending) or closed (stopped)
             pass
 
     def _drain_wake(self) -> None:
+        """With the lock held: empty the wake pipe."""
+        self._woken = False
         try:
             while os.read(self._wake_r, 512):
                 pass

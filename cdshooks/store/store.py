@@ -112,6 +112,9 @@ class Store:
         self._file = FileIdentity(Path(sqlite_path).resolve() if sqlite_path else None)
         self._claims = 0
         self._audit_insert = PreparedInsert.for_table(card_audit, self._engine.dialect, AUDIT_COLUMNS)
+        if self._audit_insert.keys != AUDIT_COLUMNS or not self._audit_insert.processed_keys <= {"recorded_at"}:
+            # _audit_rows builds tuples in AUDIT_COLUMNS order and processes only recorded_at
+            raise RuntimeError(f"the audit insert binds {self._audit_insert.keys} (processed: {sorted(self._audit_insert.processed_keys)})")
         self._writer: AuditWriter | None = None
         self._last_purge = time.monotonic()
         self.purge_every_seconds = PURGE_EVERY_SECONDS
@@ -215,22 +218,8 @@ class Store:
         silenced = list(silenced)
         if not cards and not silenced:
             return
-        hashed = patient_hash(self._key(), patient_id) if patient_id else None
-        now = utcnow()
-        common = dict(hook_instance=hook_instance, service_id=service_id, knowledge_version=knowledge_version,
-                      issuer=caller.iss, tenant=caller.tenant, patient_hash=hashed, recorded_at=now,
-                      policy_version=policy_version)
-        rows = [dict(common, card_uuid=None, rule_id=r, topic=t, indicator=i, policy_action="silent") for r, t, i in silenced]
-        for card in cards:
-            ext = _dig(card, "extension", "all-cds")
-            rows.append(dict(
-                common,
-                card_uuid=_str_or_none(card.get("uuid")),
-                rule_id=_str_or_none(ext.get("ruleId")),
-                indicator=_str_or_none(card.get("indicator")),
-                topic=_str_or_none(_dig(card, "source", "topic").get("code")),
-                policy_action="lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
-            ))
+        rows = self._audit_rows(hook_instance, service_id, cards, caller, patient_id, knowledge_version, policy_version, silenced,
+                                utcnow())
         if self._writer is None:
             self._insert_audit(rows)
             return
@@ -239,9 +228,31 @@ class Store:
             raise StoreUnavailable(f"store unavailable: {problem}; the audit rows not kept")
         self._writer.submit(rows)
 
-    def _insert_audit(self, rows: list[dict]) -> None:
+    def _audit_rows(self, hook_instance: str, service_id: str, cards: list[dict], caller: Caller, patient_id: str | None,
+                    knowledge_version: str, policy_version: str | None,
+                    silenced: list[tuple[str, str, str]], now: datetime) -> list[tuple[Any, ...]]:
+        """The driver's rows (AUDIT_COLUMNS order, the prepared insert's): the silenced findings,
+        then one per card. Built as tuples with the values every row of the call shares processed
+        once (`recorded_at`'s bind processor), not as dicts re-packed on the way to the driver;
+        tests/trust/test_audit_rows.py holds them to the mapping rows through `parameters`."""
+        hashed = patient_hash(self._key(), patient_id) if patient_id else None
+        at = self._audit_insert.process("recorded_at", now)
+        iss, tenant = caller.iss, caller.tenant
+        rows = [(hook_instance, service_id, None, r, i, t, knowledge_version, iss, tenant, hashed, at, policy_version, "silent")
+                for r, t, i in silenced]
+        for card in cards:
+            ext = _dig(card, "extension", "all-cds")
+            rows.append((
+                hook_instance, service_id, _str_or_none(card.get("uuid")), _str_or_none(ext.get("ruleId")),
+                _str_or_none(card.get("indicator")), _str_or_none(_dig(card, "source", "topic").get("code")),
+                knowledge_version, iss, tenant, hashed, at, policy_version,
+                "lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
+            ))
+        return rows
+
+    def _insert_audit(self, rows: list[tuple[Any, ...]]) -> None:
         with self._tx('the audit rows') as conn:
-            self._audit_insert.execute(conn, rows)
+            self._audit_insert.execute_tuples(conn, rows)
 
     def write_audit_in_background(self) -> AuditWriter:
         """From now on `record_cards` hands its rows to a background writer (audit_writer.py says

@@ -19,7 +19,7 @@ connection, so the first batch after a restart is written, as before.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,13 +42,14 @@ class WriterConnection:
         self._begin = "BEGIN IMMEDIATE" if backend == "sqlite" else None  # as the engine's `begin` event does
         self._conn: Any = None  # the pool's connection proxy, checked out while held
 
-    def write(self, rows: list[Mapping[str, Any]]) -> None:
+    def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Commit `rows` (driver tuples in the prepared insert's order, `Store._audit_rows`)."""
         problem = self._identity.problem()
         if problem:
             raise StoreUnavailable(f"store unavailable: {problem}; {WHAT} not kept")
         if not rows:
             return
-        parameters = self._insert.parameters(rows)
+        parameters = rows
         if self._conn is not None:
             try:
                 return self._transaction(parameters)
@@ -59,7 +60,7 @@ class WriterConnection:
         except _Dropped as dropped:
             raise dropped.fault from dropped.__cause__
 
-    def _transaction(self, parameters: list[Any]) -> None:
+    def _transaction(self, parameters: Sequence[tuple[Any, ...]]) -> None:
         """BEGIN (SQLite: IMMEDIATE), the insert, COMMIT. A fault invalidates the connection and
         raises StoreUnavailable, or _Dropped (carrying it) when the connection itself was lost."""
         cursor = None
