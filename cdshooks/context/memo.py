@@ -203,15 +203,20 @@ class ChartTable:
                 return read()
             if not keyable:
                 return read()
+        # seen once before and nothing kept to compare with: read first (the bytes are then
+        # written from memory the reading has just brought into the cache, measurably cheaper)
+        value = read() if entry is None else None
         try:
             data = orjson.dumps(parts, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
         except TypeError:  # not plain JSON
             self._hint(hint, False)
-            return read()
+            self._keep(hint, None)
+            return read() if entry is not None else value  # type: ignore[return-value]
         key = digest(data, tag)
-        if entry is not None and entry[0] == key:  # (stored bytes held no null: neither do these)
-            return again(entry[1])
-        value = read()
+        if entry is not None:
+            if entry[0] == key:  # (stored bytes held no null: neither do these)
+                return again(entry[1])
+            value = read()
         size = sum(map(len, parts))
         if b"null" in data or size > self.max_resources:  # never kept: never digested again
             self._hint(hint, False)
