@@ -15,6 +15,7 @@ dict holding `name` (a facts dict: ~290 lookups per response), where Jinja write
 
 from __future__ import annotations
 
+from types import BuiltinMethodType
 from typing import Any
 
 from jinja2 import nodes
@@ -54,6 +55,17 @@ class CardContext(Context):
                     return __obj._func(*args)
                 except StopIteration:  # as Context.call answers it
                     return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
+        elif type(__obj) is BuiltinMethodType:
+            # A builtin function or a builtin type's bound method (`x.endswith(" kg")`, `c.get("ordered")`):
+            # it has no attributes of its own, so no `jinja_pass_arg` (nor has its `__call__`), and
+            # Context.call passes it nothing: it drops the loop and block variables and calls it.
+            if kwargs:
+                kwargs.pop("_block_vars", None)
+                kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:  # as Context.call answers it
+                return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
         return super().call(__obj, *args, **kwargs)
 
 

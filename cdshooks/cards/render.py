@@ -144,8 +144,9 @@ def render_card(
             if reasons:
                 card["overrideReasons"] = [_coding(c) for c in reasons]
     links = [_link(l) for l in finding.links]
-    links += [{"label": f"Open: {r.title}", "url": r.url, "type": "absolute"} for r in references
-              if r.url not in {l["url"] for l in links}]
+    if references:
+        linked = {l["url"] for l in links}  # the rule's own links (the list below does not add to it)
+        links += [{"label": f"Open: {r.title}", "url": r.url, "type": "absolute"} for r in references if r.url not in linked]
     if links:
         card["links"] = links
     return card

@@ -104,6 +104,9 @@ def pct(value: Any) -> str:
     return f"{num(abs(float(value)))}%" if isinstance(value, (int, float)) else str(value)
 
 
+_ABSENT = object()
+
+
 class _CardEnvironment(jinja2.Environment):
     """Jinja's environment with a short way to `f.name` on a facts dict.
 
@@ -121,6 +124,12 @@ class _CardEnvironment(jinja2.Environment):
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
+        if type(obj) is Finding:
+            # `card.message`, `card.drug`: a Finding's fields live in its instance dict and its class
+            # defines no descriptor of those names, so the dict holds what getattr answers
+            found = obj.__dict__.get(attribute, _ABSENT)
+            if found is not _ABSENT:
+                return found
         return super().getattr(obj, attribute)
 
 

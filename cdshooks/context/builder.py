@@ -21,12 +21,12 @@ from ..knowledge import Knowledge
 from ..knowledge.codes import CodeTable, codes_view
 from ..knowledge.drugs import drugs_view, padded_words
 from ..knowledge.regimen_templates import template_library
-from .fhir import codings, concept_texts, conformed, entries, normalize, parse_date, parse_partial_date, raw_entries, ref, validate
+from .fhir import codings, concept_texts, conformed, normalize, parse_date, parse_partial_date, raw_entries, ref, settled_flags, validate
 from .administrations import ReadMemo, read_administrations
 from .medications import INACTIVE_REQUEST, INACTIVE_STATEMENT, included_medications, order_date_of, read_order
-from .memo import given_readings
+from .memo import chart_readings, given_lists, given_readings, settled_lists
 from .model import Age, ClinicalFact, DataGap, MedicationOrder, PatientContext
-from .observations import mosteller, read_observations
+from .observations import ObservationReading, mosteller, read_observations
 from .plan import read_plan
 from .read import conform
 
@@ -132,6 +132,18 @@ def _medications_in(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return [normalize(m) for r in resources if r.get("resourceType") == "Medication" and (m := conform(r)) is not None]
 
 
+def _conformed(resources: Sequence[Any]) -> list[dict[str, Any]]:
+    """`fhir.conformed(resources)`; which of them are kept as sent (`settled`, a walk of each) is
+    remembered for a list re-sent with the same content (memo.ChartReadings)."""
+    flags = settled_lists.read((resources,), b"settled", lambda: settled_flags(resources), _same)
+    return conformed(resources, flags)
+
+
+def _same(reading: Any) -> Any:
+    """An immutable reading, as another request is given it (memo.ChartReadings)."""
+    return reading
+
+
 def build_context(
     prefetch: Mapping[str, Any],
     *,
@@ -149,12 +161,12 @@ def build_context(
     sent = {key: raw_entries(value) for key, value in prefetch.items()}
 
     def _resources(key: str) -> list[dict[str, Any]]:
-        return conformed(sent.get(key, ()))
+        return _conformed(sent.get(key, ()))
 
     gaps: list[DataGap] = [DataGap(f"prefetch:{k}", f"prefetch {k!r} could not be obtained") for k in sorted(missing_prefetch)]
 
     # orders first: the order date drives every window
-    drafts_raw = entries(draft_orders) if draft_orders else []
+    drafts_raw = _conformed(raw_entries(draft_orders)) if draft_orders else []
     requests = _resources("medicationRequests")
     statements = _resources("medicationStatements")
     # a Medication may come in any prefetch Bundle (not only the _include of active orders), in the
@@ -190,7 +202,10 @@ def build_context(
         order = read_order(r, drugs, codes, included, is_draft=False, memo=memo)
         if order.drug_ids:
             active.append(order)
-    administrations = read_administrations(sent.get("medicationAdministrations", ()), drugs, codes, included, memo)
+    # a chart re-sent with the same administrations (and Medications) gets the reading made before
+    given = sent.get("medicationAdministrations", ())
+    administrations = given_lists.table(drugs, codes).read(
+        (given, [included]), b"administrations", lambda: read_administrations(given, drugs, codes, included, memo), _same)
 
     # patient and age
     patients = [p for p in _resources("patient") if p.get("resourceType") == "Patient"]
@@ -204,9 +219,12 @@ def build_context(
     sex = patient.get("gender") if patient and isinstance(patient.get("gender"), str) else None
 
     # body measurements and labs
-    # Observations are read as sent (no copy), once, into weight, height and the lab series.
-    observed = read_observations(sent.get("bodyMeasurements", ()), sent.get("observations", ()),
-                                 codes, order_date, upper)
+    # Observations are read as sent (no copy), once, into weight, height and the lab series; a
+    # chart re-sent with the same Observations (and dates) gets the reading made before (memo.ChartReadings)
+    body, others = sent.get("bodyMeasurements", ()), sent.get("observations", ())
+    observed = chart_readings.table(codes).read(
+        (body, others), f"observations {order_date.isoformat()} {upper.isoformat()}".encode(),
+        lambda: read_observations(body, others, codes, order_date, upper), ObservationReading.again)
     weight, height = observed.weight, observed.height
     weights, heights = observed.weights, observed.heights
     gaps += observed.gaps

@@ -160,9 +160,23 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
     return conformed(raw_entries(bundle))
 
 
-def conformed(resources: Iterable[Any]) -> list[dict[str, Any]]:
-    """Each resource (as `raw_entries` lists them) conformed and normalized, as `entries` gives them."""
-    return [fixed for resource in resources if (fixed := _ready(resource)) is not None]
+def conformed(resources: Iterable[Any], flags: Iterable[bool] | None = None) -> list[dict[str, Any]]:
+    """Each resource (as `raw_entries` lists them) conformed and normalized, as `entries` gives them.
+    `flags`: `settled_flags(resources)`, when the caller has them already (builder: a chart re-sent)."""
+    if flags is None:
+        return [fixed for resource in resources if (fixed := _ready(resource)) is not None]
+    out = []
+    for resource, kept in zip(resources, flags):
+        if kept:
+            out.append(resource)
+        elif (fixed := _fixed(resource)) is not None:
+            out.append(fixed)
+    return out
+
+
+def settled_flags(resources: Iterable[Any]) -> tuple[bool, ...]:
+    """For each resource, whether `conformed` keeps it as sent (`settled`): a function of its content."""
+    return tuple(settled(resource, LIST_ELEMENTS) for resource in resources)
 
 
 def as_sent(resources: Iterable[Any], plain: Callable[[Any], bool]) -> list[Mapping[str, Any]]:
@@ -185,6 +199,11 @@ def _ready(resource: Any) -> Any:
     `settled` says both would give it back unchanged (one walk), else conformed and normalized."""
     if settled(resource, LIST_ELEMENTS):  # (an exception of _NOT_LIST_IN is conformed and normalized: sound)
         return resource
+    return _fixed(resource)
+
+
+def _fixed(resource: Any) -> Any:
+    """`normalize(conform(resource))`, None when conform gives None."""
     fixed = _conformed(resource)
     return normalize(fixed) if fixed is not None else None
 

@@ -80,6 +80,11 @@ class LabSeries(Mapping[str, tuple[LabResult, ...]]):
         self._newest: dict[tuple[str, date | None, date | None], LabResult | None] = {}  # newest()'s answers
         self._order: dict[tuple[str, bool], tuple[list[int], list[date]]] = {}  # _ordered()'s answers
 
+    def again(self) -> "LabSeries":
+        """The same series for another request's context: the entries (never changed once read)
+        shared, nothing built yet (`memo.ChartReadings`: a chart re-sent is read once)."""
+        return LabSeries(self._entries)
+
     def __getitem__(self, key: str) -> tuple[LabResult, ...]:
         found = self._series.get(key)
         if found is None:

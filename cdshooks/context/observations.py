@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping  # not typing.Mapping: isinstance on it is ~5x slower
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from operator import itemgetter
 from typing import Any
@@ -167,6 +167,12 @@ class ObservationReading:
     heights: tuple[Measurement, ...]
     gaps: tuple[DataGap, ...]  # weight gaps, then height gaps (lab gaps are in `labs`)
     labs: "LabReading"
+
+    def again(self) -> "ObservationReading":
+        """This reading for another request: the same immutable values, with its own lazy lab
+        series (`LabSeries.again`), as a chart re-sent is given it (memo.ChartReadings)."""
+        labs = self.labs
+        return replace(self, labs=replace(labs, series=labs.series.again()))
 
 
 def read_observations(body: Iterable[Mapping[str, Any]], others: Iterable[Mapping[str, Any]], codes: CodeTable,

@@ -45,9 +45,11 @@ class Knowledge:
 
     def view(self, name: str, build: Callable[["Knowledge"], Any]) -> Any:
         """Memoize a typed view built from the raw tables (built once per Knowledge)."""
-        if name not in self._cache:
-            self._cache[name] = build(self)
-        return self._cache[name]
+        try:
+            return self._cache[name]  # the usual case: rules ask for their views dozens of times a call
+        except KeyError:
+            found = self._cache[name] = build(self)
+            return found
 
 
 # Cross-file checks registered by family modules: fn(knowledge) -> list of problems.

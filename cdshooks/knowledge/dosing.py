@@ -165,15 +165,24 @@ class DosingView:
                 grouped.setdefault(r.drug, []).append(r)
             by_drug[name] = {d: tuple(rs) for d, rs in grouped.items()}
         object.__setattr__(self, "_by_drug", by_drug)
+        # the tables the rules ask per order and drug on every call, one dict step each
+        object.__setattr__(self, "_doses", by_drug["dose"])
+        object.__setattr__(self, "_limits", by_drug["limit"])
+        object.__setattr__(self, "_schedules", by_drug["schedule"])
+        object.__setattr__(self, "_bases", {drug: frozenset(r.basis for r in rows) for drug, rows in by_drug["dose"].items()})
 
     def _rows(self, table: str, drug: str) -> tuple[Any, ...]:
         return self._by_drug[table].get(drug, ())
 
     def doses_for(self, drug: str) -> tuple[DoseRule, ...]:
-        return self._rows("dose", drug)
+        return self._doses.get(drug, ())  # type: ignore[attr-defined,no-any-return]  # = self._rows("dose", drug)
+
+    def bases_for(self, drug: str) -> frozenset[str]:
+        """`{r.basis for r in self.doses_for(drug)}`: whether a drug is dosed per m2 or kg (asked per order)."""
+        return self._bases.get(drug, frozenset())  # type: ignore[attr-defined,no-any-return]
 
     def limits_for(self, drug: str) -> tuple[LabelLimit, ...]:
-        return self._rows("limit", drug)
+        return self._limits.get(drug, ())  # type: ignore[attr-defined,no-any-return]  # = self._rows("limit", drug)
 
     def route_for(self, drug: str) -> RouteRule | None:
         return next(iter(self._rows("route", drug)), None)
@@ -182,7 +191,7 @@ class DosingView:
         return self._rows("note", drug)
 
     def schedules_for(self, drug: str) -> tuple[ScheduleRule, ...]:
-        return self._rows("schedule", drug)
+        return self._schedules.get(drug, ())  # type: ignore[attr-defined,no-any-return]  # = self._rows("schedule", drug)
 
     def cumulative_for(self, drug: str) -> tuple[CumulativeRule, ...]:
         return self._rows("cumulative", drug)

@@ -102,7 +102,7 @@ def service_route(service_id: str) -> Response:
     result = call_service(
         service, hook_request, settings=rt.settings, knowledge=rt.knowledge, session=rt.session, iss=caller.iss
     )
-    metrics.LATENCY.labels(service.id).observe(time.perf_counter() - started)
+    metrics.labelled(metrics.LATENCY, service.id).observe(time.perf_counter() - started)
     request_log.note_prefetch(result.prefetch.fetched, result.prefetch.missing)
     request_log.note_cards(result.cards)
     rt.store.record_cards(
@@ -115,9 +115,8 @@ def service_route(service_id: str) -> Response:
         policy_version=result.policy_version,
         silenced=[(f.rule_id, f.topic, f.indicator) for f in result.silenced],
     )
-    for card in result.cards:
-        metrics.CARDS.labels(service.id, card["source"]["topic"]["code"], card["indicator"]).inc()
-    metrics.REQUESTS.labels("service", service.id, "200").inc()
+    metrics.count_cards(service.id, result.cards)
+    metrics.labelled(metrics.REQUESTS, "service", service.id, "200").inc()
     response = json_response({"cards": result.cards, **({"extension": result.extension} if result.extension else {})})
     _free_after_sending(response, hook_request, result)
     return response

@@ -116,14 +116,29 @@ def _ordered_absolute(ctx: PatientContext, order: MedicationOrder, amount_unit: 
     raise _Unreadable({"why": "unconvertible", "unit": q.unit, "to": amount_unit})
 
 
+def _row_amounts(row: DoseRule) -> tuple[float, float, float | None]:
+    """The row's range per m²/kg (or fixed) in its amount unit, and its cap: knowledge only."""
+    unit = per_unit(row.amount_unit, row.basis)
+    return (convert(row.low, row.dose_unit, unit), convert(row.high, row.dose_unit, unit),
+            convert(row.cap.value, row.cap.unit, row.amount_unit) if row.cap else None)
+
+
+# id(row) -> (row, its `_row_amounts`): dose rows are knowledge (immutable, loaded once); an entry
+# holds its row, so no other object can take its id. A conversion that fails is never kept.
+_ROW_AMOUNTS: dict[int, tuple[DoseRule, tuple[float, float, float | None]]] = {}
+
+
 def _branch(ctx: PatientContext, row: DoseRule, ordered: float) -> _Branch | None:
     size = _size(ctx, row.basis)
     if size is None:
         return None
-    unit = per_unit(row.amount_unit, row.basis)
-    low = convert(row.low, row.dose_unit, unit) * size
-    high = convert(row.high, row.dose_unit, unit) * size
-    cap = convert(row.cap.value, row.cap.unit, row.amount_unit) if row.cap else None
+    kept = _ROW_AMOUNTS.get(id(row))
+    if kept is None or kept[0] is not row:
+        if len(_ROW_AMOUNTS) > 4096:  # only tests load knowledge bases again and again
+            _ROW_AMOUNTS.clear()
+        kept = _ROW_AMOUNTS[id(row)] = (row, _row_amounts(row))
+    per_low, per_high, cap = kept[1]
+    low, high = per_low * size, per_high * size
     if cap is not None:
         low, high = min(low, cap), min(high, cap)
     return _Branch(row, low, high, cap, None if row.basis == "fixed" else size, ordered)

@@ -171,7 +171,9 @@ def candidate_pairs(ctx: PatientContext, ik: InteractionKnowledge) -> Iterable[t
     seen: set[tuple[str, str]] = set()
     where: dict[str, list[int]] | None = None  # drug -> positions in `others` (ascending, once each) of the orders naming it
     for target in targets:
-        near = nothing.union(*(reach.get(d, nothing) for d in target.drug_ids))
+        ids = target.drug_ids
+        # one drug (the usual order): its reach as it is; a combination: the union of its drugs' reach
+        near = reach.get(ids[0], nothing) if len(ids) == 1 else nothing.union(*(reach.get(d, nothing) for d in ids))
         if not near:
             continue
         if where is None:
@@ -236,11 +238,13 @@ def _order_of(hit: _Hit, a: MedicationOrder, b: MedicationOrder) -> tuple[Medica
 
 
 def _verdict(a: MedicationOrder, b: MedicationOrder, hits: list[_Hit]) -> Verdict:
-    hits.sort(key=lambda h: (-_RANK[h.severity], h.match.rule.id))
+    one = len(hits) == 1  # the usual pair: one rule row, nothing to rank or merge
+    if not one:
+        hits.sort(key=lambda h: (-_RANK[h.severity], h.match.rule.id))
     top = hits[0]
     agent_order, other_order = _order_of(top, a, b)
     agent, other = top.match.agent, top.match.other
-    rules = list(dict.fromkeys(h.match.rule.id for h in hits))
+    rules = [top.match.rule.id] if one else list(dict.fromkeys(h.match.rule.id for h in hits))
     citation = f"{top.match.rule.id}: {top.match.rule.citation}"
     if len(rules) > 1:
         citation += "; also " + ", ".join(rules[1:]) + " (see detail)"
@@ -254,13 +258,13 @@ def _verdict(a: MedicationOrder, b: MedicationOrder, hits: list[_Hit]) -> Verdic
     }
     return Verdict(
         row=row, topic="interaction", indicator=top.severity, message="pair", drug=agent, citation=citation,
-        orders=tuple(o.ref for o in (a, b) if o.is_draft), facts=facts,
+        orders=(a.ref, b.ref) if a.is_draft and b.is_draft else (a.ref,) if a.is_draft else (b.ref,) if b.is_draft else (), facts=facts,
         inputs={
             "pair": [agent_order.ref, other_order.ref],
             "drugs": [agent, other],
             "rules": rules,
             "identified_by": {agent_order.ref: agent_order.identified_by, other_order.ref: other_order.identified_by},
-            "notes": [n for h in hits for n in h.notes],
+            "notes": list(top.notes) if one else [n for h in hits for n in h.notes],
         },
     )
 

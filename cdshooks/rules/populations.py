@@ -348,9 +348,15 @@ def special_populations(ctx: PatientContext, kb: Knowledge, settings: RuleSettin
         shown.setdefault(order.ref, []).extend(what["gaps"])
 
     ordered = [d for o in ctx.targets for d in o.drug_ids]  # every evaluator speaks only of these (`_targets`)
+    all_dx: bool | None = None  # in_scope("ALL", ctx, kb): the same answer for every row of the call, asked once
     for row in population_knowledge(kb).population_rows_for(ordered):  # file order, population family only
-        if not _enabled(row, settings) or not in_scope(row.scope, ctx, kb):
+        if not _enabled(row, settings):
             continue
+        if row.scope == "ALL":  # in_scope(row.scope, ctx, kb), which is True for any other scope
+            if all_dx is None:
+                all_dx = in_scope("ALL", ctx, kb)
+            if not all_dx:
+                continue
         yield from _EVALUATORS[type(row)](ctx, row, settings, missing, kb)
     for ref, reasons in gaps.items():
         order = orders[ref]

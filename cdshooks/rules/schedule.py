@@ -47,6 +47,11 @@ def _past_days(ctx: PatientContext, drug: str, day: date) -> list[date]:
     return sorted({a.date for a in given_with(ctx, (drug,)) if a.status not in _DONE and a.date <= day}, reverse=True)
 
 
+def _last_day(ctx: PatientContext, drug: str, day: date) -> date | None:
+    """`_past_days(...)[0]` (the newest), or None: the one day the min-interval check reads, without the sort."""
+    return max((a.date for a in given_with(ctx, (drug,)) if a.status not in _DONE and a.date <= day), default=None)
+
+
 def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: ScheduleRule) -> Iterator[Verdict]:
     assert spec.min_interval_days is not None
     interval = interval_days(order.timing)
@@ -59,14 +64,14 @@ def _min_interval(ctx: PatientContext, order: MedicationOrder, drug: str, spec: 
         yield _verdict(ctx, order, drug, spec, "too-frequent", {"interval_days": interval}, {"interval_days": interval})
         return
     if spec.check_history:
-        for past in _past_days(ctx, drug, day):
+        past = _last_day(ctx, drug, day)  # only the newest past day can be too recent
+        if past is not None:
             gap = (day - past).days
             if gap < spec.min_interval_days:
                 yield _verdict(ctx, order, drug, spec, "given-too-recently",
                                {"last_given": past, "days_since": gap, "day": day, "earliest": past + timedelta(days=spec.min_interval_days)},
                                {"last_given": past.isoformat(), "days_since": gap})
                 return
-            break
     if spec.check_other_drafts:
         yield from _other_drafts(ctx, order, drug, spec, day)
     if spec.check_other_orders:

@@ -19,7 +19,7 @@ the template formats them (one number format, one unit spelling). `inputs` is th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 from .finding import INDICATORS, TOPICS, LinkSpec, SuggestionSpec
@@ -71,7 +71,12 @@ class Step:
     how: str = ""  # the arithmetic or where the value came from
 
 
-@dataclass(frozen=True)
+_NOT_GIVEN: Any = object()  # `facts`/`inputs` not passed: a new dict each, as `field(default_factory=dict)`
+_TOPICS, _INDICATORS = frozenset(TOPICS), frozenset(INDICATORS)
+_MESSAGES: set[str] = set()  # messages already found to name a macro (a macro name is text of the code, not data)
+
+
+@dataclass(frozen=True, init=False)
 class Verdict:
     row: Row
     topic: str
@@ -88,6 +93,31 @@ class Verdict:
     override: tuple[str, ...] = ()  # override reason codes (cards/overrides.py); () = the topic's
     links: tuple[LinkSpec, ...] = ()
 
+    # Why a written `__init__`: the frozen dataclass one sets each of the 14 fields through
+    # `object.__setattr__` and then validates (~5 µs; a verdict per card, ten and more per call).
+    # This one fills the instance dict at once, in field order, and validates the same way (the
+    # same messages, in the same order). tests/rules/test_verdict_init.py holds the dataclass as it
+    # was and compares both on generated arguments; the guard below keeps the field list in step.
+    def __init__(
+        self, row: Row, topic: str, indicator: str, message: str, drug: str | None = None, orders: tuple[str, ...] = (),
+        facts: Mapping[str, Any] = _NOT_GIVEN, inputs: Mapping[str, Any] = _NOT_GIVEN, rule_id: str | None = None,
+        citation: str | None = None, patient: bool = False, suggestions: tuple[SuggestionSpec, ...] = (),
+        override: tuple[str, ...] = (), links: tuple[LinkSpec, ...] = (),
+    ) -> None:
+        self.__dict__.update({
+            "row": row, "topic": topic, "indicator": indicator, "message": message, "drug": drug, "orders": orders,
+            "facts": {} if facts is _NOT_GIVEN else facts, "inputs": {} if inputs is _NOT_GIVEN else inputs,
+            "rule_id": rule_id, "citation": citation, "patient": patient, "suggestions": suggestions, "override": override,
+            "links": links,
+        })
+        try:
+            known = topic in _TOPICS and indicator in _INDICATORS and message in _MESSAGES
+        except TypeError:  # an unhashable value: the checks below say what is wrong with it
+            known = False
+        if not known:
+            self.__post_init__()
+            _MESSAGES.add(message)  # a str now: it passed isidentifier
+
     def __post_init__(self) -> None:
         if self.topic not in TOPICS:
             raise ValueError(f"{self.message}: unknown topic {self.topic!r}")
@@ -95,3 +125,9 @@ class Verdict:
             raise ValueError(f"{self.message}: unknown indicator {self.indicator!r}")
         if not self.message.replace("-", "_").isidentifier():
             raise ValueError(f"message {self.message!r} must name a template macro")
+
+
+_VERDICT_FIELDS = ("row", "topic", "indicator", "message", "drug", "orders", "facts", "inputs", "rule_id", "citation", "patient",
+                   "suggestions", "override", "links")
+if _VERDICT_FIELDS != tuple(f.name for f in fields(Verdict)):  # pragma: no cover - a field added to Verdict
+    raise TypeError("rules.verdict.Verdict: its fields changed; update the fields __init__ writes")

@@ -160,7 +160,7 @@ def _size_dosed(kb: Knowledge, drug: str, order: MedicationOrder) -> str | None:
         return "m2"
     if unit.endswith("/kg"):
         return "kg"
-    bases = {r.basis for r in dosing_view(kb).doses_for(drug)}
+    bases = dosing_view(kb).bases_for(drug)  # {r.basis for r in dosing_view(kb).doses_for(drug)}
     return "m2" if "m2" in bases else ("kg" if "kg" in bases else None)
 
 

@@ -23,9 +23,22 @@ from cdshooks.fixtures import NOPREFETCH_FILE, clinical_now, load_fixture, servi
 FIXTURES = Path(__file__).resolve().parents[2] / "fhir_fixtures"
 
 
+class _ReferenceEnvironment(jinja2.Environment):
+    """`text._CardEnvironment` as it was before its Finding shortcut (round 7), verbatim: a facts
+    dict's item, else Jinja's own `getattr`."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in fastjinja.DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def _reference_environment() -> jinja2.Environment:
     ours = text.environment()
-    env = text._CardEnvironment(loader=ours.loader, autoescape=False, undefined=jinja2.StrictUndefined,
+    env = _ReferenceEnvironment(loader=ours.loader, autoescape=False, undefined=jinja2.StrictUndefined,
                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.code_generator_class = jinja2.compiler.CodeGenerator  # Jinja's own `environment.getattr` call per `x.name`
     env.filters.update({k: ours.filters[k] for k in ("num", "unit", "qty", "day", "drug", "lab", "and_list", "pct")})

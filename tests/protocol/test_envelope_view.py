@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import fastjsonschema
 import pytest
 
 from cdshooks.errors import EnvelopeInvalid
@@ -94,6 +95,19 @@ MORE = {
     "userId-bad": _mutated(lambda b: b["context"].update(userId="doc-1")),
     "encounterId-bad": _mutated(lambda b: b["context"].update(encounterId="a/b")),
     "body-not-object": [1, 2],
+    # the clause chosen by the hook (envelope._by_hook) and null prefetch last (envelope._null_last)
+    "hook-list": _mutated(lambda b: b.update(hook=["order-sign"])),
+    "hook-null": _mutated(lambda b: b.update(hook=None)),
+    "hook-object": _mutated(lambda b: b.update(hook={"order-sign": 1})),
+    "hook-other-case": _mutated(lambda b: b.update(hook="Order-Sign")),
+    "context-missing": _mutated(lambda b: b.pop("context")),
+    "order-sign-no-draftOrders": _mutated(lambda b: b["context"].pop("draftOrders")),
+    "order-sign-no-patientId": _mutated(lambda b: b["context"].pop("patientId")),
+    "patient-view-with-draftOrders": _mutated(lambda b: b.update(hook="patient-view")),
+    "patient-view-no-userId": _mutated(lambda b: (b.update(hook="patient-view"), b["context"].pop("userId"))),
+    "order-select-bad-draft": _mutated(lambda b: (b.update(hook="order-select"), b["context"].update(selections=["A/b"], draftOrders=1))),
+    "prefetch-all-null": _mutated(lambda b: b.update(prefetch={k: None for k in b["prefetch"]})),
+    "prefetch-null-and-bad": _mutated(lambda b: b["prefetch"].update(patient=None, conditions=[])),
 }
 
 
@@ -101,8 +115,6 @@ MORE = {
 def test_compiled_schema_gives_the_reference_verdict(name):
     """The compiled fast path (fastjsonschema) may only accept what jsonschema accepts; a
     rejection always goes to jsonschema, so the wording of a 400 never changes."""
-    import fastjsonschema
-
     from cdshooks.protocol.envelope import compiled
 
     body = BODIES.get(name, MORE.get(name))
@@ -114,3 +126,39 @@ def test_compiled_schema_gives_the_reference_verdict(name):
     except fastjsonschema.JsonSchemaException:
         fast_valid = False
     assert fast_valid == reference_valid
+
+
+@pytest.mark.parametrize("name", sorted(BODIES) + sorted(MORE))
+def test_compiled_by_hook_gives_the_whole_schemas_verdict(name):
+    """The request schema compiled with its hook clauses chosen by lookup and null branches last
+    (envelope.compiled) accepts exactly what the same schema compiled whole accepts."""
+    import json
+
+    from cdshooks.protocol.envelope import SCHEMA_DIR, _as_draft7, compiled
+
+    whole = fastjsonschema.compile(_as_draft7(json.loads((SCHEMA_DIR / "request.schema.json").read_text(encoding="utf-8"))))
+    view = envelope_view(BODIES.get(name, MORE.get(name)))
+    verdicts = []
+    for check in (compiled("request"), whole):
+        try:
+            check(view)
+            verdicts.append(True)
+        except fastjsonschema.JsonSchemaException:
+            verdicts.append(False)
+    assert verdicts[0] == verdicts[1]
+
+
+def test_hook_clauses_and_null_branches_are_rewritten_only_where_the_shape_is_known():
+    from cdshooks.protocol.envelope import _by_hook, _hook_const, _null_last
+
+    clause = {"if": {"properties": {"hook": {"const": "x"}}, "required": ["hook"]}, "then": {"properties": {}}}
+    assert _hook_const(clause) == "x"
+    assert _hook_const({**clause, "else": {}}) is None
+    assert _hook_const({"if": {"properties": {"hook": {"const": 1}}, "required": ["hook"]}, "then": {}}) is None
+    assert _hook_const({"if": {"properties": {"hook": {"const": "x"}}}, "then": {}}) is None
+    # two clauses for one hook: compiled whole, the same verdict
+    check = _by_hook({"type": "object", "allOf": [clause, {**clause, "then": {"required": ["a"]}}]})
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        check({"hook": "x"})
+    assert _null_last({"anyOf": [{"type": "null"}, {"type": "object"}], "const": {"anyOf": [{"type": "null"}, 1]}}) == {
+        "anyOf": [{"type": "object"}, {"type": "null"}], "const": {"anyOf": [{"type": "null"}, 1]}}

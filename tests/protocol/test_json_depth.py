@@ -1,6 +1,8 @@
-"""`jsondepth.deeper_than` (read off the raw bytes) answers exactly what the reference walk
-`envelope.json_depth` answers on the parsed value: on generated JSON written in several ways
-(escapes, indentation, brackets and quotes inside strings, duplicate member names) and at the
+"""`jsondepth.loads_within` (orjson's own depth limit on the body wrapped in arrays, else
+`deeper_than`, read off the raw bytes) answers exactly what `orjson.loads` and the reference walk
+`envelope.json_depth` answer on the parsed value: on generated JSON written in several ways
+(escapes, indentation, brackets and quotes inside strings, duplicate member names), on fragments
+that are not one JSON value or not JSON at all (same value or the same error), and at the
 request limit."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from cdshooks.errors import MalformedJson
 from cdshooks.protocol.envelope import MAX_JSON_DEPTH, json_depth, parse_json_object
-from cdshooks.protocol.jsondepth import deeper_than, text_depth
+from cdshooks.protocol.jsondepth import ORJSON_MAX_DEPTH, _loads_padded, _UNSURE, deeper_than, loads_within, text_depth
 
 # Names and strings that look like structure, escapes or string ends once written.
 TRICKY = st.sampled_from(["", "a", '"', '": ', "\n  ", "{}", "[]", "\\", '\\"', "\\\\", '"\\', 'x": {}', "\u2028",
@@ -39,6 +41,22 @@ def _verdicts_agree(raw: bytes) -> None:
     depth = json_depth(value)
     for limit in range(0, 9):
         assert deeper_than(raw, value, limit) == (depth > limit), (limit, depth, raw)
+        assert loads_within(raw, limit) == (value, depth > limit), (limit, depth, raw)
+        fast = _loads_padded(raw, limit)
+        assert fast is _UNSURE or (fast == value and depth <= limit), (limit, depth, raw)
+
+
+def _same_as_orjson(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """`loads_within` returns what orjson.loads returns and the walk's verdict, or raises its exact error."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        with pytest.raises(orjson.JSONDecodeError) as caught:
+            loads_within(raw, limit)
+        assert str(caught.value) == str(exc)
+        assert _loads_padded(raw, limit) is _UNSURE
+        return
+    assert loads_within(raw, limit) == (value, json_depth(value) > limit), raw
 
 
 @SETTINGS
@@ -47,6 +65,8 @@ def test_agrees_with_the_walk_on_generated_json(value, writer):
     raw = WRITERS[writer](value)
     _verdicts_agree(raw)
     assert text_depth(raw, 64) == json_depth(value)  # no duplicate names: the text is exactly as deep
+    for limit in range(0, 9):  # ... so the fast way decides every case within the limit
+        assert (_loads_padded(raw, limit) is _UNSURE) == (json_depth(value) > limit)
 
 
 def _write_with_duplicates(draw, value) -> bytes:
@@ -74,6 +94,38 @@ def test_agrees_with_the_walk_when_names_repeat(data):
     _verdicts_agree(raw)
 
 
+# Pieces of text that close, open or separate values: glued around written values they make
+# fragments such as `1],[2` or `{}]` that a wrapper of arrays would otherwise accept.
+JUNK = st.sampled_from([b"]", b"[", b",", b"],[", b"]]", b"[[", b"}", b"{", b":", b" ", b'"', b"\\", b"],", b",[", b"]}",
+                        b"{\"a\":", b"", b"\n", b"1"])
+
+
+@SETTINGS
+@given(st.lists(st.one_of(JSON.map(orjson.dumps), JUNK), min_size=1, max_size=6), st.sampled_from([0, 1, 3, MAX_JSON_DEPTH]))
+def test_fragments_give_orjsons_value_or_its_error(pieces, limit):
+    _same_as_orjson(b"".join(pieces), limit)
+
+
+@SETTINGS
+@given(JSON.map(orjson.dumps), JSON.map(orjson.dumps), st.integers(0, 3), st.integers(0, 3), st.sampled_from([b",", b":", b""]),
+       st.sampled_from([0, 2, MAX_JSON_DEPTH]))
+def test_two_values_spliced_are_not_taken_for_one(first, second, closes, opens, between, limit):
+    # `1],[2`, `{}]]:[[[]`...: valid inside enough wrapping arrays when closes == opens, never one value
+    _same_as_orjson(first + b"]" * closes + between + b"[" * opens + second, limit)
+
+
+@pytest.mark.parametrize("raw", [b"1],[2", b"{}],[{}", b"{}]", b"[{}", b"1]" + b"]" * 959 + b",[" + b"[" * 959 + b"2",
+                                 b" [1] ", b"\t{}\r\n", b"[1,2]", b"\xef\xbb\xbf{}", b"{\"a\":1}garbage", b"\xff", b"nul"])
+def test_not_one_value_goes_the_general_way(raw):
+    _same_as_orjson(raw)
+
+
+def test_orjson_limit_is_known_and_the_fast_way_is_on():
+    assert ORJSON_MAX_DEPTH == 1024  # if a new orjson changes its limit, the fast way turns off: look at jsondepth.py
+    body = {"hook": "order-sign", "prefetch": {"b": {"entry": [{"resource": {"code": {"coding": [{"unit": "[iU]"}]}}}] * 50}}}
+    assert _loads_padded(orjson.dumps(body), MAX_JSON_DEPTH) == body
+
+
 def test_a_discarded_duplicate_too_deep_is_not_refused():
     raw = b'{"a": ' + b"[" * 80 + b"]" * 80 + b', "a": 1}'
     assert text_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH
@@ -92,7 +144,10 @@ def _nested(levels, innermost):
 def test_agrees_at_the_request_limit(levels, innermost):
     raw = orjson.dumps({"hook": "order-sign", "context": _nested(levels, innermost)})
     value = orjson.loads(raw)
-    assert deeper_than(raw, value, MAX_JSON_DEPTH) == (json_depth(value) > MAX_JSON_DEPTH)
+    too_deep = json_depth(value) > MAX_JSON_DEPTH
+    assert deeper_than(raw, value, MAX_JSON_DEPTH) == too_deep
+    assert loads_within(raw, MAX_JSON_DEPTH) == (value, too_deep)
+    assert (_loads_padded(raw, MAX_JSON_DEPTH) is _UNSURE) == too_deep
 
 
 def test_strings_cannot_hide_nesting():
