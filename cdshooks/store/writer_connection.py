@@ -38,7 +38,8 @@ WHAT = "the audit rows"
 
 class WriterConnection:
     """`write(rows)` commits rows in one transaction on a kept connection, or raises StoreUnavailable.
-    Used from one thread only (the audit writer's); `release()` returns the connection to the pool."""
+    Used from one thread at a time (the audit writer's, or a synchronous write's own instance);
+    `release()` returns the connection to the pool."""
 
     def __init__(self, engine: Engine, insert: PreparedInsert, identity: FileIdentity, backend: str) -> None:
         self._engine = engine
