@@ -50,7 +50,7 @@ class WriterConnection:
         self._conn: Any = None  # the pool's connection proxy, checked out while held
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Commit `rows` (driver tuples in the prepared insert's order, `Store._audit_rows`)."""
+        """Commit `rows` (driver tuples in the prepared insert's order, `AuditRows.build`)."""
         problem = self._identity.problem()
         if problem:
             raise StoreUnavailable(f"store unavailable: {problem}; {WHAT} not kept")

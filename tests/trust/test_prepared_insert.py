@@ -107,9 +107,9 @@ def test_the_background_writer_stores_rows_as_the_core_insert_does(store: Store)
     args = ("h\t1", "all-order-sign", cards, caller, "patient\n9", "kv\\1", AWKWARD[4], [("r\t", "t\n", "i\\")])
     with store.engine.begin() as conn:  # the same values as SQLAlchemy binds them (recorded_at unprocessed)
         conn.execute(card_audit.insert(), [dict(zip(store._audit_insert.keys, row), service_id="core", recorded_at=at)
-                                           for row in store._audit_rows(*args, at)])
+                                           for row in store._rows.build(*args, at)])
     writer = store.write_audit_in_background()
-    writer.submit([row[:1] + ("writer",) + row[2:] for row in store._audit_rows(*args, at)])
+    writer.submit([row[:1] + ("writer",) + row[2:] for row in store._rows.build(*args, at)])
     assert writer.flush() and writer.committed == len(AWKWARD) + 1
     columns = [c for c in card_audit.columns.keys() if c not in ("id", "service_id")]
     with store.engine.connect() as conn:
