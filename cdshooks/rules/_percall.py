@@ -12,6 +12,7 @@ registry from importing this module as a rule family.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
@@ -66,14 +67,10 @@ def _positions(ctx: "PatientContext") -> dict[str, tuple[int, ...]]:
     drugs hundreds of times: one dict step per administration instead of one per drug it names),
     then each distinct tuple's drugs get its positions. (A C-level sort + groupby of the positions
     was measured slower: tuple comparisons cost more than the dict steps.)"""
-    groups: dict[tuple[str, ...], list[int]] = {}
+    groups: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)  # its missing-key step is C (~20% of this loop)
     try:
         for i, ids in enumerate(map(_DRUG_IDS, ctx.administrations)):
-            group = groups.get(ids)
-            if group is None:
-                groups[ids] = [i]
-            else:
-                group.append(i)
+            groups[ids].append(i)
     except TypeError:  # an unhashable drug_ids (not a tuple of ids): one drug at a time
         return _positions_by_drug(ctx)
     found: dict[str, list[int]] = {}

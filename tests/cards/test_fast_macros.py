@@ -7,8 +7,6 @@ loader, filters and attribute lookup."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -18,10 +16,8 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 
 from cdshooks.cards import fastjinja, render, text
 from cdshooks.cards.overrides import REASONS, TOPIC_DEFAULTS, reasons_for
-from cdshooks.fixtures import NOPREFETCH_FILE, clinical_now, load_fixture, service_for_request
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fhir_fixtures"
-
+from support.fixture_contexts import send_every_fixture_request
 
 class _ReferenceEnvironment(jinja2.Environment):
     """`text._CardEnvironment` as it was before its Finding shortcut (round 7), verbatim: a facts
@@ -58,11 +54,7 @@ def _reference_body(env: jinja2.Environment, finding: Any) -> tuple[str, str]:
 def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     """The template findings of every fixture request (with prefetch), as the service rendered them."""
     tmp = tmp_path_factory.mktemp("fast-macros")
-    from cdshooks.app import create_app
-    from cdshooks.config import Settings
-
     seen: list[Any] = []
-    clients: dict[Any, Any] = {}
     real = text.body
 
     def keep(finding: Any) -> tuple[str, str]:
@@ -72,16 +64,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     mp = pytest.MonkeyPatch()
     mp.setattr(text, "body", keep)
     try:
-        for path in sorted(p for p in FIXTURES.iterdir() if (p / "expected.json").exists()):
-            fixture = load_fixture(path)
-            day = fixture.reference_date
-            if day not in clients:  # one app per clinical day
-                clients[day] = create_app(Settings(auth="disabled", data_dir=tmp / str(day), fixed_now=clinical_now(day))).test_client()
-            client = clients[day]
-            for name, request in fixture.requests.items():
-                if name != NOPREFETCH_FILE:
-                    body = json.loads(request.read_text())
-                    client.post(f"/cds-services/{service_for_request(body)}", json=body)
+        send_every_fixture_request(tmp)
     finally:
         mp.undo()
     assert len({(f.topic, f.message) for f in seen}) >= 30  # most messages of most topics
