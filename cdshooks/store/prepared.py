@@ -36,6 +36,7 @@ class PreparedInsert:
     sql: str
     keys: tuple[str, ...]  # every row supplies these columns, in this order
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (index in keys, bind processor)
+    copy_sql: str | None = None  # PostgreSQL: `COPY table (keys...) FROM STDIN`, the same rows in bulk (writer_connection.py)
 
     @classmethod
     def for_table(cls, table: Table, dialect: Dialect, columns: Iterable[str]) -> "PreparedInsert":
@@ -50,7 +51,11 @@ class PreparedInsert:
         processors = tuple(
             (i, proc) for i, key in enumerate(keys) if (proc := table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         )
-        return cls(sql=compiled.string, keys=keys, processors=processors)
+        copy_sql = None
+        if dialect.name == "postgresql":
+            quote = dialect.identifier_preparer
+            copy_sql = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(k) for k in keys)}) FROM STDIN"
+        return cls(sql=compiled.string, keys=keys, processors=processors, copy_sql=copy_sql)
 
     @property
     def processed_keys(self) -> frozenset[str]:

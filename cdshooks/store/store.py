@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from sqlalchemy import Engine, create_engine, delete, event, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,7 +24,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from ..errors import ConfigError, StoreUnavailable
-from .audit_key import load_or_create_audit_key, patient_hash
+from .audit_key import load_or_create_audit_key
+from .audit_rows import AuditRows, str_or_none
 from .audit_writer import AuditWriter
 from .analytics import NONE, Answer, Issued, rate_rows
 from .guard import FileIdentity, ping, transaction
@@ -113,8 +114,9 @@ class Store:
         self._claims = 0
         self._audit_insert = PreparedInsert.for_table(card_audit, self._engine.dialect, AUDIT_COLUMNS)
         if self._audit_insert.keys != AUDIT_COLUMNS or not self._audit_insert.processed_keys <= {"recorded_at"}:
-            # _audit_rows builds tuples in AUDIT_COLUMNS order and processes only recorded_at
+            # AuditRows.build (audit_rows.py) builds tuples in AUDIT_COLUMNS order and processes only recorded_at
             raise RuntimeError(f"the audit insert binds {self._audit_insert.keys} (processed: {sorted(self._audit_insert.processed_keys)})")
+        self._rows = AuditRows(self._audit_insert, self._key)
         self._writer: AuditWriter | None = None
         self._last_purge = time.monotonic()
         self.purge_every_seconds = PURGE_EVERY_SECONDS
@@ -218,7 +220,7 @@ class Store:
         silenced = list(silenced)
         if not cards and not silenced:
             return
-        rows = self._audit_rows(hook_instance, service_id, cards, caller, patient_id, knowledge_version, policy_version, silenced,
+        rows = self._rows.build(hook_instance, service_id, cards, caller, patient_id, knowledge_version, policy_version, silenced,
                                 utcnow())
         if self._writer is None:
             self._insert_audit(rows)
@@ -228,31 +230,15 @@ class Store:
             raise StoreUnavailable(f"store unavailable: {problem}; the audit rows not kept")
         self._writer.submit(rows)
 
-    def _audit_rows(self, hook_instance: str, service_id: str, cards: list[dict], caller: Caller, patient_id: str | None,
-                    knowledge_version: str, policy_version: str | None,
-                    silenced: list[tuple[str, str, str]], now: datetime) -> list[tuple[Any, ...]]:
-        """The driver's rows (AUDIT_COLUMNS order, the prepared insert's): the silenced findings,
-        then one per card. Built as tuples with the values every row of the call shares processed
-        once (`recorded_at`'s bind processor), not as dicts re-packed on the way to the driver;
-        tests/trust/test_audit_rows.py holds them to the mapping rows through `parameters`."""
-        hashed = patient_hash(self._key(), patient_id) if patient_id else None
-        at = self._audit_insert.process("recorded_at", now)
-        iss, tenant = caller.iss, caller.tenant
-        rows = [(hook_instance, service_id, None, r, i, t, knowledge_version, iss, tenant, hashed, at, policy_version, "silent")
-                for r, t, i in silenced]
-        for card in cards:
-            ext = _dig(card, "extension", "all-cds")
-            rows.append((
-                hook_instance, service_id, _str_or_none(card.get("uuid")), _str_or_none(ext.get("ruleId")),
-                _str_or_none(card.get("indicator")), _str_or_none(_dig(card, "source", "topic").get("code")),
-                knowledge_version, iss, tenant, hashed, at, policy_version,
-                "lowered" if "shippedIndicator" in _dig(ext, "inputs") else None,
-            ))
-        return rows
-
     def _insert_audit(self, rows: list[tuple[Any, ...]]) -> None:
-        with self._tx('the audit rows') as conn:
-            self._audit_insert.execute_tuples(conn, rows)
+        """The synchronous write (no background writer): the writer's transaction on a connection
+        checked out for this call (same statements, faults and messages as `guard.transaction`,
+        without SQLAlchemy's execution layer around them: ~0.3 ms less per call in-process)."""
+        connection = WriterConnection(self._engine, self._audit_insert, self._file, self.backend)
+        try:
+            connection.write(rows)
+        finally:
+            connection.release()
 
     def write_audit_in_background(self) -> AuditWriter:
         """From now on `record_cards` hands its rows to a background writer (audit_writer.py says
@@ -300,10 +286,10 @@ class Store:
                         card_uuid=uuid,
                         outcome=item["outcome"],
                         accepted_suggestions=json.dumps(accepted) if accepted else None,
-                        override_system=_str_or_none(coding.get("system")),
-                        override_code=_str_or_none(coding.get("code")),
-                        override_display=_str_or_none(coding.get("display")),
-                        override_comment=_str_or_none(reason.get("userComment")),
+                        override_system=str_or_none(coding.get("system")),
+                        override_code=str_or_none(coding.get("code")),
+                        override_display=str_or_none(coding.get("display")),
+                        override_comment=str_or_none(reason.get("userComment")),
                         outcome_timestamp=parse_rfc3339(item["outcomeTimestamp"]),
                         received_at=now,
                         issuer=caller.iss,
@@ -394,15 +380,4 @@ class Store:
         if self._writer is not None:
             self._writer.close()
         self._engine.dispose()
-
-
-def _dig(obj: Any, *keys: str) -> Mapping[str, Any]:
-    for key in keys:
-        obj = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None  # dict first: typing's check is slow
-    return obj if type(obj) is dict or isinstance(obj, Mapping) else {}
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
 

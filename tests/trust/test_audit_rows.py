@@ -1,4 +1,4 @@
-"""`Store._audit_rows` (the tuples `record_cards` hands to the driver) equals what the previous
+"""`AuditRows.build` (store/audit_rows.py) (the tuples `record_cards` hands to the driver) equals what the previous
 code produced: mapping rows built as below (a verbatim copy of the old `record_cards` body) and
 turned into driver parameters by the prepared insert's general path (`parameters`), for any card
 shape, on the SQLite and the PostgreSQL dialect. tests/trust/test_prepared_insert.py holds that
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from cdshooks.store import Store
 from cdshooks.store.audit_key import patient_hash
 from cdshooks.store.identity import Caller
-from cdshooks.store.store import _dig, _str_or_none
+from cdshooks.store.audit_rows import dig as _dig, str_or_none as _str_or_none
 
 KEY = "k" * 40
 NOW = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone.utc)
@@ -94,7 +94,7 @@ def dialect_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 @given(call)
 def test_audit_rows_equal_the_old_mapping_rows_as_driver_parameters(dialect_store: Store, call: dict[str, Any]) -> None:
     expected = dialect_store._audit_insert.parameters(old_rows(dialect_store, **call, now=NOW))
-    got = dialect_store._audit_rows(call["hook_instance"], call["service_id"], call["cards"], call["caller"],
+    got = dialect_store._rows.build(call["hook_instance"], call["service_id"], call["cards"], call["caller"],
                                     call["patient_id"], call["knowledge_version"], call["policy_version"],
                                     list(call["silenced"]), NOW)
     assert got == expected
@@ -103,7 +103,17 @@ def test_audit_rows_equal_the_old_mapping_rows_as_driver_parameters(dialect_stor
 
 def test_recorded_at_reaches_the_driver_as_the_backend_stores_it(dialect_store: Store) -> None:
     """The shared timestamp is processed once per call: naive UTC (PostgreSQL) or its text (SQLite)."""
-    rows = dialect_store._audit_rows("h", "all-order-sign", [{"uuid": "a"}, {"uuid": "b"}], Caller(None, None, None),
+    rows = dialect_store._rows.build("h", "all-order-sign", [{"uuid": "a"}, {"uuid": "b"}], Caller(None, None, None),
                                      None, "kv", None, [], NOW)
     at = {row[dialect_store._audit_insert.keys.index("recorded_at")] for row in rows}
     assert at == ({"2026-03-04 05:06:07.891011"} if dialect_store.backend == "sqlite" else {NOW.replace(tzinfo=None)})
+
+
+def test_remembered_patient_hashes_are_the_hmac_and_stay_bounded(dialect_store: Store) -> None:
+    from cdshooks.store.audit_rows import PATIENT_HASHES_KEPT
+
+    rows = dialect_store._rows
+    ids = [f"patient-{n}" for n in range(PATIENT_HASHES_KEPT + 5)]
+    for patient_id in ids + ids[:3]:  # the first ids again: forgotten when the memory filled, then remembered
+        assert rows.patient_hash(patient_id) == patient_hash(dialect_store._key(), patient_id)
+    assert len(rows._hashes) <= PATIENT_HASHES_KEPT

@@ -90,3 +90,34 @@ def test_a_batch_of_several_calls_rows_keeps_each_rows_own_time(store: Store) ->
     core = [(h, t) for s, h, t in got if s == "core"]
     assert core == [(h, t) for s, h, t in got if s == "prepared"] and len(core) == len(times)
     assert [at for s, at in back if s == "prepared"] == times
+
+
+AWKWARD = ["tab\there", "new\nline", "back\\slash \\N", "\\.", "quote ' \" ,;", "ünïcødé ☃ 𝄞", " ", "\r\n", "%s %(x)s ?"]
+
+
+def test_the_background_writer_stores_rows_as_the_core_insert_does(store: Store) -> None:
+    """The writer's batch (SQLite: the prepared INSERT; PostgreSQL: one COPY) against SQLAlchemy's
+    Core insert of the same values, text that COPY must escape included: equal values read back,
+    equal raw text in the database, ids in submission order."""
+    at = datetime(2026, 3, 4, 5, 6, 7, 5, tzinfo=timezone(timedelta(hours=-5)))
+    cards = [{"uuid": f"u-{n}-{text_}", "indicator": text_, "source": {"topic": {"code": text_}},
+              "extension": {"all-cds": {"ruleId": text_, "inputs": {"shippedIndicator": "x"} if n % 2 else {}}}}
+             for n, text_ in enumerate(AWKWARD)]
+    caller = Caller("iss " + AWKWARD[2], AWKWARD[0], None)
+    args = ("h\t1", "all-order-sign", cards, caller, "patient\n9", "kv\\1", AWKWARD[4], [("r\t", "t\n", "i\\")])
+    with store.engine.begin() as conn:  # the same values as SQLAlchemy binds them (recorded_at unprocessed)
+        conn.execute(card_audit.insert(), [dict(zip(store._audit_insert.keys, row), service_id="core", recorded_at=at)
+                                           for row in store._rows.build(*args, at)])
+    writer = store.write_audit_in_background()
+    writer.submit([row[:1] + ("writer",) + row[2:] for row in store._rows.build(*args, at)])
+    assert writer.flush() and writer.committed == len(AWKWARD) + 1
+    columns = [c for c in card_audit.columns.keys() if c not in ("id", "service_id")]
+    with store.engine.connect() as conn:
+        back = conn.execute(select(card_audit).order_by(card_audit.c.id)).mappings().all()
+        raw = conn.execute(text(f"SELECT service_id, {', '.join(f'CAST({c} AS TEXT)' for c in columns)} FROM card_audit ORDER BY id")).all()
+    core = [{c: r[c] for c in columns} for r in back if r["service_id"] == "core"]
+    assert core == [{c: r[c] for c in columns} for r in back if r["service_id"] == "writer"]
+    assert core[0]["rule_id"] == "r\t" and core[1]["indicator"] == "tab\there" and core[-1]["recorded_at"] == at
+    assert [tuple(r[1:]) for r in raw if r[0] == "core"] == [tuple(r[1:]) for r in raw if r[0] == "writer"]
+    assert [r["card_uuid"] for r in back if r["service_id"] == "writer"] == [None] + [c["uuid"] for c in cards]
+
