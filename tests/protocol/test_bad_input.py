@@ -60,6 +60,7 @@ CASES = [
     ("body-too-large", "POST", SIGN, JSON, b'{"x": "' + b"a" * (300 * 1024) + b'"}', 413, "limit"),
     ("missing-hook", "POST", SIGN, JSON, _body(_without("hook")), 400, "'hook' is a required property"),
     ("missing-hookInstance", "POST", SIGN, JSON, _body(_without("hookInstance")), 400, "hookInstance"),
+    ("hookInstance-longer-than-the-audit-holds", "POST", SIGN, JSON, _body(_set("h" * 256, "hookInstance")), 400, "hookInstance"),
     ("missing-context", "POST", SIGN, JSON, _body(_without("context")), 400, "context"),
     ("context-not-object", "POST", SIGN, JSON, _body(_set("x", "context")), 400, "context"),
     ("missing-patientId", "POST", SIGN, JSON, _body(_without("context", "patientId")), 400, "patientId"),
