@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 from .policy import PolicyError, SitePolicy, load_policy
 
+MAX_ISS_CHARS = 512  # the store's issuer columns (card_audit, feedback, the replay table)
+
 DEFAULT_BIND_HOST = "127.0.0.1"
 DEFAULT_BIND_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -158,6 +160,8 @@ def load_trusted_issuers(path: str) -> tuple[TrustedIssuer, ...]:
         where = f"CDSHOOKS_TRUSTED_ISSUERS[{n}]"
         if not isinstance(item, dict) or not isinstance(item.get("iss"), str) or not item["iss"]:
             raise ConfigError(f"{where}: needs a non-empty string 'iss'")
+        if len(item["iss"]) > MAX_ISS_CHARS:  # every audit, feedback and replay row names it
+            raise ConfigError(f"{where}: 'iss' is longer than {MAX_ISS_CHARS} characters, which the store cannot keep")
         jwks, jwks_url = item.get("jwks"), item.get("jwks_url")
         if (jwks is None) == (jwks_url is None):
             raise ConfigError(f"{where}: give exactly one of 'jwks' or 'jwks_url'")

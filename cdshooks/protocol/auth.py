@@ -40,6 +40,7 @@ ALLOWED_ALGORITHMS: frozenset[str] = frozenset({"ES384", "RS384", "ES256", "RS25
 MAX_TOKEN_CHARS = 16 * 1024  # a CDS Hooks JWT is a few hundred bytes; refuse to parse megabytes
 MAX_JWKS_BYTES = 256 * 1024
 MAX_JTI_CHARS = 255  # the replay table's column width
+MAX_TENANT_CHARS = 255  # the audit and feedback tables' column width (a longer one could never be stored)
 # A forced JWKS refetch for an unknown kid happens at most this often per issuer, so a stream of
 # tokens with random kids cannot turn us into a request amplifier against the EHR.
 DEFAULT_MIN_REFETCH_SECONDS = 10.0
@@ -162,6 +163,8 @@ class JwtVerifier:
         tenant = payload.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
             raise Unauthorized("tenant claim is not a string")
+        if tenant is not None and len(tenant) > MAX_TENANT_CHARS:
+            raise Unauthorized(f"tenant claim longer than {MAX_TENANT_CHARS} characters")
         if issuer.tenants and tenant not in issuer.tenants:
             raise Unauthorized(f"tenant not allow-listed for issuer {issuer.iss!r}")
         jti = payload.get("jti")

@@ -42,6 +42,7 @@ def test_bad_configuration_is_refused_with_a_reason(env, message):
         ([{"iss": "x", "jwks": {"nokeys": 1}}], "JWK Set"),
         ([{"iss": "x", "jwks": {"keys": []}, "fhir_servers": ["not-a-url"]}], "fhir_servers"),
         ({"iss": "x"}, "JSON list"),
+        ([{"iss": "https://ehr.example.org/" + "i" * 489, "jwks": {"keys": []}}], "longer than 512"),
     ],
 )
 def test_trusted_issuers_file_is_validated(tmp_path, issuers, message):

@@ -1,4 +1,5 @@
-"""The longest hookInstance a request may carry is one the audit table can store.
+"""The longest hookInstance a request may carry (and the longest tenant claim and issuer we
+accept) is one the audit table can store.
 
 Why: the request schema allowed 256 characters and `card_audit.hook_instance` holds 255. On
 PostgreSQL one such call's audit row failed its batch on every retry, so the worker answered 503
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from cdshooks.protocol.auth import ANONYMOUS
+from cdshooks.config import MAX_ISS_CHARS
+from cdshooks.protocol.auth import ANONYMOUS, MAX_JTI_CHARS, MAX_TENANT_CHARS
 from cdshooks.store import Store
-from cdshooks.store.tables import card_audit
+from cdshooks.store.tables import card_audit, feedback, seen_jti
 
 SCHEMA = Path(__file__).resolve().parents[2] / "cdshooks" / "protocol" / "schemas" / "request.schema.json"
 
@@ -26,6 +28,12 @@ def _longest() -> int:
 
 def test_the_schema_allows_no_longer_hook_instance_than_the_audit_column_holds() -> None:
     assert _longest() <= card_audit.c.hook_instance.type.length
+
+
+def test_the_caller_identity_we_accept_fits_every_column_that_keeps_it() -> None:
+    assert MAX_TENANT_CHARS <= min(card_audit.c.tenant.type.length, feedback.c.tenant.type.length)
+    assert MAX_ISS_CHARS <= min(card_audit.c.issuer.type.length, feedback.c.issuer.type.length, seen_jti.c.iss.type.length)
+    assert MAX_JTI_CHARS <= seen_jti.c.jti.type.length
 
 
 def test_the_longest_hook_instance_is_audited_by_the_background_writer(store: Store, database_url: str) -> None:

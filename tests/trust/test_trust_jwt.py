@@ -269,6 +269,13 @@ def test_tenant_allow_list(keys: dict[str, KeyPair], sqlite_store: Store, sessio
     assert "tenant" in refused(verifier, bearer(mint(keys["ES384"], claims()))).message
 
 
+def test_a_tenant_longer_than_the_store_keeps_is_refused(verifier: JwtVerifier, keys: dict[str, KeyPair]) -> None:
+    """A tenant claim lands in every audit and feedback row (255 characters): a longer one could
+    never be stored, and on PostgreSQL one such row failed its whole audit batch on every retry."""
+    assert verifier.verify(bearer(mint(keys["ES384"], claims(tenant="t" * 255))), SERVICE_URL).tenant == "t" * 255
+    assert "tenant claim longer than 255" in refused(verifier, bearer(mint(keys["ES384"], claims(tenant="t" * 256)))).message
+
+
 def test_jku_with_inline_keys_is_never_fetched(verifier: JwtVerifier, keys: dict[str, KeyPair], jwks_server: JwksServer) -> None:
     """Out-of-band keys: a jku (e.g. the Sandbox's hard-coded one) is not fetched; the key must be ours."""
     jwks_server.jwks = {"keys": [keys["impostor"].public_jwk]}
